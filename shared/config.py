@@ -1,0 +1,62 @@
+"""One settings object read from the environment, used by every process.
+
+The same variable names are used by docker-compose, the Makefile, CI and the tests.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"environment variable {name}={raw!r} is not a whole number") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    var_dir: Path
+    database_url: str
+    # None means "the local stack starts an embedded Redis under var_dir".
+    redis_url: str | None
+    artifact_dir: Path
+    api_url: str
+    max_upload_bytes: int
+    max_dataset_samples: int
+    max_classes: int
+    max_activation_bytes: int
+    worker_concurrency: int
+    job_lease_seconds: int
+    visibility_timeout_seconds: int
+
+    @property
+    def broker_url(self) -> str:
+        return self.redis_url or f"redis://127.0.0.1:{self.embedded_redis_port}/0"
+
+    @property
+    def embedded_redis_port(self) -> int:
+        return _int("CONVFORGE_REDIS_PORT", 6390)
+
+
+def load_settings() -> Settings:
+    var_dir = Path(os.environ.get("CONVFORGE_VAR_DIR", "var")).resolve()
+    return Settings(
+        var_dir=var_dir,
+        database_url=os.environ.get("DATABASE_URL") or f"sqlite:///{var_dir / 'convforge.db'}",
+        redis_url=os.environ.get("REDIS_URL") or None,
+        artifact_dir=Path(os.environ.get("ARTIFACT_DIR") or var_dir / "artifacts").resolve(),
+        api_url=os.environ.get("CONVFORGE_API_URL", "http://127.0.0.1:8000"),
+        max_upload_bytes=_int("MAX_UPLOAD_BYTES", 512 * 1024 * 1024),
+        max_dataset_samples=_int("MAX_DATASET_SAMPLES", 2_000_000),
+        max_classes=_int("MAX_CLASSES", 1000),
+        max_activation_bytes=_int("MAX_ACTIVATION_BYTES", 8 * 1024**3),
+        worker_concurrency=_int("WORKER_CONCURRENCY", 1),
+        job_lease_seconds=_int("JOB_LEASE_SECONDS", 60),
+        visibility_timeout_seconds=_int("VISIBILITY_TIMEOUT_SECONDS", 3600),
+    )
