@@ -34,6 +34,8 @@ class Settings:
     worker_concurrency: int
     job_lease_seconds: int
     visibility_timeout_seconds: int
+    # Bytes an upload may expand to once decompressed (zip members, .gz) or decoded into arrays.
+    max_expanded_bytes: int = 4 * 1024**3
 
     @property
     def broker_url(self) -> str:
@@ -53,6 +55,7 @@ def load_settings() -> Settings:
         artifact_dir=Path(os.environ.get("ARTIFACT_DIR") or var_dir / "artifacts").resolve(),
         api_url=os.environ.get("CONVFORGE_API_URL", "http://127.0.0.1:8000"),
         max_upload_bytes=_int("MAX_UPLOAD_BYTES", 512 * 1024 * 1024),
+        max_expanded_bytes=_int("MAX_EXPANDED_BYTES", 4 * 1024**3),
         max_dataset_samples=_int("MAX_DATASET_SAMPLES", 2_000_000),
         max_classes=_int("MAX_CLASSES", 1000),
         max_activation_bytes=_int("MAX_ACTIVATION_BYTES", 8 * 1024**3),

@@ -1,0 +1,146 @@
+"""An upload in, a checked dataset folder out: detect the format, read it once, check it, and write
+x_train.npy, y_train.npy (+ x_test.npy, y_test.npy) and sample PNGs atomically."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import options as form
+from .checks import integer_labels, labels_in_range, sample_limit, stored_pixel_dtype
+from .errors import DatasetRejected
+from .npz import read_npz
+from .samples import write_samples
+from .source import SourceArrays
+from .stats import channel_mean_std
+from .store import SAMPLES_DIR, arrays_sha256, staged_directory, write_array
+from .upload import UPLOAD_FIELDS, IngestLimits, Upload
+
+# Readers of a whole dataset in one 'file' part (and, where it makes sense, a 'test_file' part).
+FILE_READERS = {"npz": read_npz}
+FORMATS = tuple(FILE_READERS)
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+@dataclass(frozen=True)
+class IngestedDataset:
+    """What the Dataset row stores about the arrays `ingest` wrote."""
+    source_format: str
+    num_samples: int
+    num_test_samples: int
+    input_shape: list[int]  # [C, H, W]
+    num_classes: int
+    class_names: list[str]
+    class_counts: list[int]  # of the training split
+    channel_mean: list[float]  # of x_train scaled to [0, 1] (uint8 / 255)
+    channel_std: list[float]
+    sha256: str  # of the stored .npy files, in x_train, y_train, x_test, y_test order
+    size_bytes: int  # of the stored .npy files
+
+
+def ingest(uploads: list[Upload], options: dict[str, str], target_dir: Path,
+           limits: IngestLimits) -> IngestedDataset:
+    """Raises DatasetRejected (nothing written) for bad input; target_dir exists only on success."""
+    parts = _parts_by_field(uploads, limits)
+    source_format = detect_format(parts, options)
+    source = _read(source_format, parts, options, limits)
+    return _store(source, source_format, options, Path(target_dir), limits)
+
+
+def _parts_by_field(uploads: list[Upload], limits: IngestLimits) -> dict[str, Upload]:
+    parts: dict[str, Upload] = {}
+    for upload in uploads:
+        if upload.field not in UPLOAD_FIELDS:
+            raise DatasetRejected(400, f"unexpected upload field {upload.field!r}; expected one of "
+                                       f"{', '.join(UPLOAD_FIELDS)}", [upload.field])
+        if upload.field in parts:
+            raise DatasetRejected(400, f"upload field {upload.field!r} sent twice", [upload.field])
+        parts[upload.field] = upload
+    total = 0
+    for field, upload in parts.items():
+        total += Path(upload.path).stat().st_size
+        if total > limits.max_bytes:
+            raise DatasetRejected(413, f"the upload is more than the limit of {limits.max_bytes} bytes", [field])
+    return parts
+
+
+def detect_format(parts: dict[str, Upload], options: dict[str, str]) -> str:
+    """From options["format"] if given, else the fields sent, the file name and its first bytes."""
+    declared = (options.get("format") or "").strip().lower()
+    if declared and declared not in FORMATS:
+        raise DatasetRejected(400, f"format must be one of {', '.join(FORMATS)}, got {declared!r}", ["format"])
+    if "file" not in parts:
+        raise DatasetRejected(400, "no dataset uploaded: send a 'file' part (npz)", ["file"])
+    if declared:
+        return declared
+    upload = parts["file"]
+    with open(upload.path, "rb") as head_file:
+        head = head_file.read(4)
+    name = upload.filename.lower()
+    if head == _ZIP_MAGIC and name.endswith(".npz"):
+        return "npz"
+    raise DatasetRejected(400, f"cannot tell the format of {upload.filename!r}; send .npz or give the "
+                               f"format field", ["file"])
+
+
+def _read(source_format: str, parts: dict[str, Upload], options: dict[str, str],
+          limits: IngestLimits) -> SourceArrays:
+    reader = FILE_READERS[source_format]
+    source = reader(Path(parts["file"].path), options, limits, ["file"])
+    if "test_file" in parts:
+        if source.x_test is not None:
+            raise DatasetRejected(400, "the file already holds a test split; do not send test_file too",
+                                  ["test_file"])
+        test = reader(Path(parts["test_file"].path), options, limits, ["test_file"])
+        if test.x_test is not None:
+            raise DatasetRejected(422, "test_file must hold one split", ["test_file"])
+        source.x_test, source.y_test = test.x_train, test.y_train
+        source.locs.update(x_test=test.loc("x_train"), y_test=test.loc("y_train"))
+    return source
+
+
+def _store(source: SourceArrays, source_format: str, options: dict[str, str], target_dir: Path,
+           limits: IngestLimits) -> IngestedDataset:
+    x_train, x_test = source.x_train, source.x_test
+    if len(x_train) == 0:
+        raise DatasetRejected(422, "the dataset has no training images", source.loc("x_train"))
+    y_train = integer_labels(source.y_train, len(x_train), source.loc("y_train"))
+    y_test = None
+    if x_test is not None:
+        y_test = integer_labels(source.y_test, len(x_test), source.loc("y_test"))
+        if x_test.shape[1:] != x_train.shape[1:]:
+            raise DatasetRejected(422, f"test images are {list(x_test.shape[1:])} but training images are "
+                                       f"{list(x_train.shape[1:])}", source.loc("x_test"))
+    num_test = 0 if x_test is None else len(x_test)
+    sample_limit(len(x_train) + num_test, limits.max_samples, source.loc("x_train"))
+
+    class_names = form.class_names(options) or source.class_names
+    labels = [(y_train, source.loc("y_train"))] + ([(y_test, source.loc("y_test"))] if y_test is not None else [])
+    if class_names:
+        for y, loc in labels:
+            labels_in_range(y, len(class_names), loc)
+    num_classes = len(class_names) if class_names else 1 + max(int(y.max()) for y, _ in labels if len(y))
+    if num_classes > limits.max_classes:
+        raise DatasetRejected(422, f"{num_classes} classes is more than the limit of {limits.max_classes}",
+                              source.loc("y_train"))
+    class_names = class_names or [str(label) for label in range(num_classes)]
+
+    dtype = stored_pixel_dtype(x_train, source.loc("x_train"))
+    if x_test is not None and stored_pixel_dtype(x_test, source.loc("x_test")) != dtype:
+        dtype = np.dtype(np.float32)  # train and test must be scaled alike
+
+    with staged_directory(target_dir) as staging:
+        write_array(staging / "x_train.npy", x_train, dtype)
+        write_array(staging / "y_train.npy", y_train, np.int64)
+        if x_test is not None:
+            write_array(staging / "x_test.npy", x_test, dtype)
+            write_array(staging / "y_test.npy", y_test, np.int64)
+        write_samples(staging / SAMPLES_DIR, x_train, y_train, num_classes)
+        sha256, size_bytes = arrays_sha256(staging)
+    mean, std = channel_mean_std(x_train, dtype)
+    return IngestedDataset(
+        source_format=source_format, num_samples=len(x_train), num_test_samples=num_test,
+        input_shape=[int(d) for d in x_train.shape[1:]], num_classes=num_classes, class_names=class_names,
+        class_counts=np.bincount(y_train, minlength=num_classes).tolist(), channel_mean=mean,
+        channel_std=std, sha256=sha256, size_bytes=size_bytes)
