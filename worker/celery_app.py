@@ -1,0 +1,55 @@
+"""The worker's Celery application: `celery -A worker.celery_app worker --pool=solo`.
+
+Tasks take a job id; the job row says what to do. Run with the solo pool, one job per worker process:
+Celery's prefork children are daemonic and may not start processes (celery issue 1709), and the
+data-parallel trainer starts its own processes inside the task. Scale by running more workers
+(`docker-compose up --scale worker=N`), each using `workers` processes per job.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
+from celery.exceptions import Reject
+from celery.signals import worker_ready, worker_shutdown
+
+from shared.config import load_settings
+from shared.queue import EVALUATE_TASK, TRAIN_TASK, make_celery
+from worker.evaluate_job import run_evaluate_job
+from worker.reaper import start_reaper
+from worker.shutdown import stop_requested
+from worker.train_job import run_train_job
+
+log = logging.getLogger(__name__)
+
+celery_app = make_celery()
+_reaper_stopping = threading.Event()
+
+
+@celery_app.task(name=TRAIN_TASK, bind=True)
+def train(self, job_id: int) -> str:
+    status = run_train_job(int(job_id), self.request.hostname, load_settings(), stop_requested)
+    log.info("train job %s: %s", job_id, status)
+    if status == "requeued":
+        # The worker is shutting down: the message goes back to the queue (acks_late) for the next worker.
+        raise Reject("worker shutting down; job checkpointed and queued again", requeue=True)
+    return status
+
+
+@celery_app.task(name=EVALUATE_TASK, bind=True)
+def evaluate(self, job_id: int) -> str:
+    status = run_evaluate_job(int(job_id), self.request.hostname, load_settings())
+    log.info("evaluate job %s: %s", job_id, status)
+    return status
+
+
+@worker_ready.connect
+def _start_reaper(**_kwargs) -> None:
+    settings = load_settings()
+    start_reaper(settings.database_url, settings.job_lease_seconds,
+                 lambda task, job_id: celery_app.send_task(task, args=[job_id]), _reaper_stopping)
+
+
+@worker_shutdown.connect
+def _stop_reaper(**_kwargs) -> None:
+    _reaper_stopping.set()

@@ -1,0 +1,92 @@
+"""Claiming a job: one conditional UPDATE decides which delivery of a message may run it.
+
+Celery may deliver a message twice (a restored unacked message, a reaper's re-send). Only the delivery
+whose UPDATE matches a row runs the job:
+- `queued -> running`, attempt + 1;
+- a `running` job whose heartbeat is older than the lease (its worker vanished) is taken over by an
+  UPDATE that also matches the old attempt and heartbeat, so two deliveries cannot both take it;
+- a job in a final state, or running under a live lease, is left alone (the message is acked).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import func, select, update
+
+from shared.db.models import FINAL_STATES, Job, utcnow
+from shared.db.session import session_scope
+from worker.db_retry import with_retry
+
+
+@dataclass(frozen=True)
+class Claim:
+    job_id: int
+    attempt: int
+    resumed: bool  # True when taken over from a vanished worker
+
+
+def as_utc(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; every timestamp this project writes is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def claim_job(database_url: str, job_id: int, worker_name: str, lease_seconds: float) -> Claim | None:
+    """Return the claim, or None when this delivery must not run the job."""
+    return with_retry(lambda: _claim(database_url, job_id, worker_name, lease_seconds), f"claiming job {job_id}")
+
+
+def _claim(database_url: str, job_id: int, worker_name: str, lease_seconds: float) -> Claim | None:
+    now = utcnow()
+    running = {
+        "status": "running",
+        "attempt": Job.attempt + 1,
+        "worker_name": worker_name,
+        "heartbeat_at": now,
+        "started_at": func.coalesce(Job.started_at, now),
+    }
+    with session_scope(database_url) as session:
+        fresh = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == "queued", Job.cancel_requested.is_(False))
+            .values(**running)
+            .execution_options(synchronize_session=False)
+        )
+        if fresh.rowcount == 1:
+            attempt = session.scalar(select(Job.attempt).where(Job.id == job_id))
+            return Claim(job_id, attempt, resumed=attempt > 1)
+
+        row = session.execute(
+            select(Job.status, Job.attempt, Job.heartbeat_at, Job.cancel_requested).where(Job.id == job_id)
+        ).one_or_none()
+        if row is None or row.status in FINAL_STATES:
+            return None
+        if row.status == "queued" and row.cancel_requested:
+            # Cancelled before it started: it never runs.
+            session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == "queued")
+                .values(status="cancelled", finished_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            return None
+        if row.status != "running" or not _lease_expired(row.heartbeat_at, now, lease_seconds):
+            return None
+        taken = session.execute(
+            update(Job)
+            .where(
+                Job.id == job_id,
+                Job.status == "running",
+                Job.attempt == row.attempt,
+                Job.heartbeat_at == row.heartbeat_at,
+            )
+            .values(**running)
+            .execution_options(synchronize_session=False)
+        )
+        if taken.rowcount != 1:
+            return None
+        return Claim(job_id, row.attempt + 1, resumed=True)
+
+
+def _lease_expired(heartbeat_at: datetime | None, now: datetime, lease_seconds: float) -> bool:
+    return heartbeat_at is None or now - as_utc(heartbeat_at) > timedelta(seconds=lease_seconds)

@@ -1,0 +1,53 @@
+"""The evaluate task's body: claim, load the model, score it on the dataset's test split (or on all of
+its samples when it has none), store loss, accuracy, per-class report and confusion matrix."""
+from __future__ import annotations
+
+import numpy as np
+
+from shared.cnn import load_model
+from shared.cnn.metrics import classification_report
+from shared.config import Settings
+from shared.data.store import open_arrays
+from shared.db.models import Dataset, Job, Model
+from shared.db.session import session_scope
+from worker.claim import claim_job
+from worker.errors import JobCancelled, JobFailed
+from worker.lease import JobLease
+from worker.outcome import job_outcome
+from worker.scoring import score
+
+
+def run_evaluate_job(job_id: int, worker_name: str, settings: Settings) -> str:
+    claim = claim_job(settings.database_url, job_id, worker_name, settings.job_lease_seconds)
+    if claim is None:
+        return "skipped"
+    lease = JobLease(settings.database_url, claim)
+    with job_outcome(lease) as outcome:
+        with session_scope(settings.database_url) as session:
+            job = session.get(Job, job_id)
+            model = session.get(Model, job.model_id) if job.model_id is not None else None
+            dataset = session.get(Dataset, job.dataset_id)
+            session.expunge_all()
+        if model is None:
+            raise JobFailed(f"evaluate job {job_id} names no model (model_id={job.model_id})")
+        net, metadata = load_model(settings.artifact_dir / model.path)
+        arrays = open_arrays(settings.artifact_dir / dataset.path)
+        split = "test" if "x_test" in arrays else "train"
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        expected = tuple(metadata.get("input_shape") or x.shape[1:])
+        if tuple(x.shape[1:]) != expected:
+            raise JobFailed(f"dataset {dataset.id} has samples of shape {list(x.shape[1:])} but model "
+                            f"{model.id} takes {list(expected)}")
+
+        def keep_alive() -> None:
+            if lease.sync(step=0, steps=1):
+                raise JobCancelled()
+
+        keep_alive()
+        # The model's own normalisation: the statistics of the data it was trained on.
+        loss, accuracy, predictions = score(net, x, y, metadata["mean"], metadata["std"], between_chunks=keep_alive)
+        class_names = metadata.get("class_names") or dataset.class_names
+        report = classification_report(np.asarray(y), predictions, len(class_names), class_names)
+        result = {"split": split, "loss": loss, "accuracy": accuracy, "num_samples": int(len(y)), **report}
+        lease.finish("succeeded", result=result, step=1, steps=1, eta_seconds=0.0)
+    return outcome.status

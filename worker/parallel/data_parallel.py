@@ -1,0 +1,217 @@
+"""Synchronous data parallelism: each batch is cut into shards, one per process, and the shards'
+gradients are summed before the single update the Trainer applies.
+
+The calling process computes the first shard itself on the live network; ``workers - 1`` shard
+processes compute the others. They start once per job and share three things through memory
+mapped segments, never pickled per step: the weights (written by the parent before every step),
+the batch rows of their shards, and one gradient slot per process.
+
+Batchnorm uses the statistics of each shard (as PyTorch's DistributedDataParallel does without
+SyncBatchNorm): a network with batchnorm gets per-shard normalisation, so its gradient depends
+on the number of workers. Running means are the exact full-batch update (shard updates averaged
+by shard size); running variances are the size-weighted average of the shard variances.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import ThreadpoolController
+
+from worker.parallel.segment import Segment, sweep_stale_segments
+from worker.parallel.shard_gradient import shard_gradient
+
+BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                         "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+STOP_GRACE_SECONDS = 5.0
+# The directory that holds the `worker` and `shared` packages, for the shard processes' imports.
+PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
+
+
+class DataParallelError(RuntimeError):
+    """A shard process failed or vanished; the message carries its traceback or exit status."""
+
+
+def shard_bounds(batch_size: int, shards: int) -> list[tuple[int, int]]:
+    """Contiguous cuts, the first ones one image larger when the batch does not divide evenly."""
+    base, extra = divmod(batch_size, shards)
+    bounds, start = [], 0
+    for index in range(shards):
+        stop = start + base + (index < extra)
+        bounds.append((start, stop))
+        start = stop
+    return bounds
+
+
+class _Shard:
+    """The parent's handle on one shard process."""
+
+    def __init__(self, env: dict[str, str]):
+        parent_end, child_end = socket.socketpair()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "worker.parallel.shard_process",
+                 str(child_end.fileno()), str(os.getpid())],
+                pass_fds=[child_end.fileno()], env=env, cwd=PROJECT_ROOT)
+        except BaseException:
+            parent_end.close()
+            raise
+        finally:
+            child_end.close()
+        self.conn = Connection(parent_end.detach())
+
+    def request(self, *message) -> None:
+        self.conn.send(message)
+
+    def reply(self) -> tuple:
+        try:
+            answer = self.conn.recv()
+        except (EOFError, OSError):
+            code = self.process.wait(timeout=STOP_GRACE_SECONDS)
+            raise DataParallelError(f"shard process {self.process.pid} exited with status {code}")
+        if answer[0] == "error":
+            raise DataParallelError(f"shard process {self.process.pid} failed:\n{answer[1]}")
+        return answer
+
+    def stop(self) -> None:
+        try:
+            self.conn.send(("stop",))
+        except OSError:
+            pass
+        try:
+            self.process.wait(timeout=STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.conn.close()
+
+
+class DataParallel:
+    """Callable ``(x, y) -> (loss_mean, correct, grads)`` for ``Trainer(gradients=...)``.
+
+    ``grads`` is ``net.grads`` holding the full-batch gradient. Use as a context manager (or call
+    ``close()``): it stops the shard processes and frees the shared memory, also after errors.
+    """
+
+    def __init__(self, net, workers: int):
+        if workers < 2:
+            raise ValueError(f"data parallelism needs at least 2 workers, not {workers}")
+        self.net = net
+        self.workers = workers
+        self._blas = ThreadpoolController()
+        self._shards: list[_Shard] = []
+        self._model: Segment | None = None
+        self._batch: Segment | None = None
+        sweep_stale_segments()
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self) -> None:
+        env = {**os.environ, **{name: "1" for name in BLAS_THREAD_VARIABLES}}
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [PROJECT_ROOT, env.get("PYTHONPATH")]))
+        self._shards = [_Shard(env) for _ in range(self.workers - 1)]
+        net = self.net
+        for slot, shard in enumerate(self._shards):
+            shard.request("init", slot, net.definition, net.seed, net.dtype.name)
+        for shard in self._shards:
+            shard.reply()
+        arrays = [(f"param:{k}", v.shape, v.dtype) for k, v in net.params.items()]
+        arrays += [(f"buffer:{k}", v.shape, v.dtype) for k, v in net.buffers.items()]
+        for slot in range(len(self._shards)):
+            arrays += [(f"grad{slot}:{k}", v.shape, v.dtype) for k, v in net.grads.items()]
+            arrays += [(f"buffer{slot}:{k}", v.shape, v.dtype) for k, v in net.buffers.items()]
+        self._model = self._share("model", arrays)
+
+    def _share(self, role: str, arrays) -> Segment:
+        """Create a segment, have every shard process map it, then unlink its name."""
+        segment = Segment.create(arrays)
+        try:
+            for shard in self._shards:
+                shard.request("attach", role, segment.path, segment.specs, segment.size)
+            for shard in self._shards:
+                shard.reply()
+        finally:
+            segment.unlink()
+        return segment
+
+    def _stage_batch(self, x: np.ndarray, y: np.ndarray, first_row: int) -> None:
+        """Copy the shard processes' rows of the batch into shared memory (the parent's stay put)."""
+        batch = self._batch
+        if (batch is None or len(batch.arrays["x"]) < len(x)
+                or batch.arrays["x"].shape[1:] != x.shape[1:]
+                or batch.arrays["x"].dtype != x.dtype or batch.arrays["y"].dtype != y.dtype):
+            if batch is not None:
+                batch.close()
+                self._batch = None
+            self._batch = batch = self._share(
+                "batch", [("x", x.shape, x.dtype), ("y", y.shape, y.dtype)])
+        batch.arrays["x"][first_row:len(x)] = x[first_row:]
+        batch.arrays["y"][first_row:len(y)] = y[first_row:]
+
+    def __call__(self, x: np.ndarray, y: np.ndarray):
+        net, model = self.net, self._model.arrays
+        x, y = np.asarray(x), np.asarray(y)
+        batch_size = len(y)
+        own, *others = shard_bounds(batch_size, self.workers)
+        busy = [(shard, bounds) for shard, bounds in zip(self._shards, others) if bounds[1] > bounds[0]]
+        first_sample_id = net.samples_seen
+
+        self._stage_batch(x, y, own[1])
+        for name, value in net.params.items():
+            np.copyto(model[f"param:{name}"], value)
+        for name, value in net.buffers.items():
+            np.copyto(model[f"buffer:{name}"], value)
+        for shard, (start, stop) in busy:
+            shard.request("step", start, stop, batch_size, first_sample_id)
+
+        with self._blas.limit(limits=1, user_api="blas"):
+            loss_sum, correct = shard_gradient(
+                net, x[:own[1]], y[:own[1]], np.arange(first_sample_id, first_sample_id + own[1]),
+                batch_size)
+        net.samples_seen = first_sample_id + batch_size
+
+        weights = [own[1] / batch_size]
+        for shard, (start, stop) in busy:
+            _, shard_loss, shard_correct = shard.reply()
+            loss_sum += shard_loss
+            correct += shard_correct
+            weights.append((stop - start) / batch_size)
+        slots = [self._shards.index(shard) for shard, _ in busy]
+        for name, grad in net.grads.items():
+            for slot in slots:
+                grad += model[f"grad{slot}:{name}"]
+        for name, buffer in net.buffers.items():
+            buffer *= weights[0]
+            for slot, weight in zip(slots, weights[1:]):
+                buffer += weight * model[f"buffer{slot}:{name}"]
+        return loss_sum / batch_size, correct, net.grads
+
+    def close(self) -> None:
+        """Stop every shard process and free the shared memory. Safe to call more than once."""
+        shards, self._shards = self._shards, []
+        for shard in shards:
+            shard.stop()
+        for segment in (self._model, self._batch):
+            if segment is not None:
+                segment.unlink()
+                segment.close()
+        self._model = self._batch = None
+
+    def __enter__(self) -> "DataParallel":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def open_data_parallel(net, workers: int) -> DataParallel:
+    """Start ``workers - 1`` shard processes for ``net``; the result is a context manager."""
+    return DataParallel(net, workers)

@@ -1,0 +1,118 @@
+"""Named shared-memory segments: files in /dev/shm mapped by every process of a job.
+
+A segment lives in the file system only while the shard processes attach to it: the parent unlinks
+it as soon as all of them have mapped it, and the memory stays valid until the last mapping goes.
+So a job killed with SIGKILL after start-up leaves nothing in /dev/shm. For the short window before
+that, the name carries the parent's pid: shard processes unlink the segment when they see the parent
+die, and `sweep_stale_segments` removes segments whose parent no longer exists.
+"""
+from __future__ import annotations
+
+import mmap
+import os
+import secrets
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+
+SHM_DIR = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+PREFIX = "convforge-dp-"
+ALIGN = 64  # a cache line: arrays of different processes never share one
+
+
+@dataclass(frozen=True)
+class ArraySpec:
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    offset: int
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
+
+
+def plan_layout(arrays: list[tuple[str, tuple[int, ...], str]]) -> tuple[list[ArraySpec], int]:
+    """Place arrays one after another, each aligned; returns the specs and the total size."""
+    specs, offset = [], 0
+    for name, shape, dtype in arrays:
+        spec = ArraySpec(name, tuple(int(d) for d in shape), np.dtype(dtype).str, offset)
+        specs.append(spec)
+        offset += -(-max(spec.nbytes, 1) // ALIGN) * ALIGN
+    return specs, max(offset, ALIGN)
+
+
+class Segment:
+    """A mapped file holding the arrays of a layout; `arrays[name]` are views into it."""
+
+    def __init__(self, path: str, specs: list[ArraySpec], size: int, create: bool):
+        self.path = path
+        self.specs = specs
+        self.size = size
+        if create:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        else:
+            fd = os.open(path, os.O_RDWR)
+        try:
+            if create:
+                os.ftruncate(fd, size)
+            self._map = mmap.mmap(fd, size)
+        finally:
+            os.close(fd)
+        self.arrays = {
+            s.name: np.ndarray(s.shape, dtype=s.dtype, buffer=self._map, offset=s.offset)
+            for s in specs
+        }
+
+    @classmethod
+    def create(cls, arrays: list[tuple[str, tuple[int, ...], str]]) -> "Segment":
+        specs, size = plan_layout(arrays)
+        name = f"{PREFIX}{os.getpid()}-{secrets.token_hex(6)}"
+        return cls(os.path.join(SHM_DIR, name), specs, size, create=True)
+
+    @classmethod
+    def attach(cls, path: str, specs: list[ArraySpec], size: int) -> "Segment":
+        return cls(path, specs, size, create=False)
+
+    def unlink(self) -> None:
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+    def close(self) -> None:
+        """Unmap. Views handed out earlier must not be used afterwards."""
+        self.arrays = {}
+        try:
+            self._map.close()
+        except BufferError:
+            # A view is still referenced somewhere; the mapping goes when that view is collected.
+            pass
+
+
+def sweep_stale_segments() -> list[str]:
+    """Remove segments left by a parent that died before it could unlink them."""
+    removed = []
+    for entry in os.listdir(SHM_DIR):
+        if not entry.startswith(PREFIX):
+            continue
+        pid_text = entry[len(PREFIX):].split("-", 1)[0]
+        if not pid_text.isdigit() or _alive(int(pid_text)):
+            continue
+        try:
+            os.unlink(os.path.join(SHM_DIR, entry))
+            removed.append(entry)
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

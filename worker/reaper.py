@@ -1,0 +1,69 @@
+"""The reaper: jobs whose worker vanished (no heartbeat for longer than the lease) go back to the queue.
+
+Celery with a Redis broker restores a SIGKILLed worker's unacked message only after the visibility
+timeout (an hour by default). The reaper does not wait: it moves a stale `running` job back to `queued`
+with a conditional UPDATE (same attempt, same old heartbeat, so a live worker's heartbeat wins) and
+sends a new message. When the old message comes back later, the claim finds the job finished or owned
+and the message is acked without effect. Every worker runs the reaper; the conditional UPDATE makes
+concurrent reapers harmless.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+from typing import Callable
+
+from sqlalchemy import select, update
+
+from shared.db.models import Job, utcnow
+from shared.db.session import session_scope
+from shared.queue import EVALUATE_TASK, TRAIN_TASK
+from worker.claim import as_utc
+
+log = logging.getLogger(__name__)
+
+TASK_BY_KIND = {"train": TRAIN_TASK, "evaluate": EVALUATE_TASK}
+
+
+def requeue_stale_jobs(database_url: str, lease_seconds: float, send: Callable[[str, int], None]) -> list[int]:
+    """Requeue every running job whose heartbeat is older than the lease; returns their ids."""
+    now = utcnow()
+    requeued = []
+    with session_scope(database_url) as session:
+        rows = session.execute(
+            select(Job.id, Job.kind, Job.attempt, Job.heartbeat_at).where(Job.status == "running")
+        ).all()
+        for row in rows:
+            if row.heartbeat_at is not None and now - as_utc(row.heartbeat_at) <= timedelta(seconds=lease_seconds):
+                continue
+            moved = session.execute(
+                update(Job)
+                .where(Job.id == row.id, Job.status == "running", Job.attempt == row.attempt,
+                       Job.heartbeat_at == row.heartbeat_at)
+                .values(status="queued", worker_name=None)
+                .execution_options(synchronize_session=False)
+            )
+            if moved.rowcount == 1:
+                requeued.append((row.id, row.kind))
+    # Sent after the commit, so the message can never find the job still `running`.
+    for job_id, kind in requeued:
+        log.warning("job %s lost its worker (no heartbeat for %ss); queued again", job_id, lease_seconds)
+        send(TASK_BY_KIND[kind], job_id)
+    return [job_id for job_id, _ in requeued]
+
+
+def start_reaper(database_url: str, lease_seconds: float, send: Callable[[str, int], None],
+                 stopping: threading.Event) -> threading.Thread:
+    """Check every half lease, in a daemon thread, until `stopping` is set."""
+
+    def loop() -> None:
+        while not stopping.wait(max(lease_seconds / 2, 1.0)):
+            try:
+                requeue_stale_jobs(database_url, lease_seconds, send)
+            except Exception:  # a database outage must not kill the reaper
+                log.exception("reaper pass failed; trying again later")
+
+    thread = threading.Thread(target=loop, name="convforge-reaper", daemon=True)
+    thread.start()
+    return thread

@@ -1,0 +1,33 @@
+"""Loss, accuracy and predictions over a (possibly memory-mapped) split, prepared a chunk at a time so
+memory stays bounded by the chunk, not the dataset."""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from shared.cnn import evaluate
+from shared.data.pipeline import prepare_batch
+
+CHUNK_SAMPLES = 2048
+
+
+def score(net, x: np.ndarray, y: np.ndarray, mean, std, indices: np.ndarray | None = None,
+          between_chunks: Callable[[], None] | None = None) -> tuple[float, float, np.ndarray]:
+    """(mean loss, accuracy, predictions) of `net` on x[indices] (all of x when indices is None).
+    `between_chunks` runs after each chunk (heartbeat, cancel check)."""
+    count = len(y) if indices is None else len(indices)
+    loss_sum, correct = 0.0, 0
+    predictions = np.empty(count, dtype=np.int64)
+    for start in range(0, count, CHUNK_SAMPLES):
+        stop = min(start + CHUNK_SAMPLES, count)
+        chosen = slice(start, stop) if indices is None else indices[start:stop]
+        batch = prepare_batch(x[chosen], mean, std)
+        labels = np.asarray(y[chosen])
+        loss, accuracy, predicted = evaluate(net, batch, labels)
+        loss_sum += float(loss) * (stop - start)
+        correct += int(round(float(accuracy) * (stop - start)))
+        predictions[start:stop] = predicted
+        if between_chunks:
+            between_chunks()
+    return loss_sum / count, correct / count, predictions

@@ -1,0 +1,95 @@
+"""The train task's body: claim, load, train, test, save the model, finish."""
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import uuid
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from shared.cnn import save_model
+from shared.cnn.metrics import classification_report
+from shared.config import Settings
+from shared.data.store import open_arrays
+from shared.db.models import Dataset, Job, Model, Network
+from shared.db.session import session_scope
+from worker.checkpoint import checkpoint_path
+from worker.claim import claim_job
+from worker.errors import JobFailed
+from worker.lease import JobLease
+from worker.outcome import job_outcome
+from worker.params import parse_train_params
+from worker.scoring import score
+from worker.training import TrainingData, TrainingRun
+
+
+def run_train_job(job_id: int, worker_name: str, settings: Settings, stop_requested: threading.Event) -> str:
+    """Returns 'skipped' when this delivery must not run the job, else the outcome's status."""
+    claim = claim_job(settings.database_url, job_id, worker_name, settings.job_lease_seconds)
+    if claim is None:
+        return "skipped"
+    lease = JobLease(settings.database_url, claim)
+    checkpoint_file = checkpoint_path(settings.artifact_dir, job_id)
+    with job_outcome(lease, checkpoint_file) as outcome:
+        with session_scope(settings.database_url) as session:
+            job = session.get(Job, job_id)
+            network, dataset = session.get(Network, job.network_id), session.get(Dataset, job.dataset_id)
+            session.expunge_all()
+        params = parse_train_params(job.params)
+        arrays = open_arrays(settings.artifact_dir / dataset.path)
+        data = TrainingData(arrays["x_train"], arrays["y_train"], dataset.channel_mean, dataset.channel_std)
+        try:
+            run = TrainingRun(network.definition, data, params, lease, checkpoint_file, stop_requested)
+        except ValueError as exc:  # e.g. a validation split that leaves no training samples
+            raise JobFailed(f"cannot start training: {exc}") from exc
+        net = run.run()
+        result = _test_result(net, arrays, dataset, lease)
+        model_file = _save(net, settings.artifact_dir, network, dataset, job_id, result)
+
+        def add_model(session: Session) -> dict:
+            model = Model(network_id=network.id, dataset_id=dataset.id, job_id=job_id,
+                          path=str(model_file.relative_to(settings.artifact_dir)), sha256=_sha256(model_file),
+                          size_bytes=model_file.stat().st_size, metrics=result)
+            session.add(model)
+            session.flush()
+            return {"model_id": model.id}
+
+        lease.finish("succeeded", add_rows=add_model, result=result, eta_seconds=0.0)
+    return outcome.status
+
+
+def _test_result(net, arrays: dict, dataset: Dataset, lease: JobLease) -> dict:
+    """Loss, accuracy and the per-class report on the test split; empty when the dataset has none."""
+    if "x_test" not in arrays:
+        return {}
+    loss, accuracy, predictions = score(net, arrays["x_test"], arrays["y_test"], dataset.channel_mean,
+                                        dataset.channel_std, between_chunks=lambda: lease.sync())
+    report = classification_report(np.asarray(arrays["y_test"]), predictions, dataset.num_classes,
+                                   dataset.class_names)
+    return {"split": "test", "loss": loss, "accuracy": accuracy, **report}
+
+
+def _save(net, artifact_dir: Path, network: Network, dataset: Dataset, job_id: int, result: dict) -> Path:
+    models_dir = Path(artifact_dir) / "models"
+    models_dir.mkdir(parents=True, exist_ok=True)
+    target = models_dir / f"{uuid.uuid4()}.npz"
+    partial = models_dir / f".{target.stem}.partial.npz"
+    save_model(partial, net, {
+        "mean": list(dataset.channel_mean), "std": list(dataset.channel_std),
+        "class_names": list(dataset.class_names), "dataset_id": dataset.id, "network_id": network.id,
+        "job_id": job_id, "input_shape": list(dataset.input_shape),
+        "test_accuracy": result.get("accuracy"),
+    })
+    os.replace(partial, target)
+    return target
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
