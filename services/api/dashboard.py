@@ -1,0 +1,67 @@
+"""The dashboard: four HTML pages that poll the REST API from the browser.
+
+The pages hold no data of their own; every number they show comes from `/api/v1`, fetched by the
+scripts in `static/js/`. Chart.js is served from `static/vendor/`, so nothing is loaded from the internet.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from flask import Blueprint, render_template
+
+EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
+
+bp = Blueprint(
+    "dashboard",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    # Not /static: the app's own static route may claim it.
+    static_url_path="/dashboard/static",
+)
+
+
+@bp.get("/")
+def jobs_page():
+    return render_template("dashboard/jobs.html", page="jobs")
+
+
+@bp.get("/jobs/<int:job_id>")
+def job_page(job_id: int):
+    return render_template("dashboard/job.html", page="job", job_id=job_id)
+
+
+@bp.get("/compare")
+def compare_page():
+    return render_template("dashboard/compare.html", page="compare")
+
+
+@bp.get("/new")
+def new_job_page():
+    return render_template("dashboard/new.html", page="new", examples=example_definitions())
+
+
+def example_definitions() -> dict[str, str]:
+    """The network definitions in `examples/`, by file name, as pretty-printed JSON text."""
+    examples = {}
+    for path in sorted(EXAMPLES_DIR.glob("*.json")):
+        try:
+            definition = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(definition, dict) and "layers" in definition:
+            examples[path.stem] = definition_text(definition)
+    return examples
+
+
+def definition_text(definition: dict) -> str:
+    """JSON with one layer per line, so a long network stays readable in the editor."""
+    lines = []
+    for key, value in definition.items():
+        if key == "layers":
+            layers = ",\n".join("    " + json.dumps(layer) for layer in value)
+            lines.append(f'  "layers": [\n{layers}\n  ]')
+        else:
+            lines.append(f"  {json.dumps(key)}: {json.dumps(value)}")
+    return "{\n" + ",\n".join(lines) + "\n}"

@@ -1,0 +1,70 @@
+// The layer table of a network summary: type, output shape, parameters and multiply-adds per layer,
+// a bar of each layer's share of the totals, and the layer's arithmetic on demand.
+"use strict";
+
+function layerTable(summary) {
+  const layers = summary.layers || [];
+  const totalParams = summary.total_params || 0;
+  const totalMacs = summary.total_macs || 0;
+  const body = element("tbody");
+  layers.forEach((layer, index) => {
+    const explainRow = element("tr", { class: "explain hidden" },
+      element("td", {}),
+      element("td", { colspan: 8 }, element("pre", {}, layer.explain || "No arithmetic for this layer.")));
+    const toggle = element("button", { type: "button", class: "small", "aria-expanded": "false",
+      "aria-label": `Arithmetic of ${layer.name}` }, "Arithmetic");
+    toggle.addEventListener("click", () => showArithmetic(toggle, explainRow, explainRow.classList.contains("hidden")));
+    body.append(
+      element("tr", { class: "layer", dataset: { layer: layer.name } },
+        element("td", { class: "num muted" }, index + 1),
+        element("td", {}, layer.name),
+        element("td", {}, layer.type),
+        element("td", { class: "shape" }, formatShape(layer.output_shape)),
+        element("td", { class: "num" }, formatCount(layer.params)),
+        element("td", {}, shareBar("params", layer.params, totalParams)),
+        element("td", { class: "num" }, formatCount(layer.macs)),
+        element("td", {}, shareBar("macs", layer.macs, totalMacs)),
+        element("td", {}, toggle)),
+      explainRow);
+  });
+  const showAll = element("button", { type: "button", class: "small" }, "Show all arithmetic");
+  showAll.addEventListener("click", () => {
+    const open = showAll.textContent.startsWith("Show");
+    showAll.textContent = open ? "Hide all arithmetic" : "Show all arithmetic";
+    body.querySelectorAll("tr.layer").forEach((row) =>
+      showArithmetic(row.querySelector("button"), row.nextElementSibling, open));
+  });
+  const table = element("table", { class: "layers" },
+    element("thead", {}, element("tr", {},
+      element("th", { class: "num" }, "#"), element("th", {}, "Layer"), element("th", {}, "Type"),
+      element("th", {}, "Output shape"), element("th", { class: "num" }, "Parameters"),
+      element("th", {}, "Share of parameters"), element("th", { class: "num" }, "Multiply-adds"),
+      element("th", {}, "Share of multiply-adds"), element("th", {}, showAll))),
+    body,
+    element("tfoot", {}, element("tr", {},
+      element("td", {}), element("td", { colspan: 2 }, `Input ${formatShape(summary.input_shape)}`),
+      element("td", {}, "Total"),
+      element("td", { class: "num total-params" }, formatCount(totalParams)),
+      element("td", { class: "muted" }, `${formatCount(summary.trainable_params)} trainable`),
+      element("td", { class: "num total-macs" }, formatCount(totalMacs)),
+      element("td", {}), element("td", {}))));
+  return element("div", { class: "scroll" }, table);
+}
+
+function showArithmetic(toggle, explainRow, open) {
+  explainRow.classList.toggle("hidden", !open);
+  toggle.setAttribute("aria-expanded", String(open));
+}
+
+function shareBar(kind, value, total) {
+  const fraction = total > 0 ? (value || 0) / total : 0;
+  return element("div", { class: `share ${kind}`, title: `${formatPercent(fraction, 2)} of the network's ${kind === "params" ? "parameters" : "multiply-adds"}` },
+    element("div", { class: "bar" }, element("div", { style: `width: ${(fraction * 100).toFixed(2)}%` })),
+    element("span", { class: "pct" }, formatPercent(fraction)));
+}
+
+// "12 layers · 61,706 parameters · 416,520 multiply-adds per image"
+function summaryHeadline(summary) {
+  return `${(summary.layers || []).length} layers · ${formatCount(summary.total_params)} parameters · ` +
+    `${formatCount(summary.total_macs)} multiply-adds per image`;
+}
