@@ -94,7 +94,7 @@ class _Shard:
 class DataParallel:
     """Callable ``(x, y) -> (loss_mean, correct, grads)`` for ``Trainer(gradients=...)``.
 
-    ``grads`` is ``net.grads`` holding the full-batch gradient. Use as a context manager (or call
+    ``grads`` (the same dict every call) holds the full-batch gradient. Use as a context manager (or call
     ``close()``): it stops the shard processes and frees the shared memory, also after errors.
     """
 
@@ -107,6 +107,8 @@ class DataParallel:
         self._shards: list[_Shard] = []
         self._model: Segment | None = None
         self._batch: Segment | None = None
+        self.grads = {name: np.zeros_like(grad) for name, grad in net.grads.items()}
+        self.sample_offset = 0
         sweep_stale_segments()
         try:
             self._start()
@@ -156,43 +158,42 @@ class DataParallel:
         batch.arrays["x"][first_row:len(x)] = x[first_row:]
         batch.arrays["y"][first_row:len(y)] = y[first_row:]
 
-    def __call__(self, x: np.ndarray, y: np.ndarray):
+    def __call__(self, x: np.ndarray, y: np.ndarray, sample_offset: int | None = None):
+        """One batch's (loss_mean, correct, grads). ``sample_offset`` is the global index of
+        ``x[0]`` in the sample stream (dropout masks follow it); by default the batches are
+        numbered on from the previous call, as the Trainer's own ``sample_offset`` does."""
         net, model = self.net, self._model.arrays
         x, y = np.asarray(x), np.asarray(y)
-        batch_size = len(y)
+        if sample_offset is not None:
+            self.sample_offset = sample_offset
+        first_sample_id, batch_size = self.sample_offset, len(y)
         own, *others = shard_bounds(batch_size, self.workers)
-        busy = [(shard, bounds) for shard, bounds in zip(self._shards, others) if bounds[1] > bounds[0]]
-        first_sample_id = net.samples_seen
+        busy = [(slot, bounds) for slot, bounds in enumerate(others) if bounds[1] > bounds[0]]
 
         self._stage_batch(x, y, own[1])
         for name, value in net.params.items():
             np.copyto(model[f"param:{name}"], value)
         for name, value in net.buffers.items():
             np.copyto(model[f"buffer:{name}"], value)
-        for shard, (start, stop) in busy:
-            shard.request("step", start, stop, batch_size, first_sample_id)
+        for slot, (start, stop) in busy:
+            self._shards[slot].request("step", start, stop, batch_size, first_sample_id)
 
         with self._blas.limit(limits=1, user_api="blas"):
-            loss_sum, correct = shard_gradient(
-                net, x[:own[1]], y[:own[1]], np.arange(first_sample_id, first_sample_id + own[1]),
-                batch_size)
-        net.samples_seen = first_sample_id + batch_size
-
-        weights = [own[1] / batch_size]
-        for shard, (start, stop) in busy:
-            _, shard_loss, shard_correct = shard.reply()
+            loss_sum, correct = shard_gradient(net, x[:own[1]], y[:own[1]], first_sample_id,
+                                               batch_size, self.grads)
+        for slot, _ in busy:
+            _, shard_loss, shard_correct = self._shards[slot].reply()
             loss_sum += shard_loss
             correct += shard_correct
-            weights.append((stop - start) / batch_size)
-        slots = [self._shards.index(shard) for shard, _ in busy]
-        for name, grad in net.grads.items():
-            for slot in slots:
+        for name, grad in self.grads.items():
+            for slot, _ in busy:
                 grad += model[f"grad{slot}:{name}"]
         for name, buffer in net.buffers.items():
-            buffer *= weights[0]
-            for slot, weight in zip(slots, weights[1:]):
-                buffer += weight * model[f"buffer{slot}:{name}"]
-        return loss_sum / batch_size, correct, net.grads
+            buffer *= own[1] / batch_size
+            for slot, (start, stop) in busy:
+                buffer += (stop - start) / batch_size * model[f"buffer{slot}:{name}"]
+        self.sample_offset = first_sample_id + batch_size
+        return loss_sum / batch_size, correct, self.grads
 
     def close(self) -> None:
         """Stop every shard process and free the shared memory. Safe to call more than once."""

@@ -78,11 +78,9 @@ class ShardProcess:
             np.copyto(value, model[f"param:{name}"])
         for name, value in net.buffers.items():
             np.copyto(value, model[f"buffer:{name}"])
-        sample_ids = np.arange(first_sample_id + start, first_sample_id + stop)
-        loss_sum, correct = shard_gradient(
-            net, batch["x"][start:stop], batch["y"][start:stop], sample_ids, batch_size)
-        for name, value in net.grads.items():
-            np.copyto(model[f"grad{self.slot}:{name}"], value)
+        grads = {name: model[f"grad{self.slot}:{name}"] for name in net.grads}
+        loss_sum, correct = shard_gradient(net, batch["x"][start:stop], batch["y"][start:stop],
+                                           first_sample_id + start, batch_size, grads)
         for name, value in net.buffers.items():
             np.copyto(model[f"buffer{self.slot}:{name}"], value)
         return ("done", loss_sum, correct)
