@@ -6,7 +6,7 @@ import stat
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from .checks import expanded_limit
+from .checks import ExpansionBudget, expanded_limit
 from .errors import DatasetRejected
 
 
@@ -37,17 +37,8 @@ def check_member_path(info: zipfile.ZipInfo, loc: list) -> None:
                               loc + [info.filename])
 
 
-class ExpansionBudget:
-    """Counts the bytes actually read out of an archive, whatever its headers declared."""
-
-    def __init__(self, max_bytes: int, loc: list):
-        self.max_bytes = max_bytes
-        self.loc = loc
-        self.used = 0
-
-    def spend(self, num_bytes: int) -> None:
-        self.used += num_bytes
-        expanded_limit(self.used, self.max_bytes, self.loc, "the archive")
+class ArchiveBudget(ExpansionBudget):
+    """An expansion budget that reads whole (small) zip members."""
 
     def read_member(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
         """A whole (small) member, read in blocks so a lying header cannot make it larger than the budget."""

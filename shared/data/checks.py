@@ -74,3 +74,16 @@ def sample_limit(num_samples: int, max_samples: int, loc: list) -> None:
 def expanded_limit(num_bytes: int, max_bytes: int, loc: list, what: str = "the data") -> None:
     if num_bytes > max_bytes:
         raise DatasetRejected(413, f"{what} expands to {num_bytes} bytes, more than the limit of {max_bytes}", loc)
+
+
+class ExpansionBudget:
+    """Counts the bytes actually expanded (archive members, .gz streams), whatever headers declared."""
+
+    def __init__(self, max_bytes: int, loc: list):
+        self.max_bytes = max_bytes
+        self.loc = loc
+        self.used = 0
+
+    def spend(self, num_bytes: int, loc: list | None = None) -> None:
+        self.used += num_bytes
+        expanded_limit(self.used, self.max_bytes, loc or self.loc, "the upload")

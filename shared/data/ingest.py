@@ -2,6 +2,7 @@
 x_train.npy, y_train.npy (+ x_test.npy, y_test.npy) and sample PNGs atomically."""
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,9 @@ import numpy as np
 from . import options as form
 from .checks import integer_labels, labels_in_range, sample_limit, stored_pixel_dtype
 from .errors import DatasetRejected
+from .csv_table import read_csv
+from .idx import GZIP_MAGIC, is_idx_header, read_idx_parts
+from .image_folder import read_image_folder
 from .npz import read_npz
 from .samples import write_samples
 from .source import SourceArrays
@@ -17,9 +21,10 @@ from .stats import channel_mean_std
 from .store import SAMPLES_DIR, arrays_sha256, staged_directory, write_array
 from .upload import UPLOAD_FIELDS, IngestLimits, Upload
 
-# Readers of a whole dataset in one 'file' part (and, where it makes sense, a 'test_file' part).
-FILE_READERS = {"npz": read_npz}
-FORMATS = tuple(FILE_READERS)
+# Readers of a whole dataset in one 'file' part (and, for npz x/y and csv, a 'test_file' part).
+FILE_READERS = {"npz": read_npz, "csv": read_csv, "imagefolder": read_image_folder}
+FORMATS = ("npz", "idx", "csv", "imagefolder")
+IDX_FIELDS = ("images", "labels", "test_images", "test_labels")
 _ZIP_MAGIC = b"PK\x03\x04"
 
 
@@ -68,24 +73,51 @@ def _parts_by_field(uploads: list[Upload], limits: IngestLimits) -> dict[str, Up
 def detect_format(parts: dict[str, Upload], options: dict[str, str]) -> str:
     """From options["format"] if given, else the fields sent, the file name and its first bytes."""
     declared = (options.get("format") or "").strip().lower()
+    declared = "imagefolder" if declared == "zip" else declared
     if declared and declared not in FORMATS:
         raise DatasetRejected(400, f"format must be one of {', '.join(FORMATS)}, got {declared!r}", ["format"])
+    idx_parts = [field for field in IDX_FIELDS if field in parts]
+    file_parts = [field for field in ("file", "test_file") if field in parts]
+    if idx_parts and file_parts:
+        raise DatasetRejected(400, "send either a 'file' part or IDX 'images' and 'labels' parts, not both",
+                              [file_parts[0]])
+    if idx_parts or declared == "idx":
+        if declared not in ("", "idx"):
+            raise DatasetRejected(400, f"format {declared} is sent as a 'file' part", [idx_parts[0]])
+        return "idx"
     if "file" not in parts:
-        raise DatasetRejected(400, "no dataset uploaded: send a 'file' part (npz)", ["file"])
+        raise DatasetRejected(400, "no dataset uploaded: send a 'file' part (npz, csv, zip) or IDX 'images' "
+                                   "and 'labels' parts", ["file"])
     if declared:
         return declared
     upload = parts["file"]
     with open(upload.path, "rb") as head_file:
         head = head_file.read(4)
     name = upload.filename.lower()
-    if head == _ZIP_MAGIC and name.endswith(".npz"):
-        return "npz"
-    raise DatasetRejected(400, f"cannot tell the format of {upload.filename!r}; send .npz or give the "
-                               f"format field", ["file"])
+    if head == _ZIP_MAGIC:
+        return "npz" if name.endswith(".npz") or (not name.endswith(".zip") and _holds_only_npy(upload.path)) \
+            else "imagefolder"
+    if is_idx_header(head) or (head[:2] == GZIP_MAGIC and "idx" in name):
+        raise DatasetRejected(400, "one IDX file is not enough: send the images as 'images' and the labels as "
+                                   "'labels'", ["labels"])
+    if name.endswith(".csv"):
+        return "csv"
+    raise DatasetRejected(400, f"cannot tell the format of {upload.filename!r}: expected .npz, .csv, a .zip of "
+                               f"image folders, or IDX images and labels; or give the format field", ["file"])
+
+
+def _holds_only_npy(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return all(name.endswith(".npy") for name in archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
 
 
 def _read(source_format: str, parts: dict[str, Upload], options: dict[str, str],
           limits: IngestLimits) -> SourceArrays:
+    if source_format == "idx":
+        return read_idx_parts({field: Path(upload.path) for field, upload in parts.items()}, options, limits)
     reader = FILE_READERS[source_format]
     source = reader(Path(parts["file"].path), options, limits, ["file"])
     if "test_file" in parts:
@@ -95,6 +127,9 @@ def _read(source_format: str, parts: dict[str, Upload], options: dict[str, str],
         test = reader(Path(parts["test_file"].path), options, limits, ["test_file"])
         if test.x_test is not None:
             raise DatasetRejected(422, "test_file must hold one split", ["test_file"])
+        if source_format == "imagefolder" and test.class_names != source.class_names:
+            raise DatasetRejected(422, f"test_file's class folders {test.class_names} differ from the training "
+                                       f"file's {source.class_names}", ["test_file"])
         source.x_test, source.y_test = test.x_train, test.y_train
         source.locs.update(x_test=test.loc("x_train"), y_test=test.loc("y_train"))
     return source

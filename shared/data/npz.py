@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from . import options as form
-from .archive import ExpansionBudget, open_zip
+from .archive import open_zip
+from .checks import ExpansionBudget
 from .errors import DatasetRejected
 from .layout import to_nchw
 from .source import SourceArrays

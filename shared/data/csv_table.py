@@ -1,0 +1,120 @@
+"""CSV with one image per line: a label column and the pixel values (Kaggle's MNIST CSV layout,
+header `label,pixel0,...` optional). The image shape comes from the form field input_shape, or is
+1 x s x s when the pixel count is a square s*s. Parsed in chunks into one preallocated array."""
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+
+import numpy as np
+
+from . import options as form
+from .checks import expanded_limit, sample_limit
+from .errors import DatasetRejected
+from .layout import to_nchw
+from .source import SourceArrays
+from .upload import IngestLimits
+
+CHUNK_LINES = 4096
+DEFAULT_LABEL_COLUMN = "label"
+
+
+def read_csv(path: Path, options: dict[str, str], limits: IngestLimits, loc: list) -> SourceArrays:
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as table:
+            first = table.readline()
+            header = _header(first)
+            num_rows = sum(1 for line in table if line.strip()) + (0 if header else bool(first.strip()))
+    except UnicodeDecodeError as exc:
+        raise DatasetRejected(422, f"CSV is not UTF-8 text: {exc}", loc) from None
+    if num_rows == 0:
+        raise DatasetRejected(422, "CSV holds no rows", loc)
+    num_columns = len(header) if header else len(first.split(","))
+    label_column = _label_column(header, num_columns, options)
+    num_pixels = num_columns - 1
+    shape = form.input_shape(options) or _square_shape(num_pixels)
+    if int(np.prod(shape)) != num_pixels:
+        raise DatasetRejected(422, f"input_shape {list(shape)} holds {int(np.prod(shape))} values but each "
+                                   f"row has {num_pixels} pixel columns", ["input_shape"])
+    sample_limit(num_rows, limits.max_samples, loc)
+    expanded_limit(num_rows * num_pixels, limits.max_expanded_bytes, loc, "the CSV")
+    pixel_columns = [column for column in range(num_columns) if column != label_column]
+
+    images = np.empty((num_rows, num_pixels), dtype=np.uint8)  # promoted to float32 at the first non-byte
+    labels = np.empty(num_rows, dtype=np.float64)
+    with open(path, encoding="utf-8-sig", newline="") as table:
+        lines = (line for line in table if line.strip())
+        first_line_number = 2 if header else 1
+        if header:
+            next(lines)
+        row = 0
+        while chunk := list(itertools.islice(lines, CHUNK_LINES)):
+            values = _parse(chunk, num_columns, loc, first_line_number + row)
+            pixels = values[:, pixel_columns]
+            if images.dtype == np.uint8 and not _fits_uint8(pixels):
+                expanded_limit(num_rows * num_pixels * 4, limits.max_expanded_bytes, loc, "the CSV")
+                images = images.astype(np.float32)  # the only moment two copies exist
+            images[row:row + len(chunk)] = pixels
+            labels[row:row + len(chunk)] = values[:, label_column]
+            row += len(chunk)
+    return SourceArrays(x_train=to_nchw(images, form.layout(options), loc, shape), y_train=labels,
+                        locs={"x_train": loc, "y_train": loc + [DEFAULT_LABEL_COLUMN]})
+
+
+def _header(first_line: str) -> list[str] | None:
+    """The column names if the first line is a header (any field that is not a number), else None."""
+    fields = [field.strip().strip('"') for field in first_line.strip().split(",")]
+    for field in fields:
+        try:
+            float(field)
+        except ValueError:
+            return fields
+    return None
+
+
+def _label_column(header: list[str] | None, num_columns: int, options: dict[str, str]) -> int:
+    wanted = (options.get("label_column") or "").strip()
+    if not wanted:
+        if header and DEFAULT_LABEL_COLUMN in header:
+            return header.index(DEFAULT_LABEL_COLUMN)
+        return 0
+    if header and wanted in header:
+        return header.index(wanted)
+    if wanted.lstrip("-").isdigit() and -num_columns <= int(wanted) < num_columns:
+        return int(wanted) % num_columns
+    raise DatasetRejected(400, f"label_column {wanted!r} is neither a column name in the header nor a column "
+                               f"number below {num_columns}", ["label_column"])
+
+
+def _square_shape(num_pixels: int) -> tuple[int, int, int]:
+    side = math.isqrt(num_pixels)
+    if side * side != num_pixels:
+        raise DatasetRejected(400, f"rows have {num_pixels} pixel columns, not a square image; give input_shape "
+                                   f"C,H,W", ["input_shape"])
+    return 1, side, side
+
+
+def _parse(lines: list[str], num_columns: int, loc: list, first_line_number: int) -> np.ndarray:
+    try:
+        return np.loadtxt(lines, delimiter=",", dtype=np.float64, ndmin=2, quotechar='"')
+    except ValueError:
+        pass
+    # Find the offending line and say what is wrong with it.
+    for offset, line in enumerate(lines):
+        fields = line.strip().split(",")
+        line_number = first_line_number + offset
+        if len(fields) != num_columns:
+            raise DatasetRejected(422, f"CSV line {line_number} has {len(fields)} columns, expected {num_columns}",
+                                  loc + [line_number])
+        for column, field in enumerate(fields):
+            try:
+                float(field.strip().strip('"'))
+            except ValueError:
+                raise DatasetRejected(422, f"CSV line {line_number}, column {column + 1}: {field.strip()!r} "
+                                           f"is not a number", loc + [line_number]) from None
+    raise DatasetRejected(422, "CSV could not be parsed", loc)
+
+
+def _fits_uint8(pixels: np.ndarray) -> bool:
+    return bool(np.all((pixels >= 0) & (pixels <= 255) & (pixels == np.round(pixels))))
