@@ -70,8 +70,11 @@ class TrainingRun:
     def run(self):
         """Train to the end and return the network; raises JobCancelled, ShutdownRequested, JobFailed."""
         with open_gradients(self.net, self.params.workers) as gradients:
-            trainer = Trainer(self.net, self.params.optimizer, self.params.schedule,
-                              total_steps=self.total_steps, gradients=gradients)
+            try:
+                trainer = Trainer(self.net, self.params.optimizer, self.params.schedule,
+                                  total_steps=self.total_steps, gradients=gradients)
+            except ValueError as exc:  # the engine's message names the optimizer or schedule field
+                raise JobFailed(f"cannot start training: {exc}") from exc
             self._resume(trainer)
             self._loop(trainer)
         return self.net

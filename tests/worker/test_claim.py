@@ -1,0 +1,75 @@
+"""A job runs under one claim at a time: a second delivery of the same message never runs it."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from shared.db.models import Job, utcnow
+from shared.db.session import session_scope
+from tests.worker.conftest import job_row
+from worker.claim import claim_job
+from worker.reaper import requeue_stale_jobs
+
+
+def _age_heartbeat(settings, job_id: int, seconds: float) -> None:
+    with session_scope(settings.database_url) as session:
+        session.execute(update(Job).where(Job.id == job_id).values(heartbeat_at=utcnow() - timedelta(seconds=seconds)))
+
+
+def test_second_claim_of_a_running_job_is_refused(settings, make_job):
+    job_id = make_job()
+    first = claim_job(settings.database_url, job_id, "w1", lease_seconds=30)
+    second = claim_job(settings.database_url, job_id, "w2", lease_seconds=30)
+    assert first is not None and first.attempt == 1 and not first.resumed
+    assert second is None
+    job = job_row(settings, job_id)
+    assert (job.status, job.attempt, job.worker_name) == ("running", 1, "w1")
+    assert job.started_at is not None and job.heartbeat_at is not None
+
+
+def test_expired_lease_is_taken_over_once(settings, make_job):
+    job_id = make_job()
+    claim_job(settings.database_url, job_id, "w1", lease_seconds=30)
+    _age_heartbeat(settings, job_id, 60)
+    takeover = claim_job(settings.database_url, job_id, "w2", lease_seconds=30)
+    again = claim_job(settings.database_url, job_id, "w3", lease_seconds=30)
+    assert takeover is not None and takeover.attempt == 2 and takeover.resumed
+    assert again is None
+    assert job_row(settings, job_id).worker_name == "w2"
+
+
+def test_final_jobs_are_ignored(settings, make_job):
+    job_id = make_job()
+    with session_scope(settings.database_url) as session:
+        session.execute(update(Job).where(Job.id == job_id).values(status="succeeded"))
+    assert claim_job(settings.database_url, job_id, "w1", lease_seconds=30) is None
+    assert job_row(settings, job_id).status == "succeeded"
+
+
+def test_cancelled_while_queued_never_starts(settings, make_job):
+    job_id = make_job()
+    with session_scope(settings.database_url) as session:
+        session.execute(update(Job).where(Job.id == job_id).values(cancel_requested=True))
+    assert claim_job(settings.database_url, job_id, "w1", lease_seconds=30) is None
+    job = job_row(settings, job_id)
+    assert job.status == "cancelled" and job.attempt == 0 and job.finished_at is not None
+
+
+def test_missing_job_is_ignored(settings):
+    assert claim_job(settings.database_url, 999, "w1", lease_seconds=30) is None
+
+
+def test_reaper_requeues_only_jobs_without_heartbeat(settings, make_job):
+    stale, live = make_job(), make_job()
+    for job_id in (stale, live):
+        claim_job(settings.database_url, job_id, "w1", lease_seconds=30)
+    _age_heartbeat(settings, stale, 60)
+    sent = []
+    requeued = requeue_stale_jobs(settings.database_url, 30, lambda task, job_id: sent.append((task, job_id)))
+    assert requeued == [stale]
+    assert sent == [("convforge.train", stale)]
+    assert job_row(settings, stale).status == "queued"
+    assert job_row(settings, live).status == "running"
+    # The re-sent message claims it again as attempt 2.
+    assert claim_job(settings.database_url, stale, "w2", lease_seconds=30).attempt == 2

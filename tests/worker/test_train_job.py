@@ -1,0 +1,164 @@
+"""The train task's body, in-process on SQLite: success, resume after a stop or a crash, cancel, NaN."""
+from __future__ import annotations
+
+import re
+import threading
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from sqlalchemy import select, update
+
+from shared.cnn import load_model
+from shared.db.models import Job, Metric, Model, utcnow
+from shared.db.session import session_scope
+from tests.worker.conftest import job_row
+from worker.checkpoint import checkpoint_path
+from worker.evaluate_job import run_evaluate_job
+from worker.train_job import run_train_job
+
+
+class StopAfter(threading.Event):
+    """Reads as set from the `calls`-th check on: the loop checks once per step."""
+
+    def __init__(self, calls: int, action=None):
+        super().__init__()
+        self.remaining = calls
+        self.action = action
+
+    def is_set(self) -> bool:
+        self.remaining -= 1
+        if self.remaining == 0 and self.action:
+            self.action()
+        return self.remaining <= 0 and self.action is None
+
+
+class WorkerKilled(BaseException):
+    """Stands in for SIGKILL: nothing in the task catches it, so nothing is cleaned up."""
+
+
+def metric_rows(settings, job_id: int) -> list[tuple]:
+    with session_scope(settings.database_url) as session:
+        return session.execute(
+            select(Metric.seq, Metric.kind, Metric.epoch, Metric.step, Metric.loss, Metric.accuracy)
+            .where(Metric.job_id == job_id).order_by(Metric.seq)).all()
+
+
+def model_weights(settings, job_id: int) -> dict[str, np.ndarray]:
+    with session_scope(settings.database_url) as session:
+        path = session.scalar(select(Model.path).where(Model.job_id == job_id))
+    net, _metadata = load_model(settings.artifact_dir / path)
+    return net.state_arrays()
+
+
+def test_job_trains_and_stores_model_metrics_and_result(settings, make_job, no_stop):
+    job_id = make_job()
+    assert run_train_job(job_id, "w1", settings, no_stop) == "succeeded"
+    job = job_row(settings, job_id)
+    assert job.status == "succeeded" and job.error is None and job.finished_at is not None
+    assert (job.epoch, job.epochs, job.step, job.steps) == (2, 2, 16, 16)  # 120 train samples / 16 -> 8 a epoch
+    rows = metric_rows(settings, job_id)
+    assert [row.seq for row in rows] == list(range(1, len(rows) + 1))
+    assert [row.kind for row in rows].count("val") == 2
+    assert rows[-1].loss < rows[0].loss
+    assert job.result["split"] == "test" and 0 <= job.result["accuracy"] <= 1
+    assert np.asarray(job.result["confusion_matrix"]).sum() == 30
+    assert set(job.latest_metrics) >= {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"}
+    _net, metadata = load_model(settings.artifact_dir / _model_path(settings, job.model_id))
+    assert metadata["class_names"] == ["a", "b", "c"] and metadata["mean"] == [0.35]
+    assert not checkpoint_path(settings.artifact_dir, job_id).exists()
+
+
+def _model_path(settings, model_id: int):
+    with session_scope(settings.database_url) as session:
+        return session.get(Model, model_id).path
+
+
+def test_resume_after_shutdown_matches_uninterrupted_run(settings, make_job, no_stop):
+    params = {"checkpoint_every_steps": 3}
+    straight, interrupted = make_job(**params), make_job(**params)
+    assert run_train_job(straight, "w1", settings, no_stop) == "succeeded"
+
+    assert run_train_job(interrupted, "w1", settings, StopAfter(11)) == "requeued"
+    job = job_row(settings, interrupted)
+    assert job.status == "queued" and job.worker_name is None
+    assert checkpoint_path(settings.artifact_dir, interrupted).exists()
+
+    assert run_train_job(interrupted, "w2", settings, no_stop) == "succeeded"
+    assert job_row(settings, interrupted).attempt == 2
+    for key, value in model_weights(settings, straight).items():
+        np.testing.assert_allclose(model_weights(settings, interrupted)[key], value, rtol=1e-6, atol=1e-7)
+    assert [r[:4] for r in metric_rows(settings, interrupted)] == [r[:4] for r in metric_rows(settings, straight)]
+
+
+def test_resume_after_crash_drops_metrics_logged_after_the_checkpoint(settings, make_job, no_stop):
+    params = {"checkpoint_every_steps": 4, "log_every_steps": 1}
+    straight, crashed = make_job(**params), make_job(**params)
+    assert run_train_job(straight, "w1", settings, no_stop) == "succeeded"
+
+    def kill():
+        raise WorkerKilled()
+
+    with pytest.raises(WorkerKilled):
+        run_train_job(crashed, "w1", settings, StopAfter(11, action=kill))
+    assert job_row(settings, crashed).status == "running"
+    # Steps 9-11 were logged after the step-8 checkpoint.
+    assert max(row.step for row in metric_rows(settings, crashed)) == 11
+    with session_scope(settings.database_url) as session:
+        session.execute(update(Job).where(Job.id == crashed).values(heartbeat_at=utcnow() - timedelta(hours=1)))
+
+    assert run_train_job(crashed, "w2", settings, no_stop) == "succeeded"
+    rows, expected = metric_rows(settings, crashed), metric_rows(settings, straight)
+    assert [row.seq for row in rows] == list(range(1, len(expected) + 1))
+    assert [r[:4] for r in rows] == [r[:4] for r in expected]
+    np.testing.assert_allclose([r.loss for r in rows], [r.loss for r in expected], rtol=1e-5)
+    for key, value in model_weights(settings, straight).items():
+        np.testing.assert_allclose(model_weights(settings, crashed)[key], value, rtol=1e-6, atol=1e-7)
+
+
+def test_cancel_while_running_stops_the_job(settings, make_job):
+    job_id = make_job(epochs=50)
+
+    def request_cancel():
+        with session_scope(settings.database_url) as session:
+            session.execute(update(Job).where(Job.id == job_id).values(cancel_requested=True))
+
+    assert run_train_job(job_id, "w1", settings, StopAfter(3, action=request_cancel)) == "cancelled"
+    job = job_row(settings, job_id)
+    assert job.status == "cancelled" and job.model_id is None and job.step < 50 * 8
+    assert not checkpoint_path(settings.artifact_dir, job_id).exists()
+    # A later delivery of the same message does nothing.
+    assert run_train_job(job_id, "w2", settings, threading.Event()) == "skipped"
+    assert job_row(settings, job_id).status == "cancelled"
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_nan_loss_fails_with_an_actionable_message(settings, make_job, no_stop):
+    job_id = make_job(optimizer={"type": "sgd", "lr": 10, "momentum": 0.99})
+    assert run_train_job(job_id, "w1", settings, no_stop) == "failed"
+    job = job_row(settings, job_id)
+    assert job.status == "failed"
+    assert re.fullmatch(r"loss became (NaN|infinite) at epoch \d+ step \d+; "
+                        r"try a smaller learning rate \(now 10\)", job.error), job.error
+
+
+def test_bad_parameter_fails_with_its_name(settings, make_job, no_stop):
+    job_id = make_job(batch_size=0)
+    assert run_train_job(job_id, "w1", settings, no_stop) == "failed"
+    assert "batch_size=0" in job_row(settings, job_id).error
+
+
+def test_evaluate_job_scores_the_trained_model(settings, make_job, no_stop, dataset_id):
+    train_id = make_job()
+    run_train_job(train_id, "w1", settings, no_stop)
+    trained = job_row(settings, train_id)
+    with session_scope(settings.database_url) as session:
+        job = Job(kind="evaluate", dataset_id=dataset_id, model_id=trained.model_id, params={})
+        session.add(job)
+        session.flush()
+        evaluate_id = job.id
+    assert run_evaluate_job(evaluate_id, "w1", settings) == "succeeded"
+    result = job_row(settings, evaluate_id).result
+    assert result["split"] == "test" and result["num_samples"] == 30
+    assert result["accuracy"] == pytest.approx(trained.result["accuracy"])
+    assert np.asarray(result["confusion_matrix"]).shape == (3, 3)
