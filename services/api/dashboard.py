@@ -42,8 +42,8 @@ def new_job_page():
     return render_template("dashboard/new.html", page="new", examples=example_definitions())
 
 
-def example_definitions() -> dict[str, str]:
-    """The network definitions in `examples/`, by file name, as pretty-printed JSON text."""
+def example_definitions() -> dict[str, dict]:
+    """The network definitions in `examples/`, by file name; unreadable files are left out."""
     examples = {}
     for path in sorted(EXAMPLES_DIR.glob("*.json")):
         try:
@@ -51,17 +51,5 @@ def example_definitions() -> dict[str, str]:
         except (OSError, ValueError):
             continue
         if isinstance(definition, dict) and "layers" in definition:
-            examples[path.stem] = definition_text(definition)
+            examples[path.stem] = definition
     return examples
-
-
-def definition_text(definition: dict) -> str:
-    """JSON with one layer per line, so a long network stays readable in the editor."""
-    lines = []
-    for key, value in definition.items():
-        if key == "layers":
-            layers = ",\n".join("    " + json.dumps(layer) for layer in value)
-            lines.append(f'  "layers": [\n{layers}\n  ]')
-        else:
-            lines.append(f"  {json.dumps(key)}: {json.dumps(value)}")
-    return "{\n" + ",\n".join(lines) + "\n}"

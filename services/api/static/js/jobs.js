@@ -96,7 +96,7 @@ function updateRow(row, job) {
   row.querySelector(".loss").textContent = formatNumber(metrics.loss);
   row.querySelector(".accuracy").textContent = formatPercent(metrics.accuracy);
   row.querySelector(".speed").textContent = metrics.images_per_second ? formatCount(Math.round(metrics.images_per_second)) : "–";
-  row.querySelector(".created").textContent = formatTime(job.created_at);
+  row.querySelector(".created").textContent = formatTime(job.timings?.created_at);
   // Rebuilt only when the status changes, so a click on Cancel is not undone by the next poll.
   const actionsState = `${job.status}:${Boolean(job.cancel_requested)}`;
   if (row.dataset.actionsState !== actionsState) {

@@ -1,0 +1,134 @@
+// Job page: progress, loss and accuracy curves that grow while the job runs, the network's layers,
+// and for a finished job its evaluation (or its error). Polls the job with If-None-Match and the
+// metrics with `since`, until the job is final and every metric has been read.
+"use strict";
+
+const jobId = Number(document.getElementById("job").dataset.jobId);
+const lossChart = curveChart(document.getElementById("loss-chart"), { xTitle: "step", yTitle: "loss" });
+const accuracyChart = curveChart(document.getElementById("accuracy-chart"), { xTitle: "step", yTitle: "accuracy", yAsPercent: true });
+const curves = {
+  loss: { train: addCurve(lossChart, "train", "#2563eb", "train"), val: addCurve(lossChart, "validation", "#ea580c", "val") },
+  accuracy: { train: addCurve(accuracyChart, "train", "#2563eb", "train"), val: addCurve(accuracyChart, "validation", "#ea580c", "val") },
+};
+let lastSeq = 0;
+let shownStatus = null;
+let networkShown = false;
+
+async function tick() {
+  let job;
+  try {
+    job = await apiGetIfChanged(`/jobs/${jobId}`);
+  } catch (error) {
+    if (error instanceof ApiProblem && error.status === 404) {
+      showMissing(error);
+      return false;
+    }
+    throw error;
+  }
+  if (job !== null) showJob(job);
+  const newMetrics = await readNewMetrics();
+  // Stop once the job is final and its last metrics are on the charts.
+  return !(isFinal(shownStatus) && newMetrics === 0);
+}
+
+async function readNewMetrics() {
+  let count = 0;
+  for (;;) {
+    const page = await apiGet(`/jobs/${jobId}/metrics?since=${lastSeq}`);
+    const items = page.metrics || [];
+    addMetrics(items);
+    count += items.length;
+    lastSeq = page.last_seq;
+    if (!page.has_more) break;
+  }
+  return count;
+}
+
+function addMetrics(items) {
+  for (const kind of ["train", "val"]) {
+    const ofKind = items.filter((metric) => metric.kind === kind);
+    appendPoints(lossChart, curves.loss[kind], ofKind.map((metric) => ({ x: metric.step, y: metric.loss })));
+    appendPoints(accuracyChart, curves.accuracy[kind], ofKind.map((metric) => ({ x: metric.step, y: metric.accuracy })));
+  }
+  const trainPoints = lossChart.data.datasets[curves.loss.train].data.length;
+  const valPoints = lossChart.data.datasets[curves.loss.val].data.length;
+  const caption = `${trainPoints} train points (logged steps), ${valPoints} validation points (epochs)`;
+  document.getElementById("loss-caption").textContent = caption;
+  document.getElementById("accuracy-caption").textContent = caption;
+}
+
+function showJob(job) {
+  const metrics = job.latest_metrics || {};
+  document.getElementById("job-status").replaceChildren(statusBadge(job.status));
+  document.getElementById("job-headline").textContent =
+    `${job.kind} · ${networkLabel(job)} on ${datasetLabel(job)} · created ${formatTime(job.timings?.created_at)}`;
+  const progressHolder = document.getElementById("job-progress");
+  if (!progressHolder.firstChild) progressHolder.append(progressBar(job));
+  updateProgressBar(progressHolder.firstChild, job);
+  if (shownStatus !== job.status) {
+    document.getElementById("job-actions").replaceChildren(isFinal(job.status) ? "" : cancelButton(job));
+  }
+  shownStatus = job.status;
+
+  const stats = [
+    ["Loss", formatNumber(metrics.loss)],
+    ["Accuracy", formatPercent(metrics.accuracy)],
+    ["Validation loss", formatNumber(metrics.val_loss)],
+    ["Validation accuracy", formatPercent(metrics.val_accuracy)],
+    ["Images/s", metrics.images_per_second ? formatCount(Math.round(metrics.images_per_second)) : "–"],
+    ["Learning rate", metrics.learning_rate ?? "–"],
+    ["Running time", formatDuration(job.timings?.duration_seconds)],
+    ["ETA", job.status === "running" ? formatDuration(job.progress?.eta_seconds) : "–"],
+  ];
+  document.getElementById("job-stats").replaceChildren(...stats.map(([label, value]) =>
+    element("div", { class: "stat" }, element("div", { class: "label" }, label), element("div", { class: "value" }, value))));
+
+  const errorCard = document.getElementById("job-error");
+  errorCard.classList.toggle("hidden", !job.error);
+  errorCard.querySelector("p").textContent = job.error || "";
+  document.getElementById("curves").classList.toggle("hidden", job.kind === "evaluate");
+  document.getElementById("params-text").textContent = JSON.stringify(job.params || {}, null, 2);
+  showEvaluation(job);
+  showNetwork(job);
+}
+
+function showEvaluation(job) {
+  const result = job.result || {};
+  const section = document.getElementById("evaluation");
+  if (job.status !== "succeeded" || result.accuracy == null) {
+    section.classList.add("hidden");
+    return;
+  }
+  section.classList.remove("hidden");
+  const stats = [["Test accuracy", formatPercent(result.accuracy, 2)], ["Test loss", formatNumber(result.loss)]];
+  if (result.macro_f1 != null) stats.push(["Macro F1", formatPercent(result.macro_f1, 2)]);
+  document.getElementById("evaluation-stats").replaceChildren(...stats.map(([label, value]) =>
+    element("div", { class: "stat" }, element("div", { class: "label" }, label), element("div", { class: "value" }, value))));
+  document.getElementById("model-link").replaceChildren(job.model_id && job.kind === "train"
+    ? element("a", { class: "button", href: `${API_ROOT}/models/${job.model_id}/download`, download: "" },
+      `Download model #${job.model_id} (.npz)`)
+    : "");
+  document.getElementById("per-class").replaceChildren(perClassTable(result.per_class || []));
+  document.getElementById("confusion").replaceChildren(
+    result.confusion_matrix ? confusionHeatmap(result.confusion_matrix, classNamesOf(result)) : "");
+}
+
+async function showNetwork(job) {
+  if (networkShown) return;
+  let summary = job.summary || (job.network && job.network.summary);
+  if (!summary && job.network_id) summary = (await apiGet(`/networks/${job.network_id}`)).summary;
+  if (!summary) return;
+  networkShown = true;
+  document.getElementById("network-headline").textContent = `· ${summaryHeadline(summary)}`;
+  document.getElementById("layer-table").replaceChildren(layerTable(summary));
+}
+
+function showMissing(error) {
+  const message = document.getElementById("job-missing");
+  message.textContent = `No job #${jobId}: ${error.message}`;
+  message.classList.remove("hidden");
+  document.getElementById("job-headline").textContent = "";
+  document.getElementById("curves").classList.add("hidden");
+}
+
+poll(tick, 1000);
