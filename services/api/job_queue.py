@@ -1,0 +1,82 @@
+"""The API's side of the job queue: it sends and revokes Celery messages by task name, and asks the
+broker and the workers whether they are alive. It never imports the worker's code."""
+from __future__ import annotations
+
+import logging
+
+import redis
+from kombu.exceptions import KombuError
+
+from shared.config import Settings
+from shared.queue import EVALUATE_TASK, TRAIN_TASK, make_celery
+
+log = logging.getLogger(__name__)
+
+TASK_FOR_KIND = {"train": TRAIN_TASK, "evaluate": EVALUATE_TASK}
+# Fail fast when the broker is down: the request is waiting.
+SEND_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.3, "interval_max": 0.5}
+CONNECT_TIMEOUT_SECONDS = 2
+
+
+class BrokerUnavailable(RuntimeError):
+    pass
+
+
+def task_id_for(job_id: int) -> str:
+    """The Celery task id of a job's message; fixed, so a queued job can be revoked by its id alone."""
+    return f"convforge-job-{job_id}"
+
+
+class JobQueue:
+    def __init__(self, settings: Settings):
+        self.broker_url = settings.broker_url
+        self.celery = make_celery(settings, name="convforge-api")
+        self.celery.conf.broker_connection_timeout = CONNECT_TIMEOUT_SECONDS
+        self.celery.conf.broker_transport_options = {
+            **self.celery.conf.broker_transport_options,
+            "socket_connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        }
+
+    def send(self, kind: str, job_id: int) -> None:
+        try:
+            self.celery.send_task(TASK_FOR_KIND[kind], args=[job_id], task_id=task_id_for(job_id),
+                                  retry=True, retry_policy=SEND_RETRY_POLICY)
+        except (KombuError, OSError, redis.RedisError) as exc:
+            raise BrokerUnavailable(f"the message broker at {self.safe_broker_url()} cannot be reached "
+                                    f"({exc})") from exc
+
+    def revoke(self, job_id: int) -> None:
+        """Best effort: a worker also skips any job whose row is no longer queued."""
+        try:
+            self.celery.control.revoke(task_id_for(job_id))
+        except (KombuError, OSError, redis.RedisError) as exc:
+            log.warning("could not revoke job %s: %s", job_id, exc)
+
+    def ping_broker(self) -> str | None:
+        """None when Redis answers PING, else why not."""
+        client = redis.Redis.from_url(self.broker_url, socket_connect_timeout=1, socket_timeout=1)
+        try:
+            client.ping()
+            return None
+        except (redis.RedisError, OSError) as exc:
+            return str(exc) or exc.__class__.__name__
+        finally:
+            client.close()
+
+    def live_workers(self, timeout: float = 1.0) -> list[str]:
+        """Names of the workers that answer a broadcast ping within `timeout` seconds."""
+        try:
+            replies = self.celery.control.ping(timeout=timeout) or []
+        except (KombuError, OSError, redis.RedisError) as exc:
+            log.warning("could not ping workers: %s", exc)
+            return []
+        return sorted(name for reply in replies for name in reply)
+
+    def safe_broker_url(self) -> str:
+        """The broker URL without its password, for messages."""
+        from sqlalchemy.engine import make_url  # same URL grammar; hides the password
+
+        try:
+            return make_url(self.broker_url).render_as_string(hide_password=True)
+        except Exception:  # not parseable: do not echo it
+            return "(configured broker)"

@@ -1,0 +1,227 @@
+"""Jobs: a row in state `queued`, then a Celery message carrying only its id. The row is the truth."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import Blueprint, jsonify, url_for
+from sqlalchemy import select, update
+
+from services.api.caching import conditional_json
+from services.api.compatibility import mismatches
+from services.api.extensions import db, job_queue
+from services.api.job_queue import BrokerUnavailable
+from services.api.pagination import fetch_page
+from services.api.problems import Problem, not_found, validation_problem
+from services.api.route_table import api_route
+from services.api.schemas.common import Page, Ref, as_utc
+from services.api.schemas.jobs import (
+    EvaluateJobRequest,
+    JobListItem,
+    JobListQuery,
+    JobView,
+    MetricsPage,
+    MetricsQuery,
+    MetricView,
+    NetworkRef,
+    Progress,
+    Timings,
+    TrainJobRequest,
+)
+from services.api.validation import json_body, parse_body, parse_query
+from shared.db.models import JOB_KINDS, Dataset, Job, Metric, Model, Network, utcnow
+
+bp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs")
+
+
+def job_url(job_id: int) -> str:
+    return url_for("jobs.get_job", job_id=job_id)
+
+
+def progress(job: Job) -> Progress:
+    if job.status == "succeeded":
+        fraction = 1.0
+    else:
+        fraction = min(job.step / job.steps, 1.0) if job.steps else 0.0
+    return Progress(epoch=job.epoch, epochs=job.epochs, step=job.step, steps=job.steps, fraction=fraction,
+                    eta_seconds=job.eta_seconds)
+
+
+def timings(job: Job) -> Timings:
+    duration = None
+    if job.started_at is not None:
+        end = as_utc(job.finished_at) if job.finished_at else datetime.now(timezone.utc)
+        duration = max((end - as_utc(job.started_at)).total_seconds(), 0.0)
+    return Timings(created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
+                   duration_seconds=duration)
+
+
+def list_item(job: Job, network: Network | None, dataset: Dataset) -> JobListItem:
+    return JobListItem(
+        id=job.id, kind=job.kind, status=job.status,
+        network=Ref(id=network.id, name=network.name,
+                    url=url_for("networks.get_network", network_id=network.id)) if network else None,
+        dataset=Ref(id=dataset.id, name=dataset.name, url=url_for("datasets.get_dataset", dataset_id=dataset.id)),
+        model_id=job.model_id, progress=progress(job), latest_metrics=job.latest_metrics or {},
+        error=job.error, attempt=job.attempt, cancel_requested=job.cancel_requested, timings=timings(job),
+        url=job_url(job.id))
+
+
+def job_view(job: Job) -> dict:
+    session = db()
+    network = session.get(Network, job.network_id) if job.network_id else None
+    dataset = session.get(Dataset, job.dataset_id)
+    item = list_item(job, network, dataset).model_dump()
+    if network is not None:
+        item["network"] = NetworkRef(**item["network"], summary=network.summary)
+    view = JobView(
+        **item, params=job.params or {}, result=job.result or {}, worker_name=job.worker_name,
+        heartbeat_at=job.heartbeat_at, metrics_url=url_for("jobs.get_metrics", job_id=job.id),
+        model_url=url_for("models.get_model", model_id=job.model_id) if job.model_id else None)
+    return view.model_dump(mode="json")
+
+
+def load_job(job_id: int) -> Job:
+    job = db().get(Job, job_id)
+    if job is None:
+        raise not_found("Job", job_id)
+    return job
+
+
+def referenced(entity, ident: int, field: str, what: str):
+    row = db().get(entity, ident)
+    if row is None:
+        raise validation_problem([{"loc": [field], "msg": f"{field}: {what} {ident} does not exist"}])
+    return row
+
+
+def new_train_job(request: TrainJobRequest) -> Job:
+    network = referenced(Network, request.network_id, "network_id", "network")
+    dataset = referenced(Dataset, request.dataset_id, "dataset_id", "dataset")
+    errors = mismatches(network, dataset)
+    params = request.params
+    held_out = round(dataset.num_samples * params.validation_split)
+    if dataset.num_samples - held_out < 1:
+        errors.append({"loc": ["params", "validation_split"], "msg": (
+            f"params.validation_split: {params.validation_split} holds out {held_out} of the dataset's "
+            f"{dataset.num_samples} samples and leaves none to train on")})
+    if errors:
+        raise validation_problem(errors, "The network does not fit the dataset: "
+                                 + "; ".join(error["msg"] for error in errors))
+    return Job(kind="train", status="queued", network_id=network.id, dataset_id=dataset.id,
+               params=params.model_dump(mode="json", exclude_none=True), epochs=params.epochs)
+
+
+def new_evaluate_job(request: EvaluateJobRequest) -> Job:
+    model = referenced(Model, request.model_id, "model_id", "model")
+    dataset = referenced(Dataset, request.dataset_id, "dataset_id", "dataset")
+    network = db().get(Network, model.network_id)
+    errors = mismatches(network, dataset, network_field="model_id")
+    if errors:
+        raise validation_problem(errors, "The model does not fit the dataset: "
+                                 + "; ".join(error["msg"] for error in errors))
+    return Job(kind="evaluate", status="queued", network_id=network.id, dataset_id=dataset.id,
+               model_id=model.id, params=request.params.model_dump(mode="json"))
+
+
+@api_route(bp, "", "POST", summary="Queue a training or an evaluation job",
+           body=(TrainJobRequest, EvaluateJobRequest), response=JobView, status=202,
+           problems=(400, 415, 422, 503), headers=("Location",),
+           description="The job is stored as `queued` and a message carrying its id is sent to the workers. "
+                       "If the broker cannot be reached the job is marked failed and the answer is 503.")
+def create_job():
+    body = json_body()
+    kind = body.get("kind") if isinstance(body, dict) else None
+    if kind not in JOB_KINDS:
+        raise validation_problem([{"loc": ["kind"], "msg": f"kind: must be one of {', '.join(JOB_KINDS)}"}])
+    if kind == "train":
+        job = new_train_job(parse_body(TrainJobRequest, body))
+    else:
+        job = new_evaluate_job(parse_body(EvaluateJobRequest, body))
+    session = db()
+    session.add(job)
+    session.commit()
+    try:
+        job_queue().send(job.kind, job.id)
+    except BrokerUnavailable as exc:
+        # Never leave a queued row that no message will ever start.
+        job.status, job.finished_at = "failed", utcnow()
+        job.error = f"The job could not be queued: {exc}. Start Redis (or fix REDIS_URL) and submit it again."
+        session.commit()
+        raise Problem(503, "Broker unavailable", job.error, kind="broker-unavailable",
+                      headers={"Retry-After": "10", "Location": job_url(job.id)}) from None
+    response = jsonify(job_view(job))
+    response.status_code = 202
+    response.headers["Location"] = job_url(job.id)
+    return response
+
+
+@api_route(bp, "", summary="List jobs, newest first, optionally by status", query=JobListQuery,
+           response=Page[JobListItem], problems=(400,), etag=True)
+def list_jobs():
+    query = parse_query(JobListQuery)
+    statement = select(Job)
+    if query.states:
+        statement = statement.where(Job.status.in_(query.states))
+    session = db()
+    jobs, next_cursor = fetch_page(session, statement, Job.id, query)
+    networks = _by_id(session, Network, {job.network_id for job in jobs if job.network_id})
+    datasets = _by_id(session, Dataset, {job.dataset_id for job in jobs})
+    items = [list_item(job, networks.get(job.network_id), datasets[job.dataset_id]) for job in jobs]
+    return conditional_json(Page[JobListItem](items=items, next_cursor=next_cursor).model_dump(mode="json"))
+
+
+@api_route(bp, "/<int:job_id>", summary="One job: status, progress, metrics, summary, timings, result",
+           response=JobView, problems=(404,), etag=True)
+def get_job(job_id: int):
+    return conditional_json(job_view(load_job(job_id)))
+
+
+@api_route(bp, "/<int:job_id>/metrics", summary="The job's metric rows newer than `since`",
+           query=MetricsQuery, response=MetricsPage, problems=(400, 404), etag=True)
+def get_metrics(job_id: int):
+    query = parse_query(MetricsQuery)
+    job = load_job(job_id)
+    rows = db().scalars(
+        select(Metric).where(Metric.job_id == job_id, Metric.seq > query.since)
+        .order_by(Metric.seq).limit(query.limit + 1)).all()
+    has_more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    page = MetricsPage(job_id=job_id, status=job.status, metrics=[MetricView.model_validate(row) for row in rows],
+                       last_seq=rows[-1].seq if rows else query.since, has_more=has_more)
+    return conditional_json(page.model_dump(mode="json"))
+
+
+@api_route(bp, "/<int:job_id>/cancel", "POST", summary="Cancel a queued or running job",
+           response=JobView, problems=(404, 409),
+           description="A queued job is cancelled at once (200) and its message revoked; a running job is asked "
+                       "to stop (202) and stops within a step; a finished job answers 409.")
+def cancel_job(job_id: int):
+    session = db()
+    job = load_job(job_id)
+    # Conditional updates: the worker may be claiming or finishing the job at this very moment.
+    cancelled = session.execute(
+        update(Job).where(Job.id == job_id, Job.status == "queued")
+        .values(status="cancelled", cancel_requested=True, finished_at=utcnow())
+        .execution_options(synchronize_session=False)).rowcount
+    asked = 0
+    if not cancelled:
+        asked = session.execute(
+            update(Job).where(Job.id == job_id, Job.status == "running").values(cancel_requested=True)
+            .execution_options(synchronize_session=False)).rowcount
+    session.commit()
+    session.refresh(job)
+    if cancelled:
+        job_queue().revoke(job_id)
+    elif not asked:
+        raise Problem(409, "Job already finished",
+                      f"Job {job_id} already {job.status}; only queued or running jobs can be cancelled.",
+                      kind="job-finished")
+    response = jsonify(job_view(job))
+    response.status_code = 200 if cancelled else 202
+    return response
+
+
+def _by_id(session, entity, ids: set[int]) -> dict:
+    if not ids:
+        return {}
+    return {row.id: row for row in session.scalars(select(entity).where(entity.id.in_(ids)))}

@@ -1,0 +1,63 @@
+"""Trained models: the row written by the worker and the .npz file in the artifact store."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, send_file, url_for
+from sqlalchemy import select
+
+from services.api.extensions import db, settings
+from services.api.pagination import fetch_page
+from services.api.problems import not_found
+from services.api.route_table import api_route
+from services.api.schemas.common import Page, PageQuery, Ref
+from services.api.schemas.models import ModelView
+from services.api.validation import parse_query
+from shared.db.models import Dataset, Model, Network
+
+bp = Blueprint("models", __name__, url_prefix="/api/v1/models")
+
+
+def model_view(model: Model) -> ModelView:
+    session = db()
+    network = session.get(Network, model.network_id)
+    dataset = session.get(Dataset, model.dataset_id)
+    return ModelView(
+        id=model.id,
+        network=Ref(id=network.id, name=network.name, url=url_for("networks.get_network", network_id=network.id)),
+        dataset=Ref(id=dataset.id, name=dataset.name, url=url_for("datasets.get_dataset", dataset_id=dataset.id)),
+        job_id=model.job_id, sha256=model.sha256, size_bytes=model.size_bytes, metrics=model.metrics or {},
+        created_at=model.created_at, url=url_for("models.get_model", model_id=model.id),
+        download_url=url_for("models.download_model", model_id=model.id))
+
+
+def load_model_row(model_id: int) -> Model:
+    model = db().get(Model, model_id)
+    if model is None:
+        raise not_found("Model", model_id)
+    return model
+
+
+@api_route(bp, "", summary="List trained models, newest first", query=PageQuery, response=Page[ModelView],
+           problems=(400,))
+def list_models():
+    query = parse_query(PageQuery)
+    rows, next_cursor = fetch_page(db(), select(Model), Model.id, query)
+    page = Page[ModelView](items=[model_view(row) for row in rows], next_cursor=next_cursor)
+    return jsonify(page.model_dump(mode="json"))
+
+
+@api_route(bp, "/<int:model_id>", summary="One trained model", response=ModelView, problems=(404,))
+def get_model(model_id: int):
+    return jsonify(model_view(load_model_row(model_id)).model_dump(mode="json"))
+
+
+@api_route(bp, "/<int:model_id>/download", summary="The trained model as .npz (definition embedded)",
+           media_types=("application/octet-stream",), problems=(404,))
+def download_model(model_id: int):
+    model = load_model_row(model_id)
+    root = settings().artifact_dir.resolve()
+    path = (root / model.path).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        raise not_found("The file of model", model_id)
+    network = db().get(Network, model.network_id)
+    return send_file(path, mimetype="application/octet-stream", as_attachment=True,
+                     download_name=f"model-{model.id}-{network.name}.npz", etag=model.sha256)

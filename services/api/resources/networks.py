@@ -1,0 +1,106 @@
+"""Networks: definitions checked by the engine's own shape rules, stored with their summary."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, url_for
+from sqlalchemy import select
+
+from services.api.extensions import db
+from services.api.pagination import fetch_page
+from services.api.problems import not_found, validation_problem
+from services.api.route_table import api_route
+from services.api.schemas.common import Page, PageQuery
+from services.api.schemas.networks import (
+    NetworkListItem,
+    NetworkSummaryView,
+    NetworkView,
+    SummaryQuery,
+    ValidationView,
+)
+from services.api.validation import json_body, parse_query
+from shared.cnn import DefinitionError, parse_definition, summarize
+from shared.cnn.definition import NetworkDefinition
+from shared.db.models import Network
+
+bp = Blueprint("networks", __name__, url_prefix="/api/v1/networks")
+DEFINITION_DOC = "A network definition: {\"name\", \"input_shape\": [C, H, W], \"layers\": [...]}."
+
+
+def checked_definition(document: object) -> tuple[dict, dict]:
+    """The definition with layer names filled in, and its summary; 422 with the engine's errors."""
+    try:
+        definition = parse_definition(document)
+        summary = summarize(definition)
+    except DefinitionError as exc:
+        raise validation_problem(exc.errors, "The network definition is not valid: "
+                                 + "; ".join(error["msg"] for error in exc.errors[:3])) from None
+    return definition.to_dict(), summary.as_dict()
+
+
+def network_url(network_id: int) -> str:
+    return url_for("networks.get_network", network_id=network_id)
+
+
+def network_view(network: Network) -> dict:
+    return NetworkView(id=network.id, name=network.name, total_params=network.total_params,
+                       created_at=network.created_at, url=network_url(network.id),
+                       definition=network.definition, summary=network.summary).model_dump(mode="json")
+
+
+def load_network(network_id: int) -> Network:
+    network = db().get(Network, network_id)
+    if network is None:
+        raise not_found("Network", network_id)
+    return network
+
+
+@api_route(bp, "", "POST", summary="Store a network definition; answers its per-layer summary",
+           body=NetworkDefinition, response=NetworkView, status=201, problems=(400, 415, 422),
+           headers=("Location",), description=DEFINITION_DOC)
+def create_network():
+    definition, summary = checked_definition(json_body())
+    network = Network(name=definition["name"], definition=definition, summary=summary,
+                      total_params=summary["total_params"])
+    session = db()
+    session.add(network)
+    session.commit()
+    response = jsonify(network_view(network))
+    response.status_code = 201
+    response.headers["Location"] = network_url(network.id)
+    return response
+
+
+@api_route(bp, "/validate", "POST", summary="Check a network definition without storing it",
+           body=NetworkDefinition, response=ValidationView, problems=(400, 415, 422),
+           description=DEFINITION_DOC)
+def validate_network():
+    definition, summary = checked_definition(json_body())
+    return jsonify(ValidationView(valid=True, definition=definition, summary=summary).model_dump(mode="json"))
+
+
+@api_route(bp, "", summary="List networks, newest first", query=PageQuery, response=Page[NetworkListItem],
+           problems=(400,))
+def list_networks():
+    query = parse_query(PageQuery)
+    rows, next_cursor = fetch_page(db(), select(Network), Network.id, query)
+    items = [NetworkListItem(id=row.id, name=row.name, total_params=row.total_params,
+                             created_at=row.created_at, url=network_url(row.id)) for row in rows]
+    return jsonify(Page[NetworkListItem](items=items, next_cursor=next_cursor).model_dump(mode="json"))
+
+
+@api_route(bp, "/<int:network_id>", summary="One network with its definition and summary",
+           response=NetworkView, problems=(404,))
+def get_network(network_id: int):
+    return jsonify(network_view(load_network(network_id)))
+
+
+@api_route(bp, "/<int:network_id>/summary", summary="The network's summary as JSON, a text table or the arithmetic",
+           query=SummaryQuery, response=NetworkSummaryView, problems=(400, 404),
+           media_types=("application/json", "text/plain"))
+def get_summary(network_id: int):
+    query = parse_query(SummaryQuery)
+    network = load_network(network_id)
+    if query.format == "json":
+        return jsonify(network.summary)
+    rendered = summarize(network.definition)
+    text = rendered.as_text() if query.format == "text" else rendered.explain()
+    return Response(text + "\n", mimetype="text/plain")

@@ -1,0 +1,42 @@
+"""The route table: each API route is registered through `api_route`, which also records what the
+OpenAPI document says about it (request body, query, answer, possible problems)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from flask import Blueprint
+from pydantic import BaseModel
+
+
+@dataclass(frozen=True)
+class RouteDoc:
+    method: str
+    rule: str  # Flask syntax, e.g. /api/v1/jobs/<int:job_id>
+    summary: str
+    tag: str
+    body: type[BaseModel] | tuple[type[BaseModel], ...] | None = None  # a tuple: one of them
+    body_media_type: str = "application/json"
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    media_types: tuple[str, ...] = ("application/json",)  # of the successful answer
+    problems: tuple[int, ...] = ()
+    etag: bool = False
+    description: str = ""
+    headers: tuple[str, ...] = field(default=())  # response headers on success, e.g. Location
+
+
+ROUTES: list[RouteDoc] = []
+
+
+def api_route(blueprint: Blueprint, rule: str, method: str = "GET", **doc) -> Callable:
+    """Register a view on `blueprint` and document it; `rule` is relative to the blueprint's prefix."""
+
+    def register(view: Callable) -> Callable:
+        blueprint.add_url_rule(rule, view_func=view, methods=[method])
+        full_rule = (blueprint.url_prefix or "") + rule
+        ROUTES.append(RouteDoc(method=method, rule=full_rule.rstrip("/") or "/", tag=blueprint.name, **doc))
+        return view
+
+    return register

@@ -1,0 +1,64 @@
+"""Shapes shared by every resource: problem documents, pages and the paging query."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Generic, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+Item = TypeVar("Item")
+
+
+def as_utc(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; every stored time is UTC.
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
+
+
+class Ref(BaseModel):
+    """A link to another resource."""
+
+    id: int
+    name: str
+    url: str
+
+
+class ProblemError(BaseModel):
+    loc: list[str | int] = Field(description="Where the error is, e.g. [\"layers\", 2, \"kernel_size\"].")
+    msg: str
+
+
+class ProblemDocument(BaseModel):
+    """RFC 9457 problem details, sent as application/problem+json."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemError] | None = None
+
+
+class PageQuery(BaseModel):
+    """Newest first. Pass a page's `next_cursor` as `cursor` to get the next page."""
+
+    model_config = ConfigDict(extra="ignore")
+    limit: int = Field(50, ge=1, le=500, description="Items per page, 1-500.")
+    cursor: str | None = Field(None, description="The `next_cursor` of the previous page.")
+
+    @field_validator("cursor")
+    @classmethod
+    def _cursor_is_an_id(cls, cursor: str | None) -> str | None:
+        if cursor is not None and not (cursor.isdigit() and 0 < len(cursor) <= 18 and int(cursor) > 0):
+            raise ValueError("not a cursor; pass the next_cursor value of a previous page")
+        return cursor
+
+    @property
+    def before_id(self) -> int | None:
+        return int(self.cursor) if self.cursor else None
+
+
+class Page(BaseModel, Generic[Item]):
+    items: list[Item]
+    next_cursor: str | None = Field(description="Null on the last page.")

@@ -1,0 +1,152 @@
+"""Job shapes: what POST /jobs accepts (validated here, so the worker gets explicit parameters) and
+what GET /jobs and GET /jobs/{id} answer."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from services.api.schemas.common import PageQuery, Ref, UtcDatetime
+from shared.cnn import OptimizerSpec, ScheduleSpec
+from shared.db.models import JOB_STATES
+
+DEFAULT_OPTIMIZER = {"type": "sgd", "lr": 0.05, "momentum": 0.9}
+
+
+class AugmentSpec(BaseModel):
+    """Training-time augmentation: random crop after zero padding, random horizontal flip."""
+
+    model_config = ConfigDict(extra="forbid")
+    crop_padding: int = Field(0, ge=0, le=32)
+    flip: bool = False
+
+
+class TrainParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    epochs: int = Field(1, ge=1, le=10_000)
+    batch_size: int = Field(64, ge=1, le=65_536)
+    optimizer: OptimizerSpec = Field(default_factory=lambda: OptimizerSpec(**DEFAULT_OPTIMIZER))
+    schedule: ScheduleSpec | None = Field(None, description="Learning-rate schedule; constant when absent.")
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+    validation_split: float = Field(0.1, ge=0, lt=1)
+    workers: int | None = Field(None, ge=1, le=256,
+                                description="Data-parallel processes; absent: the worker's default.")
+    augment: AugmentSpec = Field(default_factory=AugmentSpec)
+    checkpoint_every_steps: int | None = Field(None, ge=1, le=10**9,
+                                               description="Besides every epoch; absent: the worker's default.")
+    log_every_steps: int | None = Field(None, ge=1, le=10**9,
+                                        description="Train metrics interval; absent: about 20 points per epoch.")
+
+
+class EvaluateParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    batch_size: int = Field(256, ge=1, le=65_536)
+
+
+class TrainJobRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["train"]
+    network_id: int = Field(ge=1)
+    dataset_id: int = Field(ge=1)
+    params: TrainParams = Field(default_factory=TrainParams)
+
+
+class EvaluateJobRequest(BaseModel):
+    """Evaluate a trained model on a dataset (its test split when it has one)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["evaluate"]
+    model_id: int = Field(ge=1)
+    dataset_id: int = Field(ge=1)
+    params: EvaluateParams = Field(default_factory=EvaluateParams)
+
+
+class JobListQuery(PageQuery):
+    status: str | None = Field(None, description="One state or several, comma-separated: "
+                                                 + ", ".join(JOB_STATES) + ".")
+
+    @field_validator("status")
+    @classmethod
+    def _known_states(cls, status: str | None) -> str | None:
+        if status is not None:
+            unknown = [s for s in status.split(",") if s not in JOB_STATES]
+            if unknown:
+                raise ValueError(f"unknown status {', '.join(map(repr, unknown))}; known: {', '.join(JOB_STATES)}")
+        return status
+
+    @property
+    def states(self) -> list[str]:
+        return self.status.split(",") if self.status else []
+
+
+class Progress(BaseModel):
+    epoch: int
+    epochs: int
+    step: int = Field(description="Optimizer steps done in the whole job.")
+    steps: int = Field(description="Optimizer steps in the whole job.")
+    fraction: float = Field(ge=0, le=1)
+    eta_seconds: float | None
+
+
+class Timings(BaseModel):
+    created_at: UtcDatetime
+    started_at: UtcDatetime | None
+    finished_at: UtcDatetime | None
+    duration_seconds: float | None = Field(description="Running time so far, or in total once finished.")
+
+
+class JobListItem(BaseModel):
+    id: int
+    kind: Literal["train", "evaluate"]
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    network: Ref | None
+    dataset: Ref
+    model_id: int | None
+    progress: Progress
+    latest_metrics: dict[str, Any]
+    error: str | None
+    attempt: int
+    cancel_requested: bool
+    timings: Timings
+    url: str
+
+
+class NetworkRef(Ref):
+    summary: dict[str, Any]
+
+
+class JobView(JobListItem):
+    network: NetworkRef | None
+    params: dict[str, Any]
+    result: dict[str, Any] = Field(description="Evaluation: loss, accuracy, per-class scores, confusion matrix.")
+    worker_name: str | None
+    heartbeat_at: UtcDatetime | None
+    metrics_url: str
+    model_url: str | None
+
+
+class MetricView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    seq: int
+    kind: Literal["train", "val"]
+    epoch: int
+    step: int
+    loss: float
+    accuracy: float
+    learning_rate: float | None
+    images_per_second: float | None
+    created_at: UtcDatetime
+
+
+class MetricsQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    since: int = Field(0, ge=0, description="Only rows with seq greater than this (the last_seq you have).")
+    limit: int = Field(1000, ge=1, le=10_000)
+
+
+class MetricsPage(BaseModel):
+    job_id: int
+    status: str
+    metrics: list[MetricView]
+    last_seq: int = Field(description="Pass as `since` next time; equal to `since` when nothing is new.")
+    has_more: bool
