@@ -1,0 +1,219 @@
+"""The network definition schema: a JSON document validated with pydantic, then shape-checked.
+
+Schema errors (wrong types, unknown layer types, missing fields) and the engine's own shape and
+size rules both come out as one ``DefinitionError`` whose messages name the layer and the field.
+"""
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+
+from .errors import DefinitionError
+
+PositiveInt = Annotated[int, Field(gt=0)]
+Pair = tuple[PositiveInt, PositiveInt]
+IntOrPair = Union[PositiveInt, Pair]
+PaddingPair = tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0)]]
+Padding = Union[Annotated[int, Field(ge=0)], PaddingPair, Literal["same", "valid"]]
+
+
+class LayerSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+    name: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, name: str | None) -> str | None:
+        if name is not None and (not name or "." in name or len(name) > 64):
+            raise ValueError("a layer name is 1-64 characters without '.'")
+        return name
+
+
+class Conv2D(LayerSpec):
+    type: Literal["conv2d"]
+    filters: PositiveInt
+    kernel_size: IntOrPair
+    stride: IntOrPair = 1
+    padding: Padding = 0
+    dilation: IntOrPair = 1
+    bias: bool = True
+    init: Literal["he", "xavier"] = "he"
+
+
+class MaxPool2D(LayerSpec):
+    """Max pooling; ties inside a window go to the first position in row-major order."""
+
+    type: Literal["maxpool2d"]
+    pool_size: IntOrPair
+    stride: IntOrPair | None = None  # None: the pool size, windows side by side
+    padding: Padding = 0
+
+
+class AvgPool2D(LayerSpec):
+    """Mean pooling; padded positions count as zeros in the mean (PyTorch's count_include_pad)."""
+
+    type: Literal["avgpool2d"]
+    pool_size: IntOrPair
+    stride: IntOrPair | None = None
+    padding: Padding = 0
+
+
+class GlobalAvgPool2D(LayerSpec):
+    type: Literal["global_avgpool2d"]
+
+
+class Flatten(LayerSpec):
+    type: Literal["flatten"]
+
+
+class Dense(LayerSpec):
+    type: Literal["dense"]
+    units: PositiveInt
+    bias: bool = True
+    init: Literal["he", "xavier"] = "he"
+
+
+class ReLU(LayerSpec):
+    type: Literal["relu"]
+
+
+class LeakyReLU(LayerSpec):
+    type: Literal["leaky_relu"]
+    negative_slope: Annotated[float, Field(ge=0, lt=1)] = 0.01
+
+
+class Sigmoid(LayerSpec):
+    type: Literal["sigmoid"]
+
+
+class Tanh(LayerSpec):
+    type: Literal["tanh"]
+
+
+class Dropout(LayerSpec):
+    type: Literal["dropout"]
+    rate: Annotated[float, Field(ge=0, lt=1)] = 0.5
+
+
+class BatchNorm(LayerSpec):
+    type: Literal["batchnorm"]
+    momentum: Annotated[float, Field(gt=0, le=1)] = 0.1
+    eps: Annotated[float, Field(gt=0)] = 1e-5
+
+
+AnyLayer = Annotated[
+    Union[Conv2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D, Flatten, Dense, ReLU, LeakyReLU,
+          Sigmoid, Tanh, Dropout, BatchNorm],
+    Field(discriminator="type"),
+]
+
+
+class NetworkDefinition(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: Annotated[str, Field(min_length=1, max_length=128)] = "network"
+    input_shape: tuple[PositiveInt, PositiveInt, PositiveInt] | tuple[PositiveInt]
+    layers: Annotated[list[AnyLayer], Field(min_length=1, max_length=1000)]
+
+    def layer_names(self) -> list[str]:
+        """Each layer's name: its own, or ``<type>_<n>`` counting layers of that type from 1."""
+        return default_layer_names([layer.model_dump() for layer in self.layers])
+
+    def to_dict(self) -> dict:
+        """The definition as plain JSON data, with every layer's name filled in."""
+        data = self.model_dump(mode="json")
+        for layer, name in zip(data["layers"], self.layer_names()):
+            layer["name"] = name
+        return data
+
+
+def default_layer_names(layers: list) -> list[str]:
+    counts: dict[str, int] = {}
+    names = []
+    for layer in layers:
+        kind = layer.get("type") if isinstance(layer, dict) else None
+        kind = kind if isinstance(kind, str) else "layer"
+        counts[kind] = counts.get(kind, 0) + 1
+        given = layer.get("name") if isinstance(layer, dict) else None
+        names.append(given if isinstance(given, str) and given else f"{kind}_{counts[kind]}")
+    return names
+
+
+_UNION_BRANCH = re.compile(r"[\[\-]|^(int|str|float|bool)$")
+_adapter = TypeAdapter(NetworkDefinition)
+_TAGS = {"conv2d", "maxpool2d", "avgpool2d", "global_avgpool2d", "flatten", "dense", "relu",
+         "leaky_relu", "sigmoid", "tanh", "dropout", "batchnorm"}
+
+
+def parse_schema(data) -> NetworkDefinition:
+    """Validate the document's structure only (no shape rules)."""
+    if isinstance(data, NetworkDefinition):
+        return data
+    if not isinstance(data, dict):
+        raise DefinitionError([{"loc": [], "msg": "a network definition is a JSON object with "
+                                "'input_shape' and 'layers'"}])
+    try:
+        definition = _adapter.validate_python(data)
+    except ValidationError as exc:
+        raw_layers = data.get("layers") if isinstance(data.get("layers"), list) else []
+        names = default_layer_names(raw_layers)
+        errors, seen_locs = [], set()
+        for err in exc.errors():
+            readable = _readable(err, names, data)
+            # A union field reports once per alternative; one plain sentence says it better.
+            if tuple(readable["loc"]) not in seen_locs:
+                seen_locs.add(tuple(readable["loc"]))
+                errors.append(readable)
+        raise DefinitionError(errors) from None
+    names = definition.layer_names()
+    seen: dict[str, int] = {}
+    errors = []
+    for index, name in enumerate(names):
+        if name in seen:
+            errors.append({"loc": ["layers", index, "name"],
+                           "msg": f"layers[{index}] {name}: the name is already used by layers[{seen[name]}]"})
+        seen.setdefault(name, index)
+    if errors:
+        raise DefinitionError(errors)
+    return definition
+
+
+_UNION_FIELDS = {
+    "kernel_size": "a positive whole number or a pair of them",
+    "pool_size": "a positive whole number or a pair of them",
+    "stride": "a positive whole number or a pair of them",
+    "dilation": "a positive whole number or a pair of them",
+    "padding": "a whole number >= 0, a pair of them, 'same' or 'valid'",
+}
+
+
+def _readable(err: dict, names: list[str], data: dict) -> dict:
+    # pydantic puts the union tag into the path (layers, 3, conv2d, kernel_size); people do not.
+    loc = [part for i, part in enumerate(err["loc"])
+           if not (i == 2 and err["loc"][0] == "layers" and part in _TAGS)]
+    # Pair alternatives add their own index or a "tuple[...]" part; keep the field name only.
+    loc = [part for part in loc if not (isinstance(part, str) and _UNION_BRANCH.search(part))]
+    msg = err["msg"]
+    if loc and loc[0] == "input_shape":
+        loc = ["input_shape"]
+        msg = (f"must be [channels, height, width] or [features], positive whole numbers; "
+               f"got {data.get('input_shape')!r}")
+    elif len(loc) >= 3 and loc[0] == "layers" and loc[2] in _UNION_FIELDS:
+        loc = loc[:3]
+        value = data["layers"][loc[1]].get(loc[2])
+        msg = f"must be {_UNION_FIELDS[loc[2]]}; got {value!r}"
+    elif err["type"] == "union_tag_invalid":
+        msg = f"unknown layer type {err['input'].get('type')!r}; known types: {', '.join(sorted(_TAGS))}"
+    elif err["type"] == "union_tag_not_found":
+        msg = "every layer needs a 'type'"
+    elif err["type"] == "extra_forbidden":
+        msg = f"unknown field {loc[-1]!r}"
+    if len(loc) >= 2 and loc[0] == "layers" and isinstance(loc[1], int):
+        index = loc[1]
+        name = names[index] if index < len(names) else f"layer_{index}"
+        field = ".".join(str(p) for p in loc[2:])
+        where = f"layers[{index}] {name}" + (f": {field}" if field else "")
+    else:
+        where = ".".join(str(p) for p in loc) or "definition"
+    return {"loc": loc, "msg": f"{where}: {msg}"}

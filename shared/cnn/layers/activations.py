@@ -1,0 +1,48 @@
+"""Element-wise activations; each keeps only what its derivative needs."""
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Layer
+
+
+class ReLU(Layer):
+    def forward(self, x, ctx):
+        # out = max(x, 0)
+        self.out = np.maximum(x, 0)
+        return self.out
+
+    def backward(self, grad_out, need_input_grad=True):
+        # dx = grad_out * [out > 0]
+        return np.where(self.out > 0, grad_out, 0).astype(grad_out.dtype, copy=False)
+
+
+class LeakyReLU(Layer):
+    def forward(self, x, ctx):
+        # out = x if x > 0 else slope * x
+        self.positive = x > 0
+        return np.where(self.positive, x, x * self.plan.spec.negative_slope)
+
+    def backward(self, grad_out, need_input_grad=True):
+        return np.where(self.positive, grad_out, grad_out * self.plan.spec.negative_slope)
+
+
+class Sigmoid(Layer):
+    def forward(self, x, ctx):
+        # out = 1 / (1 + exp(-x)), written with tanh so large |x| never overflows
+        self.out = 0.5 * (1.0 + np.tanh(0.5 * x))
+        return self.out
+
+    def backward(self, grad_out, need_input_grad=True):
+        # dx = grad_out * out * (1 - out)
+        return grad_out * self.out * (1.0 - self.out)
+
+
+class Tanh(Layer):
+    def forward(self, x, ctx):
+        self.out = np.tanh(x)
+        return self.out
+
+    def backward(self, grad_out, need_input_grad=True):
+        # dx = grad_out * (1 - out^2)
+        return grad_out * (1.0 - self.out * self.out)

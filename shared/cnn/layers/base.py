@@ -1,0 +1,72 @@
+"""What every layer shares.
+
+Inside the engine a feature map is laid out (channels, height, width, batch) and a flat
+activation (features, batch): with the batch innermost, every kernel-offset slice copies
+contiguous runs and each layer is one GEMM over all images. ``Network`` converts from and to
+NCHW at its edges, so this layout never shows outside.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..shapes import LayerPlan
+
+
+@dataclass
+class ForwardContext:
+    training: bool
+    sample_ids: np.ndarray | None  # global index of each image in the batch (dropout masks)
+    seed: int
+
+
+class Layer:
+    def __init__(self, plan: LayerPlan, dtype: np.dtype, rng: np.random.Generator | None = None):
+        self.plan = plan
+        self.name = plan.name
+        self.dtype = np.dtype(dtype)
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.buffers: dict[str, np.ndarray] = {}
+
+    def add_param(self, key: str, value: np.ndarray) -> np.ndarray:
+        self.params[key] = np.ascontiguousarray(value, dtype=self.dtype)
+        self.grads[key] = np.zeros_like(self.params[key])
+        return self.params[key]
+
+    def forward(self, x: np.ndarray, ctx: ForwardContext) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, grad_out: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, {self.plan.input_shape} -> {self.plan.output_shape})"
+
+
+def per_channel(vector: np.ndarray, ndim: int) -> np.ndarray:
+    """A per-channel vector shaped to broadcast over (C, H, W, N) or (F, N)."""
+    return vector.reshape((-1,) + (1,) * (ndim - 1))
+
+
+def window_slice(offset: int, dilation: int, stride: int, count: int) -> slice:
+    """The padded-input rows (or columns) that kernel offset ``offset`` reads for all outputs."""
+    start = offset * dilation
+    return slice(start, start + stride * (count - 1) + 1, stride)
+
+
+def pad_feature_map(x: np.ndarray, padding: tuple[int, int, int, int], value: float = 0.0
+                    ) -> np.ndarray:
+    top, bottom, left, right = padding
+    if not any(padding):
+        return x
+    c, h, w, n = x.shape
+    padded = np.full((c, h + top + bottom, w + left + right, n), value, dtype=x.dtype)
+    padded[:, top:top + h, left:left + w] = x
+    return padded
+
+
+def unpad_feature_map(x_pad: np.ndarray, padding: tuple[int, int, int, int]) -> np.ndarray:
+    top, bottom, left, right = padding
+    return x_pad[:, top:x_pad.shape[1] - bottom, left:x_pad.shape[2] - right]

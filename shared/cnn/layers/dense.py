@@ -1,0 +1,47 @@
+"""Fully connected layer on (features, batch) activations."""
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Layer
+from .init import initial_weight
+
+
+class Dense(Layer):
+    def __init__(self, plan, dtype, rng):
+        super().__init__(plan, dtype)
+        units, n_in = plan.param_shapes["weight"]
+        self.weight = self.add_param("weight", initial_weight(rng, plan.spec.init, (units, n_in),
+                                                              n_in, units))
+        self.bias = self.add_param("bias", np.zeros(units)) if plan.spec.bias else None
+        self.x = None
+
+    def forward(self, x, ctx):
+        # out = weight @ x + bias
+        self.x = x
+        out = self.weight @ x
+        if self.bias is not None:
+            out += self.bias[:, None]
+        return out
+
+    def backward(self, grad_out, need_input_grad=True):
+        # dweight = grad_out @ x^T; dbias = sum_n grad_out; dx = weight^T @ grad_out
+        np.matmul(grad_out, self.x.T, out=self.grads["weight"])
+        if self.bias is not None:
+            grad_out.sum(axis=1, out=self.grads["bias"])
+        return self.weight.T @ grad_out if need_input_grad else None
+
+
+class Flatten(Layer):
+    """(C, H, W, N) -> (C*H*W, N): the same feature order as flattening NCHW per image."""
+
+    def __init__(self, plan, dtype, rng=None):
+        super().__init__(plan, dtype)
+        self.input_shape = None
+
+    def forward(self, x, ctx):
+        self.input_shape = x.shape
+        return x.reshape(-1, x.shape[-1])
+
+    def backward(self, grad_out, need_input_grad=True):
+        return grad_out.reshape(self.input_shape)

@@ -1,0 +1,88 @@
+"""Max, mean and global mean pooling, computed as elementwise work over kernel-offset slices."""
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Layer, pad_feature_map, unpad_feature_map, window_slice
+
+
+class _Pool(Layer):
+    def __init__(self, plan, dtype, rng=None):
+        super().__init__(plan, dtype)
+        self.window = plan.window
+        self.cache = None
+
+    def _offsets(self):
+        (kh, kw), (sh, sw) = self.window.kernel, self.window.stride
+        _, out_h, out_w = self.plan.output_shape
+        for i in range(kh):
+            for j in range(kw):
+                yield i * kw + j, window_slice(i, 1, sh, out_h), window_slice(j, 1, sw, out_w)
+
+
+class MaxPool2D(_Pool):
+    """Max pooling. Ties inside a window go to the first position in row-major order
+    (lowest row, then lowest column): only that input receives the gradient."""
+
+    def forward(self, x, ctx):
+        # out[c, y, x, n] = max_{i,j} x_pad[c, y*s + i, x*s + j, n]; padding is -inf
+        x_pad = pad_feature_map(x, self.window.padding, value=-np.inf)
+        out, winner = None, None
+        for k, rows, cols in self._offsets():
+            candidate = x_pad[:, rows, cols]
+            if out is None:
+                out = candidate.copy()
+                winner = np.zeros(out.shape, dtype=np.uint16)
+                continue
+            better = candidate > out  # strict: an earlier offset keeps a tie
+            np.copyto(out, candidate, where=better)
+            winner[better] = k
+        self.cache = (winner, x_pad.shape)
+        return out
+
+    def backward(self, grad_out, need_input_grad=True):
+        # dx_pad[c, y*s + i, x*s + j, n] += grad_out[c, y, x, n] where offset (i, j) won
+        winner, padded_shape = self.cache
+        grad_pad = np.zeros(padded_shape, dtype=grad_out.dtype)
+        for k, rows, cols in self._offsets():
+            grad_pad[:, rows, cols] += np.where(winner == k, grad_out, 0)
+        return unpad_feature_map(grad_pad, self.window.padding)
+
+
+class AvgPool2D(_Pool):
+    """Mean pooling; padded positions count as zeros in the mean (PyTorch's count_include_pad)."""
+
+    def forward(self, x, ctx):
+        # out[c, y, x, n] = mean_{i,j} x_pad[c, y*s + i, x*s + j, n]
+        x_pad = pad_feature_map(x, self.window.padding)
+        kh, kw = self.window.kernel
+        out = None
+        for _, rows, cols in self._offsets():
+            out = x_pad[:, rows, cols].copy() if out is None else out.__iadd__(x_pad[:, rows, cols])
+        out *= 1.0 / (kh * kw)
+        self.cache = x_pad.shape
+        return out
+
+    def backward(self, grad_out, need_input_grad=True):
+        # dx_pad[c, y*s + i, x*s + j, n] += grad_out[c, y, x, n] / (kh*kw)
+        kh, kw = self.window.kernel
+        share = grad_out * (1.0 / (kh * kw))
+        grad_pad = np.zeros(self.cache, dtype=grad_out.dtype)
+        for _, rows, cols in self._offsets():
+            grad_pad[:, rows, cols] += share
+        return unpad_feature_map(grad_pad, self.window.padding)
+
+
+class GlobalAvgPool2D(Layer):
+    def __init__(self, plan, dtype, rng=None):
+        super().__init__(plan, dtype)
+        self.input_shape = None
+
+    def forward(self, x, ctx):
+        # out[c, n] = mean_{y,x} x[c, y, x, n]
+        self.input_shape = x.shape
+        return x.mean(axis=(1, 2))
+
+    def backward(self, grad_out, need_input_grad=True):
+        _, h, w, _ = self.input_shape
+        return np.broadcast_to((grad_out * (1.0 / (h * w)))[:, None, None, :], self.input_shape).copy()

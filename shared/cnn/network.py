@@ -1,0 +1,136 @@
+"""``Network``: the layers of a definition, run forward and backward on NCHW batches."""
+from __future__ import annotations
+
+import numpy as np
+
+from .definition import NetworkDefinition, parse_schema
+from .layers import LAYER_CLASSES
+from .layers.base import ForwardContext
+from .summary import NetworkSummary, summarize
+
+DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+class Network:
+    """Built by ``build_network``.
+
+    ``params``/``grads``/``buffers`` map ``"<layer>.<key>"`` to the live arrays the layers use:
+    writing into them in place (``np.copyto``) changes the network. ``backward`` overwrites
+    ``grads`` in place, so the dict and its arrays stay the same objects.
+
+    Dropout masks depend on (seed, layer, sample id, element). Pass ``sample_ids`` (each image's
+    global index, e.g. its position in the epoch's sample stream) to make them independent of how
+    a batch is split; without it, training calls number images consecutively from ``samples_seen``.
+    """
+
+    def __init__(self, definition: NetworkDefinition, summary: NetworkSummary, seed: int, dtype):
+        self.definition = definition
+        self.summary = summary
+        self.seed = seed
+        self.dtype = np.dtype(dtype)
+        self.input_shape = tuple(definition.input_shape)
+        rng = np.random.default_rng(seed)
+        self.layers = [LAYER_CLASSES[plan.type](plan, self.dtype, rng) for plan in summary.plans]
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.buffers: dict[str, np.ndarray] = {}
+        for layer in self.layers:
+            for key, value in layer.params.items():
+                self.params[f"{layer.name}.{key}"] = value
+                self.grads[f"{layer.name}.{key}"] = layer.grads[key]
+            for key, value in layer.buffers.items():
+                self.buffers[f"{layer.name}.{key}"] = value
+        self.samples_seen = 0
+        self._input_ndim = None
+
+    # -- computation -------------------------------------------------------------------------
+
+    def forward(self, x: np.ndarray, training: bool = False, sample_ids: np.ndarray | None = None
+                ) -> np.ndarray:
+        """NCHW (or (N, F) for a flat input) -> (N, outputs) or (N, C, H, W).
+
+        Integer images (uint8) are scaled to [0, 1]; floats are used as given.
+        """
+        x = self._check_input(x)
+        batch = x.shape[0]
+        if sample_ids is None:
+            sample_ids = np.arange(self.samples_seen, self.samples_seen + batch)
+        else:
+            sample_ids = np.asarray(sample_ids)
+            if sample_ids.shape != (batch,):
+                raise ValueError(f"sample_ids has shape {sample_ids.shape}, expected ({batch},)")
+        if training:
+            self.samples_seen += batch
+        ctx = ForwardContext(training=training, sample_ids=sample_ids, seed=self.seed)
+        feature_map = _to_internal(x)
+        for layer in self.layers:
+            feature_map = layer.forward(feature_map, ctx)
+        return _to_external(feature_map)
+
+    def backward(self, grad_output: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
+        """Gradient of the loss with respect to the last ``forward`` output -> input gradient.
+
+        Fills ``grads``. With ``need_input_grad=False`` the first layer skips its input gradient
+        (training never needs it) and None is returned.
+        """
+        grad = _to_internal(np.asarray(grad_output, dtype=self.dtype))
+        last = len(self.layers) - 1
+        for position in range(last, -1, -1):
+            needed = need_input_grad or position > 0
+            grad = self.layers[position].backward(grad, needed)
+        return _to_external(grad) if need_input_grad else None
+
+    def predict(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        return np.concatenate([self.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+
+    def _check_input(self, x) -> np.ndarray:
+        x = np.asarray(x)
+        if x.ndim != len(self.input_shape) + 1 or tuple(x.shape[1:]) != self.input_shape:
+            raise ValueError(f"{self.definition.name} expects input of shape (batch, "
+                             f"{', '.join(map(str, self.input_shape))}) but got {x.shape}")
+        if x.shape[0] == 0:
+            raise ValueError("the batch is empty")
+        if np.issubdtype(x.dtype, np.integer):
+            return x.astype(self.dtype) * self.dtype.type(1 / 255)
+        return x.astype(self.dtype, copy=False)
+
+    # -- state -------------------------------------------------------------------------------
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """Parameters and buffers (the live arrays), for checkpoints and ``save_model``."""
+        return {**self.params, **self.buffers}
+
+    def load_params(self, arrays: dict[str, np.ndarray]) -> None:
+        """Copy parameters (and buffers, if present) into the live arrays, checking every shape."""
+        state = self.state_arrays()
+        missing = [key for key in self.params if key not in arrays]
+        unknown = [key for key in arrays if key not in state]
+        if missing or unknown:
+            raise ValueError(f"parameters do not match {self.definition.name}: missing {missing}, "
+                             f"unknown {unknown}")
+        for key, value in arrays.items():
+            value = np.asarray(value)
+            if value.shape != state[key].shape:
+                raise ValueError(f"{key} has shape {value.shape}, expected {state[key].shape}")
+            np.copyto(state[key], value, casting="same_kind")
+
+    def __repr__(self) -> str:
+        return f"Network({self.definition.name!r}, {len(self.layers)} layers, {self.summary.total_params:,} params)"
+
+
+def _to_internal(x: np.ndarray) -> np.ndarray:
+    # NCHW -> CHWN, (N, F) -> (F, N)
+    return np.ascontiguousarray(np.moveaxis(x, 0, -1))
+
+
+def _to_external(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.moveaxis(x, -1, 0))
+
+
+def build_network(definition: dict | NetworkDefinition, seed: int = 0, dtype: str = "float32"
+                  ) -> Network:
+    """Validate ``definition`` and allocate its weights (He or Xavier, from ``seed``)."""
+    if str(dtype) not in DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(DTYPES)}, not {dtype!r}")
+    parsed = parse_schema(definition)
+    return Network(parsed, summarize(parsed), int(seed), DTYPES[str(dtype)])

@@ -1,0 +1,78 @@
+"""Every layer type's input and parameter gradients against central finite differences (float64)."""
+import numpy as np
+import pytest
+
+from shared.cnn import build_network
+from shared.cnn.gradcheck import check_gradients
+
+TOLERANCE = 1e-5
+
+
+def random_conv(rng):
+    kh, kw = rng.integers(1, 4, size=2)
+    return {"type": "conv2d", "filters": int(rng.integers(1, 4)), "kernel_size": [int(kh), int(kw)],
+            "stride": [int(s) for s in rng.integers(1, 4, size=2)],
+            "padding": [int(p) for p in rng.integers(0, 3, size=2)],
+            "dilation": [int(d) for d in rng.integers(1, 3, size=2)], "bias": bool(rng.integers(2))}
+
+
+def random_pool(rng, kind):
+    kh, kw = (int(k) for k in rng.integers(1, 4, size=2))
+    return {"type": kind, "pool_size": [kh, kw], "stride": [int(s) for s in rng.integers(1, 4, size=2)],
+            "padding": [int(rng.integers(0, kh // 2 + 1)), int(rng.integers(0, kw // 2 + 1))]}
+
+
+def assert_gradients(layers, input_shape, seed, training=False, batch=3):
+    net = build_network({"input_shape": input_shape, "layers": layers}, seed=seed, dtype="float64")
+    x = np.random.default_rng(seed).standard_normal((batch, *input_shape))
+    errors = check_gradients(net, x, seed=seed, training=training)
+    worst = max(errors, key=errors.get)
+    assert errors[worst] < TOLERANCE, (worst, errors, layers)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_conv2d_random_geometry(seed):
+    rng = np.random.default_rng(seed)
+    shape = [int(rng.integers(1, 4)), int(rng.integers(6, 10)), int(rng.integers(6, 10))]
+    assert_gradients([random_conv(rng)], shape, seed)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("kind", ["maxpool2d", "avgpool2d"])
+def test_pooling_random_geometry(kind, seed):
+    rng = np.random.default_rng(seed)
+    shape = [int(rng.integers(1, 4)), int(rng.integers(5, 9)), int(rng.integers(5, 9))]
+    assert_gradients([random_pool(rng, kind)], shape, seed)
+
+
+def test_same_padding_with_stride_is_asymmetric_and_exact():
+    assert_gradients([{"type": "conv2d", "filters": 2, "kernel_size": 4, "stride": 3, "padding": "same"}],
+                     [2, 8, 7], seed=1)
+
+
+@pytest.mark.parametrize("kind", ["relu", "leaky_relu", "sigmoid", "tanh"])
+def test_activations(kind):
+    assert_gradients([{"type": kind}], [2, 4, 3], seed=2)
+
+
+def test_dense_flatten_global_pool():
+    assert_gradients([{"type": "global_avgpool2d"}, {"type": "dense", "units": 4}], [3, 4, 5], seed=3)
+    assert_gradients([{"type": "flatten"}, {"type": "dense", "units": 3, "bias": False}], [2, 3, 2], seed=4)
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_batchnorm_over_channels_and_features(training):
+    assert_gradients([{"type": "batchnorm"}, {"type": "tanh"}], [3, 4, 5], seed=5, training=training)
+    assert_gradients([{"type": "batchnorm"}, {"type": "sigmoid"}], [6], seed=6, training=training, batch=5)
+
+
+def test_dropout_in_training_with_fixed_sample_ids():
+    assert_gradients([{"type": "dropout", "rate": 0.4}, {"type": "dense", "units": 3}], [7], seed=7,
+                     training=True)
+
+
+def test_small_network_end_to_end():
+    layers = [{"type": "conv2d", "filters": 3, "kernel_size": 3, "padding": 1}, {"type": "relu"},
+              {"type": "maxpool2d", "pool_size": 2}, {"type": "conv2d", "filters": 2, "kernel_size": 2},
+              {"type": "flatten"}, {"type": "dense", "units": 4}]
+    assert_gradients(layers, [2, 8, 6], seed=8)
