@@ -66,17 +66,23 @@ class _Shard:
         self.conn = Connection(parent_end.detach())
 
     def request(self, *message) -> None:
-        self.conn.send(message)
+        try:
+            self.conn.send(message)
+        except OSError:
+            raise self._vanished() from None
 
     def reply(self) -> tuple:
         try:
             answer = self.conn.recv()
         except (EOFError, OSError):
-            code = self.process.wait(timeout=STOP_GRACE_SECONDS)
-            raise DataParallelError(f"shard process {self.process.pid} exited with status {code}")
+            raise self._vanished() from None
         if answer[0] == "error":
             raise DataParallelError(f"shard process {self.process.pid} failed:\n{answer[1]}")
         return answer
+
+    def _vanished(self) -> DataParallelError:
+        code = self.process.wait(timeout=STOP_GRACE_SECONDS)
+        return DataParallelError(f"shard process {self.process.pid} exited with status {code}")
 
     def stop(self) -> None:
         try:

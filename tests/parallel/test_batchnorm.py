@@ -1,0 +1,49 @@
+"""Batchnorm under data parallelism normalises each shard with the shard's own statistics.
+
+Documented behaviour: the gradient is the size-weighted sum of the shards' gradients (so it depends
+on the number of workers), the running mean is the exact full-batch update, and the running
+variance is the size-weighted average of the shards' updates.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from shared.cnn import Trainer, build_network
+from tests.parallel.conftest import SMALL_CONV, random_batch, with_layer
+from worker.parallel import open_data_parallel, shard_bounds
+
+WITH_BATCHNORM = with_layer(SMALL_CONV, 1, {"type": "batchnorm"})
+OPTIMIZER = {"type": "sgd", "lr": 0.1}
+
+
+def single_process(x, y, offset=0):
+    net = build_network(WITH_BATCHNORM, seed=5, dtype="float64")
+    grads = Trainer(net, OPTIMIZER).compute_gradients(x, y, sample_offset=offset)[2]
+    return {name: grad.copy() for name, grad in grads.items()}, net.buffers
+
+
+def test_per_shard_statistics():
+    x, y = random_batch(WITH_BATCHNORM, 21, seed=4)
+    x[:7] += 3.0  # shards with different means make per-shard and whole-batch statistics differ
+    bounds = shard_bounds(len(y), 3)
+    expected_grads, expected_buffers = {}, {}
+    for start, stop in bounds:
+        weight = (stop - start) / len(y)
+        grads, buffers = single_process(x[start:stop], y[start:stop], start)
+        for name, grad in grads.items():
+            expected_grads[name] = expected_grads.get(name, 0) + weight * grad
+        for name, buffer in buffers.items():
+            expected_buffers[name] = expected_buffers.get(name, 0) + weight * buffer
+    whole_grads, whole_buffers = single_process(x, y)
+
+    net = build_network(WITH_BATCHNORM, seed=5, dtype="float64")
+    with open_data_parallel(net, 3) as gradients:
+        actual = gradients(x, y)[2]
+
+    for name in expected_grads:
+        np.testing.assert_allclose(actual[name], expected_grads[name], rtol=1e-10, atol=1e-14)
+    assert not np.allclose(actual["conv2d_1.weight"], whole_grads["conv2d_1.weight"])
+    for name in expected_buffers:
+        np.testing.assert_allclose(net.buffers[name], expected_buffers[name], rtol=1e-12)
+    np.testing.assert_allclose(net.buffers["batchnorm_1.running_mean"],
+                               whole_buffers["batchnorm_1.running_mean"], rtol=1e-12)

@@ -1,0 +1,113 @@
+"""No shard process and no shared-memory segment outlives a job: normal end, failure, killed shard,
+killed parent. (The autouse fixture in conftest.py also checks after every test.)"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import psutil
+import pytest
+
+from shared.cnn import build_network
+from tests.parallel.conftest import ROOT, SMALL_CONV, random_batch, segments_of, shard_processes
+from worker.parallel import DataParallelError, open_data_parallel
+from worker.parallel.segment import PREFIX, SHM_DIR, sweep_stale_segments
+
+
+def test_processes_run_single_threaded_and_segments_are_unlinked_while_running():
+    net = build_network(SMALL_CONV, seed=0)
+    x, y = random_batch(SMALL_CONV, 30, seed=0)
+    with open_data_parallel(net, 3) as gradients:
+        gradients(x, y)
+        shards = shard_processes()
+        assert len(shards) == 2
+        # One BLAS thread: OpenBLAS starts no threads of its own in a shard process.
+        assert [shard.num_threads() for shard in shards] == [1, 1]
+        assert segments_of(os.getpid()) == []
+    assert not any(shard.is_running() for shard in shards)
+
+
+def test_failure_in_a_shard_process_is_raised_with_its_traceback():
+    net = build_network(SMALL_CONV, seed=0)
+    x, y = random_batch(SMALL_CONV, 10, seed=0)
+    y[-1] = 99  # only the second shard, computed by the shard process, sees the bad label
+    with open_data_parallel(net, 2) as gradients:
+        with pytest.raises(DataParallelError, match="labels must be in"):
+            gradients(x, y)
+
+
+def test_a_killed_shard_process_is_reported():
+    net = build_network(SMALL_CONV, seed=0)
+    x, y = random_batch(SMALL_CONV, 10, seed=0)
+    with open_data_parallel(net, 2) as gradients:
+        gradients(x, y)
+        shard = shard_processes()[0]
+        shard.kill()  # not reaped here: the parent must see its exit status
+        with pytest.raises(DataParallelError, match=f"{shard.pid} exited with status -9"):
+            gradients(x, y)
+
+
+def test_shard_processes_ignore_ctrl_c():
+    # Ctrl-C reaches the whole process group; the parent decides whether the job stops.
+    net = build_network(SMALL_CONV, seed=0)
+    x, y = random_batch(SMALL_CONV, 10, seed=0)
+    with open_data_parallel(net, 2) as gradients:
+        gradients(x, y)
+        shard_processes()[0].send_signal(signal.SIGINT)
+        loss, _, _ = gradients(x, y)
+        assert np.isfinite(loss)
+
+
+PARENT = textwrap.dedent("""
+    import sys
+    from shared.cnn import build_network
+    from tests.parallel.conftest import SMALL_CONV, random_batch
+    from worker.parallel import open_data_parallel
+
+    net = build_network(SMALL_CONV, seed=0)
+    x, y = random_batch(SMALL_CONV, 64, seed=0)
+    gradients = open_data_parallel(net, 3)
+    gradients(x, y)
+    print("running", flush=True)
+    while True:
+        gradients(x, y)
+""")
+
+
+def test_shard_processes_exit_when_the_parent_is_killed():
+    parent = subprocess.Popen([sys.executable, "-c", PARENT], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    shards = []
+    try:
+        assert parent.stdout.readline().strip() == "running"
+        shards = shard_processes(parent.pid)
+        assert len(shards) == 2
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=10)
+        gone, alive = psutil.wait_procs(shards, timeout=20)
+        assert alive == [], f"orphaned shard processes: {[p.pid for p in alive]}"
+        assert segments_of(parent.pid) == []
+    finally:
+        for process in [*shards, psutil.Process(parent.pid)] if parent.poll() is None else shards:
+            if process.is_running():
+                process.kill()
+        parent.wait(timeout=10)
+
+
+def test_sweep_removes_only_segments_of_dead_parents():
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True)
+    dead = os.path.join(SHM_DIR, f"{PREFIX}{int(finished.stdout)}-test")
+    live = os.path.join(SHM_DIR, f"{PREFIX}{os.getpid()}-test")
+    try:
+        for path in (dead, live):
+            open(path, "wb").close()
+        assert sweep_stale_segments() == [os.path.basename(dead)]
+        assert os.path.exists(live)
+    finally:
+        for path in (dead, live):
+            if os.path.exists(path):
+                os.unlink(path)

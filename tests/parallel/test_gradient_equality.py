@@ -1,0 +1,65 @@
+"""The summed shard gradients equal the single-process full-batch gradient, however the batch is cut."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shared.cnn import Trainer, build_network
+from tests.parallel.conftest import LENET, SMALL_CONV, fashion_batch, random_batch
+from worker.parallel import open_data_parallel
+
+
+def reference(net, x, y):
+    loss, correct, grads = Trainer(net, {"type": "sgd", "lr": 0.1}).compute_gradients(x, y)
+    return loss, correct, {name: grad.copy() for name, grad in grads.items()}
+
+
+def assert_same_gradients(expected, actual, rtol):
+    assert list(expected) == list(actual)
+    for name in expected:
+        scale = np.abs(expected[name]).max()
+        assert scale > 0, f"{name}: zero gradient makes the comparison meaningless"
+        error = np.abs(expected[name] - actual[name]).max() / scale
+        assert error <= rtol, f"{name}: relative error {error:.3g} > {rtol:g}"
+
+
+@pytest.mark.parametrize("dtype, rtol", [("float64", 1e-10), ("float32", 1e-5)])
+def test_lenet_gradient_matches_full_batch(dtype, rtol):
+    x, y = fashion_batch(300, dtype=np.dtype(dtype))
+    net = build_network(LENET, seed=3, dtype=dtype)
+    loss, correct, expected = reference(net, x, y)
+    with open_data_parallel(net, 2) as gradients:
+        dp_loss, dp_correct, actual = gradients(x, y)
+    assert_same_gradients(expected, actual, rtol)
+    assert dp_loss == pytest.approx(loss, rel=rtol)
+    assert dp_correct == correct
+
+
+@pytest.mark.parametrize("batch", [1, 2, 7, 130])
+def test_uneven_and_empty_shards(batch):
+    # With 3 processes, a batch of 1 or 2 leaves shard processes idle; 7 and 130 cut unevenly.
+    x, y = random_batch(SMALL_CONV, batch, seed=batch)
+    net = build_network(SMALL_CONV, seed=1, dtype="float64")
+    loss, correct, expected = reference(net, x, y)
+    with open_data_parallel(net, 3) as gradients:
+        dp_loss, dp_correct, actual = gradients(x, y)
+    assert_same_gradients(expected, actual, 1e-10)
+    assert dp_loss == pytest.approx(loss, rel=1e-10)
+    assert dp_correct == correct
+
+
+def test_batches_of_changing_size_and_dtype():
+    # The shared batch buffer is replaced when a batch does not fit or changes its element type.
+    net = build_network(SMALL_CONV, seed=2, dtype="float64")
+    with open_data_parallel(net, 2) as gradients:
+        for count, dtype in [(5, np.float64), (40, np.float64), (12, np.float32), (40, np.float32)]:
+            x, y = random_batch(SMALL_CONV, count, seed=count, dtype=dtype)
+            _, _, expected = reference(net, x, y)
+            _, _, actual = gradients(x, y)
+            assert_same_gradients(expected, actual, 1e-6 if dtype == np.float32 else 1e-10)
+
+
+def test_needs_two_workers():
+    net = build_network(SMALL_CONV, seed=0)
+    with pytest.raises(ValueError, match="at least 2 workers"):
+        open_data_parallel(net, 1)
