@@ -1,7 +1,7 @@
 """Datasets in: the upload formats (npz, IDX, CSV, image-folder zip), their checks, the artifact store,
 and the batch pipeline (split, epoch order, normalisation, augmentation)."""
 from .errors import DatasetRejected
-from .ingest import IngestedDataset, ingest
+from .ingestion import IngestedDataset, ingest
 from .upload import IngestLimits, Upload
 
 __all__ = ["DatasetRejected", "IngestLimits", "IngestedDataset", "Upload", "ingest"]

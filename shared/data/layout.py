@@ -6,7 +6,7 @@ import numpy as np
 from .errors import DatasetRejected
 
 # Channel counts that make an axis look like the channel axis when the layout is "auto".
-_CHANNEL_COUNTS = (1, 3, 4)
+_CHANNEL_COUNTS = (1, 3)
 
 
 def to_nchw(x: np.ndarray, layout: str, loc: list, input_shape: tuple[int, int, int] | None = None) -> np.ndarray:
@@ -29,6 +29,8 @@ def to_nchw(x: np.ndarray, layout: str, loc: list, input_shape: tuple[int, int, 
                                    f"got shape {list(x.shape)}", loc)
     if layout == "auto":
         first, last = x.shape[1] in _CHANNEL_COUNTS, x.shape[3] in _CHANNEL_COUNTS
+        if first and last and (x.shape[1] == 1) != (x.shape[3] == 1):
+            first, last = x.shape[1] == 1, x.shape[3] == 1  # grey wins: one-pixel-high images are unlikely
         if first == last:
             raise DatasetRejected(422, f"cannot tell whether shape {list(x.shape)} is NCHW or NHWC; "
                                        f"give layout nchw or nhwc", loc)

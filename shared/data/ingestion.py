@@ -25,6 +25,7 @@ from .upload import UPLOAD_FIELDS, IngestLimits, Upload
 FILE_READERS = {"npz": read_npz, "csv": read_csv, "imagefolder": read_image_folder}
 FORMATS = ("npz", "idx", "csv", "imagefolder")
 IDX_FIELDS = ("images", "labels", "test_images", "test_labels")
+SUFFIXES = {".npz": "npz", ".csv": "csv", ".zip": "imagefolder"}
 _ZIP_MAGIC = b"PK\x03\x04"
 
 
@@ -94,14 +95,14 @@ def detect_format(parts: dict[str, Upload], options: dict[str, str]) -> str:
     with open(upload.path, "rb") as head_file:
         head = head_file.read(4)
     name = upload.filename.lower()
-    if head == _ZIP_MAGIC:
-        return "npz" if name.endswith(".npz") or (not name.endswith(".zip") and _holds_only_npy(upload.path)) \
-            else "imagefolder"
     if is_idx_header(head) or (head[:2] == GZIP_MAGIC and "idx" in name):
         raise DatasetRejected(400, "one IDX file is not enough: send the images as 'images' and the labels as "
                                    "'labels'", ["labels"])
-    if name.endswith(".csv"):
-        return "csv"
+    for suffix, source_format in SUFFIXES.items():
+        if name.endswith(suffix):
+            return source_format
+    if head == _ZIP_MAGIC:
+        return "npz" if _holds_only_npy(upload.path) else "imagefolder"
     raise DatasetRejected(400, f"cannot tell the format of {upload.filename!r}: expected .npz, .csv, a .zip of "
                                f"image folders, or IDX images and labels; or give the format field", ["file"])
 
