@@ -1,6 +1,6 @@
 """pytest fixtures for real services. Use them from a conftest.py:
 
-    from tests.support.fixtures import postgres_server_url, postgres_database_url  # noqa: F401
+    from tests.support.fixtures import postgres_database_url, postgres_server_url, redis_url  # noqa: F401
 """
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Iterator
 import pytest
 
 from tests.support.postgres import create_database, postgres_available, postgres_server
+from tests.support.redis import redis_binary, redis_server
 from tests.support.services import require_or_skip
 
 
@@ -25,3 +26,12 @@ def postgres_server_url() -> Iterator[str]:
 def postgres_database_url(postgres_server_url: str) -> str:
     """A new, empty database on the shared cluster, for one test."""
     return create_database(postgres_server_url)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A throwaway Redis server for the whole test run (no persistence); flush it if a test needs it empty."""
+    if redis_binary() is None:
+        require_or_skip("redis-server is not installed")
+    with redis_server() as url:
+        yield url

@@ -48,6 +48,8 @@ class DatasetUpload(BaseModel):
     test_images: bytes | None = Field(None, description="Optional IDX test images.")
     test_labels: bytes | None = Field(None, description="Optional IDX test labels.")
     name: str | None = Field(None, max_length=200, description="Default: the uploaded file's name.")
+    format: Literal["npz", "idx", "csv", "imagefolder", "zip"] | None = Field(
+        None, description="Default: detected from the fields, the file name and its first bytes.")
     layout: Literal["nchw", "nhwc"] | None = Field(None, description="When it cannot be detected.")
     input_shape: str | None = Field(None, description="CSV: C,H,W of each image, e.g. 1,28,28.")
     resize: str | None = Field(None, description="Image folders: H,W to resize to; else differing sizes are refused.")

@@ -1,0 +1,121 @@
+"""The API over Flask's test client: a migrated temp SQLite database, a temp artifact store, and a
+job queue that records what would be sent (the real broker path is tested end to end elsewhere)."""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+
+from services.api.app import create_app
+from shared.config import load_settings
+from shared.db.migrate import upgrade_to_head
+from shared.queue import EVALUATE_TASK, TRAIN_TASK
+from tests.support.fixtures import redis_url  # noqa: F401
+from tests.support.services import free_port
+
+LENET5 = {"name": "lenet5", "input_shape": [1, 28, 28], "layers": [
+    {"type": "conv2d", "filters": 6, "kernel_size": 5, "padding": 2}, {"type": "relu"},
+    {"type": "maxpool2d", "pool_size": 2},
+    {"type": "conv2d", "filters": 16, "kernel_size": 5}, {"type": "relu"},
+    {"type": "maxpool2d", "pool_size": 2},
+    {"type": "flatten"},
+    {"type": "dense", "units": 120}, {"type": "relu"},
+    {"type": "dense", "units": 84}, {"type": "relu"},
+    {"type": "dense", "units": 10}]}
+
+TINY = {"name": "tiny", "input_shape": [1, 8, 8], "layers": [
+    {"type": "conv2d", "filters": 2, "kernel_size": 3}, {"type": "relu"},
+    {"type": "flatten"}, {"type": "dense", "units": 3}]}
+
+
+@dataclass
+class RecordingQueue:
+    """Stands in for services.api.job_queue.JobQueue: records sends and revokes."""
+
+    sent: list[tuple[str, int]] = field(default_factory=list)
+    revoked: list[int] = field(default_factory=list)
+
+    def send(self, kind: str, job_id: int) -> None:
+        self.sent.append(({"train": TRAIN_TASK, "evaluate": EVALUATE_TASK}[kind], job_id))
+
+    def revoke(self, job_id: int) -> None:
+        self.revoked.append(job_id)
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("CONVFORGE_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'var' / 'convforge.db'}")
+    monkeypatch.setenv("ARTIFACT_DIR", str(tmp_path / "artifacts"))
+    # Nothing listens here: a test that reaches the broker by mistake fails fast.
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
+    return monkeypatch
+
+
+@pytest.fixture
+def settings(env):
+    loaded = load_settings()
+    upgrade_to_head(loaded.database_url)
+    return loaded
+
+
+@pytest.fixture
+def app(settings):
+    application = create_app(settings)
+    application.extensions["convforge"].job_queue = RecordingQueue()
+    yield application
+    application.extensions["convforge"].engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def queue(app) -> RecordingQueue:
+    return app.extensions["convforge"].job_queue
+
+
+@pytest.fixture
+def sessions(app):
+    return app.extensions["convforge"].sessions
+
+
+def npz_bytes(num_samples: int = 60, num_classes: int = 3, shape=(1, 8, 8), seed: int = 0, **extra) -> io.BytesIO:
+    rng = np.random.default_rng(seed)
+    buffer = io.BytesIO()
+    x = rng.integers(0, 256, size=(num_samples, *shape), dtype=np.uint8)
+    y = np.arange(num_samples, dtype=np.int64) % num_classes
+    np.savez(buffer, x_train=x, y_train=y, **extra)
+    buffer.seek(0)
+    return buffer
+
+
+def upload(client, buffer: io.BytesIO, filename: str = "tiny.npz", **form):
+    return client.post("/api/v1/datasets", data={"file": (buffer, filename), **form},
+                       content_type="multipart/form-data")
+
+
+@pytest.fixture
+def network_id(client) -> int:
+    response = client.post("/api/v1/networks", json=TINY)
+    assert response.status_code == 201, response.json
+    return response.json["id"]
+
+
+@pytest.fixture
+def dataset_id(client) -> int:
+    response = upload(client, npz_bytes(), name="tiny")
+    assert response.status_code == 201, response.json
+    return response.json["id"]
+
+
+@pytest.fixture
+def train_job(client, network_id, dataset_id) -> dict:
+    response = client.post("/api/v1/jobs", json={"kind": "train", "network_id": network_id,
+                                                 "dataset_id": dataset_id, "params": {"epochs": 2}})
+    assert response.status_code == 202, response.json
+    return response.json

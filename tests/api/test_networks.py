@@ -1,0 +1,91 @@
+import copy
+
+from tests.api.conftest import LENET5
+
+PROBLEM = "application/problem+json"
+
+
+def test_create_answers_summary_and_location(client):
+    response = client.post("/api/v1/networks", json=LENET5)
+    assert response.status_code == 201
+    body = response.json
+    assert response.headers["Location"] == f"/api/v1/networks/{body['id']}"
+    assert body["summary"]["total_params"] == 61_706
+    assert [layer["name"] for layer in body["summary"]["layers"]][:2] == ["conv2d_1", "relu_1"]
+    assert body["summary"]["layers"][0]["output_shape"] == [6, 28, 28]
+    assert body["definition"]["layers"][0]["name"] == "conv2d_1"
+
+
+def test_bad_layer_is_422_with_its_location(client):
+    definition = copy.deepcopy(LENET5)
+    definition["layers"][3]["kernel_size"] = 50
+    response = client.post("/api/v1/networks", json=definition)
+    assert response.status_code == 422
+    assert response.mimetype == PROBLEM
+    assert response.json["errors"][0]["loc"] == ["layers", 3, "kernel_size"]
+    assert "conv2d_2" in response.json["errors"][0]["msg"]
+    assert client.get("/api/v1/networks").json["items"] == []
+
+
+def test_unknown_layer_type_is_422(client):
+    definition = copy.deepcopy(LENET5)
+    definition["layers"][1] = {"type": "softplus"}
+    response = client.post("/api/v1/networks", json=definition)
+    assert response.status_code == 422
+    assert response.json["errors"][0]["loc"][:2] == ["layers", 1]
+
+
+def test_definition_must_be_an_object(client):
+    response = client.post("/api/v1/networks", json=[1, 2])
+    assert response.status_code == 422
+    assert response.json["errors"][0]["loc"] == []
+
+
+def test_validate_does_not_store(client):
+    response = client.post("/api/v1/networks/validate", json=LENET5)
+    assert response.status_code == 200
+    assert response.json["valid"] is True
+    assert response.json["summary"]["total_params"] == 61_706
+    assert client.get("/api/v1/networks").json["items"] == []
+
+
+def test_validate_reports_errors(client):
+    definition = copy.deepcopy(LENET5)
+    definition["layers"][0]["filters"] = 0
+    response = client.post("/api/v1/networks/validate", json=definition)
+    assert response.status_code == 422
+    assert response.json["errors"][0]["loc"] == ["layers", 0, "filters"]
+
+
+def test_get_and_list(client):
+    first = client.post("/api/v1/networks", json=LENET5).json["id"]
+    second = client.post("/api/v1/networks", json={**LENET5, "name": "other"}).json["id"]
+    got = client.get(f"/api/v1/networks/{first}")
+    assert got.status_code == 200 and got.json["name"] == "lenet5"
+    listed = client.get("/api/v1/networks").json
+    assert [item["id"] for item in listed["items"]] == [second, first]
+    assert listed["next_cursor"] is None
+
+
+def test_missing_network_is_404_problem(client):
+    response = client.get("/api/v1/networks/999")
+    assert response.status_code == 404
+    assert response.mimetype == PROBLEM
+    assert "999" in response.json["detail"]
+
+
+def test_summary_formats(client):
+    network_id = client.post("/api/v1/networks", json=LENET5).json["id"]
+    as_json = client.get(f"/api/v1/networks/{network_id}/summary")
+    assert as_json.json["total_params"] == 61_706
+    as_text = client.get(f"/api/v1/networks/{network_id}/summary?format=text")
+    assert as_text.mimetype == "text/plain" and "61,706" in as_text.get_data(as_text=True)
+    explained = client.get(f"/api/v1/networks/{network_id}/summary?format=explain").get_data(as_text=True)
+    assert "conv2d_1" in explained and "156" in explained
+
+
+def test_summary_bad_format_is_400(client):
+    network_id = client.post("/api/v1/networks", json=LENET5).json["id"]
+    response = client.get(f"/api/v1/networks/{network_id}/summary?format=yaml")
+    assert response.status_code == 400
+    assert response.json["errors"][0]["loc"] == ["query", "format"]
