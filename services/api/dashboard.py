@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from flask import Blueprint, render_template
+from jinja2.utils import htmlsafe_json_dumps
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 
@@ -39,7 +40,10 @@ def compare_page():
 
 @bp.get("/new")
 def new_job_page():
-    return render_template("dashboard/new.html", page="new", examples=example_definitions())
+    examples = example_definitions()
+    # Serialised here, not with |tojson, which sorts keys: a definition should read in its own order.
+    examples_json = htmlsafe_json_dumps(examples, dumps=json.dumps)
+    return render_template("dashboard/new.html", page="new", examples=examples, examples_json=examples_json)
 
 
 def example_definitions() -> dict[str, dict]:

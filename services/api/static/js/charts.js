@@ -23,7 +23,7 @@ function curveChart(canvas, { xTitle, yTitle, yAsPercent = false }) {
         },
       },
       plugins: {
-        legend: { position: "bottom" },
+        legend: { position: "bottom", labels: { usePointStyle: true, boxHeight: 7 } },
         tooltip: {
           callbacks: {
             label: (item) => `${item.dataset.label}: ${yAsPercent ? formatPercent(item.parsed.y, 2) : formatNumber(item.parsed.y)}`,
@@ -45,6 +45,7 @@ function addCurve(chart, label, color, style) {
     borderWidth: validation ? 2 : 1.5,
     borderDash: validation ? [6, 4] : [],
     pointRadius: validation ? 3 : 0,
+    pointStyle: validation ? "circle" : "line",
     tension: 0,
   });
   return chart.data.datasets.length - 1;

@@ -35,7 +35,8 @@ async function showPicker() {
       element("td", {}, networkLabel(job)),
       element("td", {}, datasetLabel(job)),
       element("td", {}, statusBadge(job.status)),
-      element("td", { class: "muted" }, describeParams(job.params)));
+      element("td", { class: "num" }, job.progress.epochs || "–"),
+      element("td", { class: "num" }, formatPercent(job.latest_metrics.val_accuracy)));
   });
   document.getElementById("picker-rows").replaceChildren(...rows);
   if (rows.length === 0) {
@@ -73,11 +74,17 @@ function startComparing(ids) {
 async function refreshAll() {
   let anyRunning = false;
   for (const [id, entry] of compared) {
-    if (entry.job && isFinal(entry.job.status) && entry.drained) continue;
-    const job = await apiGetIfChanged(`/jobs/${id}`);
-    if (job !== null) entry.job = job;
-    const added = await readMetrics(entry);
-    entry.drained = isFinal(entry.job.status) && added === 0;
+    if (entry.drained) continue;
+    try {
+      const job = await apiGetIfChanged(`/jobs/${id}`);
+      if (job !== null) entry.job = job;
+      const added = await readMetrics(entry);
+      entry.drained = isFinal(entry.job.status) && added === 0;
+    } catch (error) {
+      if (!(error instanceof ApiProblem && error.status === 404)) throw error;
+      entry.missing = error.message;
+      entry.drained = true;
+    }
     anyRunning = anyRunning || !entry.drained;
   }
   showTable();
@@ -107,7 +114,8 @@ async function readMetrics(entry) {
 }
 
 function showTable() {
-  const rows = [...compared.values()].map(({ job, color }) => {
+  const rows = [...compared.entries()].map(([id, { job, color, missing }]) => {
+    if (missing) return element("tr", {}, element("td", {}, `#${id}`), element("td", { colspan: 7, class: "muted" }, missing));
     if (!job) return null;
     const metrics = job.latest_metrics || {};
     const result = job.result || {};

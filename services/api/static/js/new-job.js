@@ -20,9 +20,18 @@ let chosenDataset = null;
 // One layer per line: a long network stays readable, and an error's line points at one layer.
 function definitionText(definition) {
   const lines = Object.entries(definition).map(([key, value]) => key === "layers"
-    ? `  "layers": [\n${value.map((layer) => `    ${JSON.stringify(layer)}`).join(",\n")}\n  ]`
-    : `  ${JSON.stringify(key)}: ${JSON.stringify(value)}`);
+    ? `  "layers": [\n${value.map((layer) => `    ${oneLineJson(layer)}`).join(",\n")}\n  ]`
+    : `  ${JSON.stringify(key)}: ${oneLineJson(value)}`);
   return `{\n${lines.join(",\n")}\n}`;
+}
+
+// JSON on one line with a space after each comma and colon: {"type": "conv2d", "filters": 6}
+function oneLineJson(value) {
+  if (Array.isArray(value)) return `[${value.map(oneLineJson).join(", ")}]`;
+  if (value && typeof value === "object") {
+    return `{${Object.entries(value).map(([key, item]) => `${JSON.stringify(key)}: ${oneLineJson(item)}`).join(", ")}}`;
+  }
+  return JSON.stringify(value);
 }
 
 async function listSavedNetworks() {
@@ -44,7 +53,13 @@ async function chooseNetworkSource() {
   validateSoon(0);
 }
 
+// The editor grows with the definition, up to a screenful.
+function fitEditor() {
+  definitionBox.rows = Math.min(Math.max(definitionBox.value.split("\n").length + 1, 12), 40);
+}
+
 function validateSoon(delay = VALIDATE_DELAY_MS) {
+  fitEditor();
   clearTimeout(validationTimer);
   checked = null;
   updateSubmit();
