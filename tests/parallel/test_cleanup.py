@@ -51,13 +51,15 @@ def test_a_killed_shard_process_is_reported():
             gradients(x, y)
 
 
-def test_shard_processes_ignore_ctrl_c():
-    # Ctrl-C reaches the whole process group; the parent decides whether the job stops.
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_shard_processes_leave_group_signals_to_the_parent(signum):
+    # Ctrl-C and a stopping `convforge up` signal the whole process group; the parent finishes
+    # the step and checkpoints, so its shard processes must still be there.
     net = build_network(SMALL_CONV, seed=0)
     x, y = random_batch(SMALL_CONV, 10, seed=0)
     with open_data_parallel(net, 2) as gradients:
         gradients(x, y)
-        shard_processes()[0].send_signal(signal.SIGINT)
+        shard_processes()[0].send_signal(signum)
         loss, _, _ = gradients(x, y)
         assert np.isfinite(loss)
 

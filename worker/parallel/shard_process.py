@@ -6,7 +6,9 @@ socket FD; weights, batches and gradients travel through shared-memory segments.
 
 It ends when the parent says "stop", when the socket closes (the parent died: the kernel closes
 its end), or when its parent pid changes, whichever comes first; it then unlinks the segments it
-knows, in case the parent died before doing so. Ctrl-C is ignored here: the parent decides.
+knows, in case the parent died before doing so. SIGINT and SIGTERM are ignored: they reach the
+whole process group (Ctrl-C, `convforge up` stopping its worker), and the parent decides what
+happens to the job, e.g. finishes the step and checkpoints before it stops this process.
 """
 from __future__ import annotations
 
@@ -95,6 +97,7 @@ class ShardProcess:
 
 def main(argv: list[str]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     process = ShardProcess(Connection(int(argv[1])), int(argv[2]))
     try:
         process.run()

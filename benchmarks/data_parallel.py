@@ -1,0 +1,125 @@
+"""Data-parallel training speed: LeNet-5 training steps with 1 and 2 processes vs PyTorch CPU.
+
+    python benchmarks/data_parallel.py [--seconds 12]
+    # with PyTorch: PYTHONPATH=. /tmp/torchvenv/bin/python benchmarks/data_parallel.py
+
+Prints images/s of full training steps (forward, backward, SGD update; float32, Fashion-MNIST
+images) at batch 128 and 512 for: one process with 1 BLAS thread, one process with 2 BLAS threads,
+2 processes with 1 BLAS thread each (`workers=2`), and PyTorch CPU with 2 threads when importable.
+The configurations take turns in short rounds and each reports its median round, so a noisy
+neighbour on a shared machine hurts all of them alike; ratios come from the same run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from shared.cnn import Trainer, build_network  # noqa: E402
+from worker.parallel import open_data_parallel  # noqa: E402
+
+LENET = json.loads((ROOT / "examples" / "lenet5.json").read_text())
+OPTIMIZER = {"type": "sgd", "lr": 0.01, "momentum": 0.9}
+BATCHES = (128, 512)
+ROUNDS = 7
+
+
+def fashion_batch(batch: int):
+    data = np.load(ROOT / "data" / "fashion-mnist-small.npz")
+    return (data["x_train"][:batch] / np.float32(255)).astype(np.float32), data["y_train"][:batch]
+
+
+def numpy_step(batch: int, threads: int, net=None, gradients=None):
+    trainer = Trainer(net or build_network(LENET, seed=0), OPTIMIZER, gradients=gradients)
+    x, y = fashion_batch(batch)
+
+    def step():
+        with threadpool_limits(limits=threads, user_api="blas"):
+            trainer.train_step(x, y)
+    return step
+
+
+def torch_step(batch: int, threads: int):
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    nn = torch.nn
+    model = nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x, y = (torch.from_numpy(a) for a in fashion_batch(batch))
+    loss_fn = nn.CrossEntropyLoss()
+
+    def step():
+        optimizer.zero_grad()
+        loss_fn(model(x), y).backward()
+        optimizer.step()
+    return step
+
+
+def measure(steps: dict, batch: int, seconds: float) -> dict[str, float]:
+    """Median images/s per configuration over ROUNDS interleaved rounds."""
+    rates = {name: [] for name in steps}
+    for step in steps.values():
+        step()  # warm-up: first-touch allocations, lazy imports
+    for _ in range(ROUNDS):
+        for name, step in steps.items():
+            time.sleep(0.1)  # let the previous configuration's threads go idle
+            count, start = 0, time.perf_counter()
+            while time.perf_counter() - start < seconds / ROUNDS / len(steps):
+                step()
+                count += 1
+            rates[name].append(count * batch / (time.perf_counter() - start))
+    return {name: statistics.median(values) for name, values in rates.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=12.0, help="timed seconds per batch size")
+    args = parser.parse_args()
+    results = {}
+    for batch in BATCHES:
+        net = build_network(LENET, seed=0)
+        with open_data_parallel(net, 2) as gradients:
+            steps = {
+                "1 process, 1 BLAS thread": numpy_step(batch, 1),
+                "1 process, 2 BLAS threads": numpy_step(batch, 2),
+                "2 processes, 1 BLAS thread each": numpy_step(batch, 1, net, gradients),
+            }
+            torch = torch_step(batch, 2)
+            if torch is not None:
+                steps["PyTorch CPU, 2 threads"] = torch
+            results[batch] = measure(steps, batch, args.seconds)
+    print_table(results)
+
+
+def print_table(results: dict[int, dict[str, float]]) -> None:
+    names = list(next(iter(results.values())))
+    print(f"LeNet-5 training step, float32, images/s (median of {ROUNDS} interleaved rounds)")
+    print(f"{'configuration':34}" + "".join(f"{f'batch {b}':>14}" for b in results))
+    for name in names:
+        print(f"{name:34}" + "".join(f"{results[b][name]:>14,.0f}" for b in results))
+    dp = "2 processes, 1 BLAS thread each"
+    print()
+    for name in names:
+        if name != dp:
+            print(f"{'2 processes / ' + name:58}"
+                  + "".join(f"{results[b][dp] / results[b][name]:>8.2f}x" for b in results))
+
+
+if __name__ == "__main__":
+    main()
