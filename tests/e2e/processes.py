@@ -1,0 +1,111 @@
+"""Real services for end-to-end tests, started as the deployment starts them (`convforge worker`,
+`convforge api` under gunicorn, `redis-server`), each in its own process group, and all killed at the end
+even when the test fails."""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import requests
+
+from services.cli.processes import ChildProcess
+from tests.support.services import free_port, require_or_skip
+
+CONVFORGE = [sys.executable, "-m", "services.cli.main"]
+REPO = Path(__file__).resolve().parents[2]
+
+
+def wait_for(condition, timeout: float, what: str, interval: float = 0.2):
+    """Poll `condition` until it returns something truthy; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def redis_server_or_skip() -> str:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        require_or_skip("redis-server is not installed")
+    return binary
+
+
+class Services:
+    def __init__(self, root: Path, env: dict[str, str]):
+        self.root = root
+        self.env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+        self.children: list[ChildProcess] = []
+        self.api_url: str | None = None
+
+    def start(self, name: str, argv: list[str]) -> ChildProcess:
+        child = ChildProcess(name, argv, self.env, self.root / "log" / f"{name}-{len(self.children)}.log")
+        child.start()
+        self.children.append(child)
+        return child
+
+    def start_redis(self) -> str:
+        port = free_port()
+        data_dir = self.root / "redis"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.redis = self.start("redis", [redis_server_or_skip(), "--port", str(port), "--bind", "127.0.0.1",
+                                          "--dir", str(data_dir), "--appendonly", "yes", "--save", ""])
+        url = f"redis://127.0.0.1:{port}/0"
+        self.env["REDIS_URL"] = url
+        import redis
+
+        client = redis.Redis.from_url(url)
+        wait_for(lambda: _pings(client), 30, "redis-server to answer")
+        return url
+
+    def migrate(self) -> None:
+        child = self.start("migrate", CONVFORGE + ["migrate"])
+        assert child.process.wait(timeout=120) == 0, child.log_tail()
+
+    def start_api(self) -> str:
+        port = free_port()
+        self.env["CONVFORGE_API_BIND"] = f"127.0.0.1:{port}"
+        self.api_url = f"http://127.0.0.1:{port}"
+        self.env["CONVFORGE_API_URL"] = self.api_url
+        api = self.start("api", CONVFORGE + ["api"])
+        wait_for(lambda: self._healthy(api), 60, "the API's /health to answer 200")
+        return self.api_url
+
+    def start_worker(self, name: str) -> ChildProcess:
+        worker = self.start(f"worker-{name}", CONVFORGE + ["worker", "--name", f"{name}@%h"])
+        wait_for(lambda: self._worker_listed(worker, name), 90, f"worker {name} to answer pings")
+        return worker
+
+    def _healthy(self, api: ChildProcess) -> bool:
+        assert api.running, f"the API exited:\n{api.log_tail()}"
+        try:
+            return requests.get(f"{self.api_url}/api/v1/health", timeout=5).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def _worker_listed(self, worker: ChildProcess, name: str) -> bool:
+        assert worker.running, f"worker {name} exited:\n{worker.log_tail()}"
+        health = requests.get(f"{self.api_url}/api/v1/health", timeout=10).json()
+        return any(node.startswith(f"{name}@") for node in health["workers"])
+
+    def close(self) -> None:
+        for child in reversed(self.children):
+            child.stop(grace_seconds=10)
+
+
+def _pings(client) -> bool:
+    try:
+        return bool(client.ping())
+    except Exception:
+        return False
+
+
+def descendants_alive(pids: list[int]) -> list[int]:
+    return [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]

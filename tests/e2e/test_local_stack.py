@@ -1,0 +1,111 @@
+"""The local stack as `make run` starts it: `convforge up` with its embedded Redis, a real worker and the
+API under gunicorn. Over HTTP: upload the bundled subset, create LeNet-5, train one epoch, follow the
+progress, read the metrics, download the model, evaluate it with an evaluate job; then Ctrl-C leaves no
+process behind."""
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import time
+
+import numpy as np
+import psutil
+import pytest
+import requests
+
+from shared.cnn import evaluate, load_model
+from shared.data.pipeline import prepare_batch
+from tests.e2e.api import DATASET_FILE, Client
+from tests.e2e.processes import CONVFORGE, descendants_alive, wait_for
+from tests.support.services import free_port
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def _up_is_healthy(api_url: str, up: subprocess.Popen) -> bool:
+    assert up.poll() is None, "convforge up exited during start-up"
+    try:
+        response = requests.get(f"{api_url}/api/v1/health", timeout=5)
+        return response.status_code == 200 and bool(response.json()["workers"])
+    except requests.RequestException:
+        return False
+
+
+@pytest.fixture
+def local_stack(tmp_path):
+    port = free_port()
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("REDIS_URL", "DATABASE_URL", "ARTIFACT_DIR", "CONVFORGE_API_URL")}
+    env.update(CONVFORGE_VAR_DIR=str(tmp_path / "var"), CONVFORGE_API_BIND=f"127.0.0.1:{port}",
+               CONVFORGE_REDIS_PORT=str(free_port()), PYTHONUNBUFFERED="1")
+    log = open(tmp_path / "up.log", "wb")
+    up = subprocess.Popen(CONVFORGE + ["up"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    api_url = f"http://127.0.0.1:{port}"
+    started: list[int] = []
+    try:
+        wait_for(lambda: _up_is_healthy(api_url, up), 120, "convforge up to be healthy with a worker")
+        started = [child.pid for child in psutil.Process(up.pid).children(recursive=True)]
+        yield up, api_url, tmp_path / "var", started
+    finally:
+        if up.poll() is None:
+            up.send_signal(signal.SIGINT)
+            try:
+                up.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                up.kill()
+        for pid in descendants_alive(started):
+            os.killpg(pid, signal.SIGKILL) if pid == os.getpgid(pid) else os.kill(pid, signal.SIGKILL)
+        log.close()
+        print((tmp_path / "up.log").read_text(errors="replace")[-3000:])
+
+
+def test_train_evaluate_and_stop_through_convforge_up(local_stack):
+    up, api_url, var_dir, started = local_stack
+    client = Client(api_url)
+    dataset_id = client.upload_dataset()
+    network_id = client.create_network()
+
+    posted = time.monotonic()
+    job_id = client.train(network_id, dataset_id, epochs=1)
+    first = client.wait_progress(job_id, min_step=1, timeout=120)
+    print(f"\nPOST /jobs -> first progress update (step {first['progress']['step']}): "
+          f"{time.monotonic() - posted:.2f}s")
+    assert first["status"] == "running" and first["progress"]["steps"] == 85  # 5400 images / 64
+
+    job = client.wait_final(job_id, timeout=600)
+    assert job["status"] == "succeeded", job["error"]
+    assert job["progress"]["fraction"] == 1.0 and job["attempt"] == 1
+    metrics = client.metrics(job_id)
+    assert [row["seq"] for row in metrics] == list(range(1, len(metrics) + 1))
+    train_rows = [row for row in metrics if row["kind"] == "train"]
+    assert len(train_rows) >= 10 and [row["kind"] for row in metrics].count("val") == 1
+    assert train_rows[-1]["loss"] < train_rows[0]["loss"]
+    assert all(row["images_per_second"] > 0 for row in train_rows)
+    assert job["result"]["accuracy"] > 0.5
+
+    # The downloaded model gives the job's test accuracy on the bundled test split.
+    download = requests.get(f"{api_url}/api/v1/models/{job['model_id']}/download", timeout=60)
+    assert download.status_code == 200
+    model_file = var_dir / "downloaded.npz"
+    model_file.write_bytes(download.content)
+    net, metadata = load_model(model_file)
+    with np.load(DATASET_FILE) as bundled:
+        x_test, y_test = bundled["x_test"], bundled["y_test"]
+    _loss, accuracy, _ = evaluate(net, prepare_batch(x_test, metadata["mean"], metadata["std"]), y_test)
+    assert accuracy == pytest.approx(job["result"]["accuracy"], abs=1e-9)
+
+    evaluation_id = client.post("/jobs", {"kind": "evaluate", "model_id": job["model_id"],
+                                          "dataset_id": dataset_id}, 202)["id"]
+    evaluation = client.wait_final(evaluation_id, timeout=300)
+    assert evaluation["status"] == "succeeded", evaluation["error"]
+    assert evaluation["result"]["accuracy"] == pytest.approx(job["result"]["accuracy"])
+    assert np.asarray(evaluation["result"]["confusion_matrix"]).sum() == len(y_test)
+
+    # Ctrl-C: everything `convforge up` started stops.
+    up.send_signal(signal.SIGINT)
+    assert up.wait(timeout=90) == 0
+    assert len(started) >= 3  # redis, worker, gunicorn (+ its workers)
+    wait_for(lambda: not descendants_alive(started), 30, "every process `convforge up` started to exit")
+    assert (var_dir / "redis").exists() and any((var_dir / "redis").rglob("*.aof*"))
