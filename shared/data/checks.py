@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import DatasetRejected
-from .store import CHUNK_SAMPLES
+from .store import sample_chunks
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _chunks(x: np.ndarray):
-    for start in range(0, len(x), CHUNK_SAMPLES):
-        yield start, x[start:start + CHUNK_SAMPLES]
+    for start, stop in sample_chunks(x):
+        yield start, x[start:stop]
 
 
 def stored_pixel_dtype(x: np.ndarray, loc: list) -> np.dtype:

@@ -17,6 +17,7 @@ from .checks import ExpansionBudget, sample_limit
 from .errors import DatasetRejected
 from .layout import to_nchw
 from .source import SourceArrays
+from .streams import read_into
 from .upload import IngestLimits
 
 TYPE_CODES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
@@ -92,14 +93,10 @@ def _read_stream(stream, file_size: int | None, budget: ExpansionBudget, limits:
     sample_limit(dims[0], limits.max_samples, loc)
     budget.spend(data_bytes, loc)
     values = np.empty(dims, dtype=dtype)
-    view = memoryview(values.reshape(-1).view(np.uint8))
-    filled = 0
-    while filled < data_bytes:
-        got = stream.readinto(view[filled:])
-        if not got:
-            raise DatasetRejected(422, f"IDX data is truncated: header declares dimensions {dims} "
-                                       f"({data_bytes} bytes) but only {filled} follow", loc)
-        filled += got
+    filled = read_into(stream, values)
+    if filled < data_bytes:
+        raise DatasetRejected(422, f"IDX data is truncated: header declares dimensions {dims} "
+                                   f"({data_bytes} bytes) but only {filled} follow", loc)
     if stream.read(1):  # for .gz this also reaches the end of the stream, where the CRC is checked
         raise DatasetRejected(422, f"IDX file has bytes after the {data_bytes} its header declares", loc)
     return values

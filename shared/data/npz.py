@@ -13,6 +13,7 @@ from .checks import ExpansionBudget
 from .errors import DatasetRejected
 from .layout import to_nchw
 from .source import SourceArrays
+from .streams import read_into
 from .upload import IngestLimits
 
 PAIRS = (("x", "y"), ("x_train", "y_train"))
@@ -87,13 +88,8 @@ def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Expansi
                                            f"{info.file_size - header_bytes} bytes: truncated or damaged", loc)
             budget.spend(data_bytes)
             array = np.empty(count, dtype=dtype)
-            view = memoryview(array.view(np.uint8))
-            filled = 0
-            while filled < data_bytes:
-                got = member.readinto(view[filled:])
-                if not got:
-                    raise DatasetRejected(422, "array data is truncated", loc)
-                filled += got
+            if read_into(member, array) < data_bytes:
+                raise DatasetRejected(422, "array data is truncated", loc)
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
         raise DatasetRejected(422, f"not a readable .npy array: {exc}", loc) from None
     if fortran_order:

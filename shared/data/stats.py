@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .store import CHUNK_SAMPLES
+from .store import sample_chunks
 
 
 def channel_mean_std(x: np.ndarray, stored_dtype: np.dtype) -> tuple[list[float], list[float]]:
@@ -12,13 +12,14 @@ def channel_mean_std(x: np.ndarray, stored_dtype: np.dtype) -> tuple[list[float]
     channels = x.shape[1]
     count, mean, m2 = 0, np.zeros(channels), np.zeros(channels)
     scale = 1 / 255 if stored_dtype == np.uint8 else 1.0
-    for start in range(0, len(x), CHUNK_SAMPLES):
-        chunk = x[start:start + CHUNK_SAMPLES].astype(np.float64).swapaxes(0, 1).reshape(channels, -1) * scale
-        if chunk.shape[1] == 0:
-            continue
-        chunk_count = chunk.shape[1]
-        chunk_mean = chunk.mean(axis=1)
-        chunk_m2 = ((chunk - chunk_mean[:, None]) ** 2).sum(axis=1)
+    for start, stop in sample_chunks(x):
+        chunk = x[start:stop].astype(np.float64)  # the one buffer this loop uses
+        chunk *= scale
+        chunk_count = chunk.size // channels
+        chunk_mean = chunk.mean(axis=(0, 2, 3))
+        chunk -= chunk_mean[None, :, None, None]
+        np.square(chunk, out=chunk)
+        chunk_m2 = chunk.sum(axis=(0, 2, 3))
         total = count + chunk_count
         delta = chunk_mean - mean
         mean = mean + delta * chunk_count / total

@@ -13,8 +13,9 @@ import numpy as np
 
 ARRAY_NAMES = ("x_train", "y_train", "x_test", "y_test")
 SAMPLES_DIR = "samples"
-# Samples converted per chunk while writing, so a dtype or layout change never needs a second full copy.
-CHUNK_SAMPLES = 2048
+# Arrays are converted, checked and summarised this many bytes (as float64) at a time, so no step needs
+# a second full copy of a dataset.
+CHUNK_BYTES = 8 * 1024 * 1024
 
 
 def open_arrays(dataset_dir: Path | str) -> dict[str, np.ndarray]:
@@ -42,12 +43,20 @@ def staged_directory(target_dir: Path) -> Iterator[Path]:
 
 
 def write_array(path: Path, array: np.ndarray, dtype: np.dtype) -> None:
-    """Save `array` as a C-ordered .npy of `dtype`, converting CHUNK_SAMPLES samples at a time."""
+    """Save `array` as a C-ordered .npy of `dtype`, converting a chunk of samples at a time."""
     stored = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=array.shape)
-    for start in range(0, len(array), CHUNK_SAMPLES):
-        stored[start:start + CHUNK_SAMPLES] = array[start:start + CHUNK_SAMPLES]
+    for start, stop in sample_chunks(array):
+        stored[start:stop] = array[start:stop]
     stored.flush()
     del stored
+
+
+def sample_chunks(array: np.ndarray) -> Iterator[tuple[int, int]]:
+    """(start, stop) ranges of whole samples, each at most CHUNK_BYTES when held as float64."""
+    per_sample = max(1, int(np.prod(array.shape[1:], dtype=np.int64)) * 8)
+    step = max(1, CHUNK_BYTES // per_sample)
+    for start in range(0, len(array), step):
+        yield start, min(start + step, len(array))
 
 
 def arrays_sha256(dataset_dir: Path) -> tuple[str, int]:
