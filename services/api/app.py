@@ -6,9 +6,11 @@ from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 
 from flask import Flask, request
+from werkzeug.routing import IntegerConverter
 
 from services.api.extensions import init_resources
 from services.api.problems import register_error_handlers
+from services.api.schemas.common import MAX_ID
 from services.api.uploads import StreamingUploadRequest
 from shared.config import Settings, load_settings
 
@@ -16,10 +18,18 @@ API_BLUEPRINTS = ("networks", "datasets", "jobs", "models", "health")
 DASHBOARD_MODULE = "services.api.dashboard"
 
 
+class IdConverter(IntegerConverter):
+    """`<id:name>`: a row id; numbers outside 1..MAX_ID are simply not found."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        super().__init__(url_map, min=1, max=MAX_ID)
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     app = Flask(__name__)
     app.request_class = StreamingUploadRequest
+    app.url_map.converters["id"] = IdConverter
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
         API_VERSION=_package_version(),

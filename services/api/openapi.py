@@ -9,7 +9,7 @@ from pydantic.json_schema import models_json_schema
 
 from services.api.problems import PROBLEM_JSON
 from services.api.route_table import ROUTES, RouteDoc, api_route
-from services.api.schemas.common import ProblemDocument
+from services.api.schemas.common import MAX_ID, ProblemDocument
 
 bp = Blueprint("openapi", __name__, url_prefix="/api/v1/openapi.json")
 
@@ -97,8 +97,9 @@ def _responses(route: RouteDoc, keys: dict) -> dict:
 
 
 def _path_parameters(rule: str) -> list[dict]:
+    id_schema = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
     return [{"name": name, "in": "path", "required": True,
-             "schema": {"type": "integer", "minimum": 0} if converter == "int" else {"type": "string"}}
+             "schema": id_schema if converter == "id" else {"type": "string"}}
             for converter, name in _PATH_PARAM.findall(rule)]
 
 

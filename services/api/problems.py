@@ -90,12 +90,18 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     @app.errorhandler(DBAPIError)
     def _database(error: DBAPIError):
+        if _missing_schema(error):
+            log.error("database schema missing: %s", error.orig)
+            return problem_response(Problem(
+                503, "Database not migrated",
+                "The database has no convforge tables yet; run `convforge migrate` and try again.",
+                kind="database-unavailable"))
         if isinstance(error, OperationalError) or error.connection_invalidated:
             log.warning("database unavailable: %s", error.orig)
             return problem_response(Problem(
                 503, "Database unavailable",
                 "The database cannot be reached or is busy; try again in a moment.",
-                headers={"Retry-After": "5"}))
+                kind="database-unavailable", headers={"Retry-After": "5"}))
         return _unexpected(error)
 
     @app.errorhandler(Exception)
@@ -103,3 +109,9 @@ def register_error_handlers(app: Flask) -> None:
         log.exception("unhandled error")
         return problem_response(Problem(500, "Internal error",
                                         "The server failed while handling this request; it has been logged."))
+
+
+def _missing_schema(error: DBAPIError) -> bool:
+    message = str(error.orig).lower()
+    # SQLite: "no such table: jobs"; PostgreSQL: relation "jobs" does not exist.
+    return "no such table" in message or ("relation" in message and "does not exist" in message)

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 @dataclass(frozen=True)
 class RouteDoc:
     method: str
-    rule: str  # Flask syntax, e.g. /api/v1/jobs/<int:job_id>
+    rule: str  # Flask syntax, e.g. /api/v1/jobs/<id:job_id>
     summary: str
     tag: str
     body: type[BaseModel] | tuple[type[BaseModel], ...] | None = None  # a tuple: one of them

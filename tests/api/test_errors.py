@@ -65,3 +65,17 @@ def test_unexpected_error_is_a_500_problem_without_internals(app, client, monkey
     response = client.get("/api/v1/networks")
     body = assert_problem(response, 500)
     assert "secret" not in response.get_data(as_text=True) and body["title"] == "Internal error"
+
+
+@pytest.mark.parametrize("url", ["/api/v1/jobs/99999999999999999999", "/api/v1/networks/0",
+                                 "/api/v1/models/2147483648/download"])
+def test_ids_out_of_range_are_404(client, url):
+    assert_problem(client.get(url), 404)
+
+
+def test_unmigrated_database_says_to_migrate(env, tmp_path):
+    (tmp_path / "var").mkdir()
+    app = create_app(load_settings())  # an empty database file: never migrated
+    body = assert_problem(app.test_client().get("/api/v1/jobs"), 503)
+    assert "convforge migrate" in body["detail"]
+    app.extensions["convforge"].engine.dispose()

@@ -148,13 +148,13 @@ def list_datasets():
     return jsonify(page.model_dump(mode="json"))
 
 
-@api_route(bp, "/<int:dataset_id>", summary="One dataset with its classes and sample image URLs",
+@api_route(bp, "/<id:dataset_id>", summary="One dataset with its classes and sample image URLs",
            response=DatasetView, problems=(404,))
 def get_dataset(dataset_id: int):
     return jsonify(dataset_view(load_dataset(dataset_id)))
 
 
-@api_route(bp, "/<int:dataset_id>/samples/<filename>", summary="A sample image of the dataset (PNG)",
+@api_route(bp, "/<id:dataset_id>/samples/<filename>", summary="A sample image of the dataset (PNG)",
            media_types=("image/png",), problems=(404,))
 def get_sample(dataset_id: int, filename: str):
     dataset = load_dataset(dataset_id)

@@ -170,13 +170,13 @@ def list_jobs():
     return conditional_json(Page[JobListItem](items=items, next_cursor=next_cursor).model_dump(mode="json"))
 
 
-@api_route(bp, "/<int:job_id>", summary="One job: status, progress, metrics, summary, timings, result",
+@api_route(bp, "/<id:job_id>", summary="One job: status, progress, metrics, summary, timings, result",
            response=JobView, problems=(404,), etag=True)
 def get_job(job_id: int):
     return conditional_json(job_view(load_job(job_id)))
 
 
-@api_route(bp, "/<int:job_id>/metrics", summary="The job's metric rows newer than `since`",
+@api_route(bp, "/<id:job_id>/metrics", summary="The job's metric rows newer than `since`",
            query=MetricsQuery, response=MetricsPage, problems=(400, 404), etag=True)
 def get_metrics(job_id: int):
     query = parse_query(MetricsQuery)
@@ -191,7 +191,7 @@ def get_metrics(job_id: int):
     return conditional_json(page.model_dump(mode="json"))
 
 
-@api_route(bp, "/<int:job_id>/cancel", "POST", summary="Cancel a queued or running job",
+@api_route(bp, "/<id:job_id>/cancel", "POST", summary="Cancel a queued or running job",
            response=JobView, problems=(404, 409),
            description="A queued job is cancelled at once (200) and its message revoked; a running job is asked "
                        "to stop (202) and stops within a step; a finished job answers 409.")

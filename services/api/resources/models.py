@@ -45,12 +45,12 @@ def list_models():
     return jsonify(page.model_dump(mode="json"))
 
 
-@api_route(bp, "/<int:model_id>", summary="One trained model", response=ModelView, problems=(404,))
+@api_route(bp, "/<id:model_id>", summary="One trained model", response=ModelView, problems=(404,))
 def get_model(model_id: int):
     return jsonify(model_view(load_model_row(model_id)).model_dump(mode="json"))
 
 
-@api_route(bp, "/<int:model_id>/download", summary="The trained model as .npz (definition embedded)",
+@api_route(bp, "/<id:model_id>/download", summary="The trained model as .npz (definition embedded)",
            media_types=("application/octet-stream",), problems=(404,))
 def download_model(model_id: int):
     model = load_model_row(model_id)

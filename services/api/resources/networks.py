@@ -87,13 +87,13 @@ def list_networks():
     return jsonify(Page[NetworkListItem](items=items, next_cursor=next_cursor).model_dump(mode="json"))
 
 
-@api_route(bp, "/<int:network_id>", summary="One network with its definition and summary",
+@api_route(bp, "/<id:network_id>", summary="One network with its definition and summary",
            response=NetworkView, problems=(404,))
 def get_network(network_id: int):
     return jsonify(network_view(load_network(network_id)))
 
 
-@api_route(bp, "/<int:network_id>/summary", summary="The network's summary as JSON, a text table or the arithmetic",
+@api_route(bp, "/<id:network_id>/summary", summary="The network's summary as JSON, a text table or the arithmetic",
            query=SummaryQuery, response=NetworkSummaryView, problems=(400, 404),
            media_types=("application/json", "text/plain"))
 def get_summary(network_id: int):

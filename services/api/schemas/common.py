@@ -8,6 +8,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 Item = TypeVar("Item")
 
+# Row ids are Integer columns: 32-bit on PostgreSQL.
+MAX_ID = 2**31 - 1
+
 
 def as_utc(moment: datetime) -> datetime:
     # SQLite hands back naive datetimes; every stored time is UTC.
@@ -50,7 +53,7 @@ class PageQuery(BaseModel):
     @field_validator("cursor")
     @classmethod
     def _cursor_is_an_id(cls, cursor: str | None) -> str | None:
-        if cursor is not None and not (cursor.isdigit() and 0 < len(cursor) <= 18 and int(cursor) > 0):
+        if cursor is not None and not (cursor.isdigit() and len(cursor) <= 10 and 0 < int(cursor) <= MAX_ID):
             raise ValueError("not a cursor; pass the next_cursor value of a previous page")
         return cursor
 

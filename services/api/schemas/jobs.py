@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from services.api.schemas.common import PageQuery, Ref, UtcDatetime
+from services.api.schemas.common import MAX_ID, PageQuery, Ref, UtcDatetime
 from shared.cnn import OptimizerSpec, ScheduleSpec
 from shared.db.models import JOB_STATES
 
@@ -46,8 +46,8 @@ class EvaluateParams(BaseModel):
 class TrainJobRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["train"]
-    network_id: int = Field(ge=1)
-    dataset_id: int = Field(ge=1)
+    network_id: int = Field(ge=1, le=MAX_ID)
+    dataset_id: int = Field(ge=1, le=MAX_ID)
     params: TrainParams = Field(default_factory=TrainParams)
 
 
@@ -56,8 +56,8 @@ class EvaluateJobRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     kind: Literal["evaluate"]
-    model_id: int = Field(ge=1)
-    dataset_id: int = Field(ge=1)
+    model_id: int = Field(ge=1, le=MAX_ID)
+    dataset_id: int = Field(ge=1, le=MAX_ID)
     params: EvaluateParams = Field(default_factory=EvaluateParams)
 
 
@@ -140,7 +140,7 @@ class MetricView(BaseModel):
 
 class MetricsQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    since: int = Field(0, ge=0, description="Only rows with seq greater than this (the last_seq you have).")
+    since: int = Field(0, ge=0, le=MAX_ID, description="Only rows with seq greater than this (the last_seq you have).")
     limit: int = Field(1000, ge=1, le=10_000)
 
 
