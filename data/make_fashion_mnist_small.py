@@ -5,11 +5,12 @@ first TRAIN_PER_CLASS training and TEST_PER_CLASS test images of each class, in 
 """
 from __future__ import annotations
 
-import gzip
 import sys
 from pathlib import Path
 
 import numpy as np
+
+from shared.data.idx import load_idx
 
 SOURCE = Path("/usr/share/datasets/fashion-mnist")
 TARGET = Path(__file__).with_name("fashion-mnist-small.npz")
@@ -19,23 +20,16 @@ CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
            "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
 
-def read_idx(path: Path) -> np.ndarray:
-    raw = gzip.decompress(path.read_bytes())
-    ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
-
-
 def balanced(images: np.ndarray, labels: np.ndarray, per_class: int) -> tuple[np.ndarray, np.ndarray]:
     keep = np.sort(np.concatenate([np.flatnonzero(labels == c)[:per_class] for c in range(len(CLASSES))]))
     return images[keep][:, None, :, :], labels[keep].astype(np.int64)
 
 
 def main() -> int:
-    x_train, y_train = balanced(read_idx(SOURCE / "train-images-idx3-ubyte.gz"),
-                                read_idx(SOURCE / "train-labels-idx1-ubyte.gz"), TRAIN_PER_CLASS)
-    x_test, y_test = balanced(read_idx(SOURCE / "t10k-images-idx3-ubyte.gz"),
-                              read_idx(SOURCE / "t10k-labels-idx1-ubyte.gz"), TEST_PER_CLASS)
+    x_train, y_train = balanced(load_idx(SOURCE / "train-images-idx3-ubyte.gz"),
+                                load_idx(SOURCE / "train-labels-idx1-ubyte.gz"), TRAIN_PER_CLASS)
+    x_test, y_test = balanced(load_idx(SOURCE / "t10k-images-idx3-ubyte.gz"),
+                              load_idx(SOURCE / "t10k-labels-idx1-ubyte.gz"), TEST_PER_CLASS)
     np.savez_compressed(TARGET, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
                         classes=np.array(CLASSES))
     print(f"wrote {TARGET}: train {x_train.shape}, test {x_test.shape}")
