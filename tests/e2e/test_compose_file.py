@@ -1,0 +1,68 @@
+"""docker-compose.yml as docker-compose itself reads it (no Docker engine needed for `config`)."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from tests.e2e.processes import REPO
+from tests.support.services import require_or_skip
+
+SETTINGS_VARIABLES = {"DATABASE_URL", "REDIS_URL", "ARTIFACT_DIR"}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    if shutil.which("docker-compose") is None:
+        require_or_skip("docker-compose is not installed")
+    result = subprocess.run(["docker-compose", "-f", str(REPO / "docker-compose.yml"), "config"],
+                            capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)
+
+
+def test_services_and_volumes(compose):
+    assert set(compose["services"]) == {"redis", "postgres", "migrate", "api", "worker", "flower"}
+    assert set(compose["volumes"]) == {"redis-data", "postgres-data", "artifacts"}
+
+
+def test_redis_persists_and_both_stores_have_healthchecks(compose):
+    redis, postgres = compose["services"]["redis"], compose["services"]["postgres"]
+    assert "--appendonly" in redis["command"] and redis["command"][redis["command"].index("--appendonly") + 1] == "yes"
+    assert any(volume.startswith("redis-data:/data") for volume in _volumes(redis))
+    assert any(volume.startswith("postgres-data:") for volume in _volumes(postgres))
+    assert redis["healthcheck"]["test"] and postgres["healthcheck"]["test"]
+
+
+def test_start_order_uses_conditions(compose):
+    services = compose["services"]
+    assert services["migrate"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    for name in ("api", "worker"):
+        assert services[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+        assert services[name]["depends_on"]["redis"] == {"condition": "service_healthy"}
+
+
+def test_convforge_services_run_the_convforge_commands_with_the_same_settings(compose):
+    services = compose["services"]
+    for name, command in (("migrate", "migrate"), ("api", "api"), ("worker", "worker")):
+        service = services[name]
+        assert service["command"][:2] == ["convforge", command]
+        assert SETTINGS_VARIABLES <= set(service["environment"])
+        assert service["environment"]["DATABASE_URL"].startswith("postgresql+psycopg://")
+        assert any(volume.startswith("artifacts:") for volume in _volumes(service))
+    environments = [services[name]["environment"] for name in ("migrate", "api", "worker")]
+    assert all(env["DATABASE_URL"] == environments[0]["DATABASE_URL"] for env in environments)
+
+
+def test_worker_can_scale_and_flower_is_pinned(compose):
+    worker = compose["services"]["worker"]
+    assert "ports" not in worker and "container_name" not in worker  # so --scale worker=N works
+    assert worker["command"][worker["command"].index("--name") + 1].endswith("@%h")  # a node name per container
+    image = compose["services"]["flower"]["image"]
+    assert ":" in image and not image.endswith(":latest")
+
+
+def _volumes(service: dict) -> list[str]:
+    return [v if isinstance(v, str) else f"{v['source']}:{v['target']}" for v in service.get("volumes", [])]

@@ -1,0 +1,44 @@
+"""The services of docker-compose.yml, started as processes with the same commands and variables: a real
+PostgreSQL, a real redis-server, `convforge migrate`, `convforge api` (gunicorn), `convforge worker`.
+Train over HTTP; check the metrics and the downloaded model."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import requests
+
+from shared.cnn import load_model
+from tests.e2e.api import Client
+from tests.support.fixtures import postgres_database_url, postgres_server_url  # noqa: F401
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def test_training_on_postgres_and_redis(services, postgres_database_url, tmp_path):  # noqa: F811
+    services.env["DATABASE_URL"] = postgres_database_url
+    services.start_redis()
+    services.migrate()
+    client = Client(services.start_api())
+    services.start_worker("compose")
+
+    dataset_id = client.upload_dataset()
+    network_id = client.create_network()
+    job_id = client.train(network_id, dataset_id, epochs=1, validation_split=0.2)
+    job = client.wait_final(job_id)
+    assert job["status"] == "succeeded", job["error"]
+    assert job["worker_name"].startswith("compose@")
+
+    metrics = client.metrics(job_id)
+    assert [row["seq"] for row in metrics] == list(range(1, len(metrics) + 1))
+    assert {row["kind"] for row in metrics} == {"train", "val"}
+    assert metrics[-1]["kind"] == "val" and metrics[-1]["epoch"] == 1
+    assert job["latest_metrics"]["val_accuracy"] == pytest.approx(metrics[-1]["accuracy"])
+
+    download = requests.get(f"{client.base}/models/{job['model_id']}/download", timeout=60)
+    assert download.status_code == 200
+    (tmp_path / "model.npz").write_bytes(download.content)
+    net, metadata = load_model(tmp_path / "model.npz")
+    assert metadata["dataset_id"] == dataset_id and len(metadata["class_names"]) == 10
+    assert net.forward(np.zeros((2, 1, 28, 28), dtype=np.float32)).shape == (2, 10)
+    health = client.get("/health")
+    assert health["database"]["ok"] and health["broker"]["ok"]
