@@ -13,6 +13,7 @@ by shard size); running variances are the size-weighted average of the shard var
 """
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
@@ -31,6 +32,8 @@ BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THR
 STOP_GRACE_SECONDS = 5.0
 # The directory that holds the `worker` and `shared` packages, for the shard processes' imports.
 PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
+
+log = logging.getLogger(__name__)
 
 
 class DataParallelError(RuntimeError):
@@ -137,6 +140,8 @@ class DataParallel:
             arrays += [(f"grad{slot}:{k}", v.shape, v.dtype) for k, v in net.grads.items()]
             arrays += [(f"buffer{slot}:{k}", v.shape, v.dtype) for k, v in net.buffers.items()]
         self._model = self._share("model", arrays)
+        log.info("data parallel: %d processes, this one (%d) and shard processes %s", self.workers,
+                 os.getpid(), [shard.process.pid for shard in self._shards])
 
     def _share(self, role: str, arrays) -> Segment:
         """Create a segment, have every shard process map it, then unlink its name."""
