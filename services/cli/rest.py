@@ -2,6 +2,7 @@
 message a person can act on (the API's problem document, or why the API could not be reached)."""
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 
 import requests
@@ -32,9 +33,14 @@ class ApiClient:
         return self._json(self._send("POST", path, json=body))
 
     def upload(self, path: str, file_path: Path, **fields: str) -> dict:
-        with open(file_path, "rb") as handle:
-            return self._json(self._send("POST", path, files={"file": (file_path.name, handle)}, data=fields,
-                                         timeout=max(self.timeout, 600)))
+        return self.upload_parts(path, {"file": file_path}, **fields)
+
+    def upload_parts(self, path: str, parts: dict[str, Path], **fields: str) -> dict:
+        """A multipart POST with one file per part name (e.g. IDX images and labels)."""
+        with ExitStack() as handles:
+            files = {name: (file_path.name, handles.enter_context(open(file_path, "rb")))
+                     for name, file_path in parts.items()}
+            return self._json(self._send("POST", path, files=files, data=fields, timeout=max(self.timeout, 600)))
 
     def _send(self, method: str, path: str, **kwargs) -> requests.Response:
         kwargs.setdefault("timeout", self.timeout)

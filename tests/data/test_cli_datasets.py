@@ -77,7 +77,7 @@ def test_a_rejection_prints_the_problem_detail_without_a_traceback(api, tmp_path
     path.write_bytes(b"PK")
     assert main(["datasets", "add", str(path), "--name", "refuse"]) == 1
     err = capsys.readouterr().err
-    assert "Unusable dataset (422): 4 images but 3 labels" in err and "at labels" in err
+    assert "Unusable dataset (HTTP 422): 4 images but 3 labels" in err
     assert "Traceback" not in err
 
 
