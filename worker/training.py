@@ -76,6 +76,8 @@ class TrainingRun:
             except ValueError as exc:  # the engine's message names the optimizer or schedule field
                 raise JobFailed(f"cannot start training: {exc}") from exc
             self._resume(trainer)
+            if gradients is not None:  # data-parallel dropout masks continue the resumed sample stream
+                gradients.sample_offset = trainer.sample_offset
             self._loop(trainer)
         return self.net
 
