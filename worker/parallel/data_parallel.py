@@ -169,14 +169,12 @@ class DataParallel:
         batch.arrays["x"][first_row:len(x)] = x[first_row:]
         batch.arrays["y"][first_row:len(y)] = y[first_row:]
 
-    def __call__(self, x: np.ndarray, y: np.ndarray, sample_offset: int | None = None):
-        """One batch's (loss_mean, correct, grads). ``sample_offset`` is the global index of
-        ``x[0]`` in the sample stream (dropout masks follow it); by default the batches are
-        numbered on from the previous call, as the Trainer's own ``sample_offset`` does."""
+    def __call__(self, x: np.ndarray, y: np.ndarray):
+        """One batch's (loss_mean, correct, grads). ``sample_offset``, the global index of ``x[0]``
+        in the sample stream (dropout masks follow it), advances by the batch size each call, as
+        the Trainer's own does; set it after restoring a Trainer from a checkpoint."""
         net, model = self.net, self._model.arrays
         x, y = np.asarray(x), np.asarray(y)
-        if sample_offset is not None:
-            self.sample_offset = sample_offset
         first_sample_id, batch_size = self.sample_offset, len(y)
         own, *others = shard_bounds(batch_size, self.workers)
         busy = [(slot, bounds) for slot, bounds in enumerate(others) if bounds[1] > bounds[0]]
