@@ -15,7 +15,8 @@ bp = Blueprint("openapi", __name__, url_prefix="/api/v1/openapi.json")
 
 REF = "#/components/schemas/{model}"
 _PATH_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
-_PROBLEM_TITLES = {400: "Bad request or query", 404: "Not found", 409: "Conflict with the resource's state",
+_PROBLEM_TITLES = {400: "Bad request or query", 404: "Not found", 405: "Method not allowed",
+                   409: "Conflict with the resource's state",
                    413: "Upload too large", 415: "Unsupported media type", 422: "Invalid content",
                    503: "A dependency (database or broker) is unavailable"}
 _ALWAYS = (405, 503)
@@ -55,7 +56,7 @@ def _schemas(routes: list[RouteDoc]) -> tuple[dict, dict]:
 
 def _operation(route: RouteDoc, keys: dict) -> dict:
     operation: dict = {"tags": [route.tag], "summary": route.summary,
-                       "operationId": f"{route.method.lower()}_{route.tag}_{_slug(route.rule)}"}
+                       "operationId": f"{route.method.lower()}_{_slug(route.rule)}"}
     if route.description:
         operation["description"] = route.description
     parameters = _path_parameters(route.rule) + _query_parameters(route.query)
@@ -88,6 +89,8 @@ def _responses(route: RouteDoc, keys: dict) -> dict:
         success["headers"] = {name: {"schema": {"type": "string"}} for name in (*route.headers,
                               *(("ETag",) if route.etag else ()))}
     responses: dict = {str(route.status): success}
+    for status in route.same_body_statuses:
+        responses[str(status)] = {**success, "description": f"{route.summary} ({status})"}
     if route.etag:
         responses["304"] = {"description": "Not modified since the ETag given in If-None-Match."}
     problem = {PROBLEM_JSON: {"schema": keys[(ProblemDocument, "serialization")]}}

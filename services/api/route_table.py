@@ -22,6 +22,7 @@ class RouteDoc:
     status: int = 200
     media_types: tuple[str, ...] = ("application/json",)  # of the successful answer
     problems: tuple[int, ...] = ()
+    same_body_statuses: tuple[int, ...] = ()  # other statuses answered with the success body
     etag: bool = False
     description: str = ""
     headers: tuple[str, ...] = field(default=())  # response headers on success, e.g. Location

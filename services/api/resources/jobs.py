@@ -1,8 +1,6 @@
 """Jobs: a row in state `queued`, then a Celery message carrying only its id. The row is the truth."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from flask import Blueprint, jsonify, url_for
 from sqlalchemy import select, update
 
@@ -49,8 +47,9 @@ def progress(job: Job) -> Progress:
 def timings(job: Job) -> Timings:
     duration = None
     if job.started_at is not None:
-        end = as_utc(job.finished_at) if job.finished_at else datetime.now(timezone.utc)
-        duration = max((end - as_utc(job.started_at)).total_seconds(), 0.0)
+        # While running: up to the last heartbeat, so an unchanged job keeps its ETag between polls.
+        end = job.finished_at or job.heartbeat_at or job.started_at
+        duration = max((as_utc(end) - as_utc(job.started_at)).total_seconds(), 0.0)
     return Timings(created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
                    duration_seconds=duration)
 
@@ -192,7 +191,7 @@ def get_metrics(job_id: int):
 
 
 @api_route(bp, "/<id:job_id>/cancel", "POST", summary="Cancel a queued or running job",
-           response=JobView, problems=(404, 409),
+           response=JobView, same_body_statuses=(202,), problems=(404, 409),
            description="A queued job is cancelled at once (200) and its message revoked; a running job is asked "
                        "to stop (202) and stops within a step; a finished job answers 409.")
 def cancel_job(job_id: int):

@@ -92,7 +92,8 @@ class Timings(BaseModel):
     created_at: UtcDatetime
     started_at: UtcDatetime | None
     finished_at: UtcDatetime | None
-    duration_seconds: float | None = Field(description="Running time so far, or in total once finished.")
+    duration_seconds: float | None = Field(
+        description="Running time: in total once finished, up to the last heartbeat while running.")
 
 
 class JobListItem(BaseModel):
