@@ -95,7 +95,8 @@ def _responses(route: RouteDoc, keys: dict) -> dict:
         responses["304"] = {"description": "Not modified since the ETag given in If-None-Match."}
     problem = {PROBLEM_JSON: {"schema": keys[(ProblemDocument, "serialization")]}}
     for status in sorted(set(route.problems) | set(_ALWAYS)):
-        responses.setdefault(str(status), {"description": _PROBLEM_TITLES.get(status, "Error"), "content": problem})
+        responses.setdefault(str(status), {"description": _PROBLEM_TITLES.get(status, "Error"),
+                                           "content": problem})
     return responses
 
 

@@ -19,7 +19,8 @@ class StreamingUploadRequest(Request):
 
     upload_folder: Path | None = None
 
-    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None) -> IO[bytes]:
+    def _get_file_stream(self, total_content_length, content_type, filename=None,
+                         content_length=None) -> IO[bytes]:
         if self.upload_folder is None:
             root = Path(current_app.extensions["convforge"].settings.artifact_dir) / UPLOAD_TMP
             root.mkdir(parents=True, exist_ok=True)

@@ -99,7 +99,8 @@ def dataset_name(options: dict[str, str], uploads: list[Upload]) -> str:
 
 
 @api_route(bp, "", "POST", summary="Upload a dataset (multipart); it is checked and stored as .npy arrays",
-           body=DatasetUpload, body_media_type="multipart/form-data", response=DatasetView, status=201, problems=(400, 413, 415, 422),
+           body=DatasetUpload, body_media_type="multipart/form-data", response=DatasetView, status=201,
+           problems=(400, 413, 415, 422),
            headers=("Location",))
 def create_dataset():
     uploads = saved_uploads()

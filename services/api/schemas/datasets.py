@@ -52,5 +52,6 @@ class DatasetUpload(BaseModel):
         None, description="Default: detected from the fields, the file name and its first bytes.")
     layout: Literal["nchw", "nhwc"] | None = Field(None, description="When it cannot be detected.")
     input_shape: str | None = Field(None, description="CSV: C,H,W of each image, e.g. 1,28,28.")
-    resize: str | None = Field(None, description="Image folders: H,W to resize to; else differing sizes are refused.")
+    resize: str | None = Field(None, description=(
+        "Image folders: H,W to resize to; without it, differing sizes are refused."))
     label_column: str | None = Field(None, description="CSV: the label column's name or index (default: label).")

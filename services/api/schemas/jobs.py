@@ -141,7 +141,8 @@ class MetricView(BaseModel):
 
 class MetricsQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    since: int = Field(0, ge=0, le=MAX_ID, description="Only rows with seq greater than this (the last_seq you have).")
+    since: int = Field(0, ge=0, le=MAX_ID,
+                       description="Only rows with seq greater than this (the last_seq you have).")
     limit: int = Field(1000, ge=1, le=10_000)
 
 
