@@ -67,6 +67,18 @@ def test_unexpected_error_is_a_500_problem_without_internals(app, client, monkey
     assert "secret" not in response.get_data(as_text=True) and body["title"] == "Internal error"
 
 
+def test_postgresql_unreachable_is_503(env):
+    from tests.support.services import free_port
+
+    env.setenv("DATABASE_URL", f"postgresql+psycopg://convforge@127.0.0.1:{free_port()}/convforge")
+    app = create_app(load_settings())
+    client = app.test_client()
+    assert_problem(client.get("/api/v1/jobs"), 503)
+    assert_problem(client.post("/api/v1/networks", json={"input_shape": [1, 4, 4], "layers": [{"type": "flatten"}]}),
+                   503)
+    app.extensions["convforge"].engine.dispose()
+
+
 @pytest.mark.parametrize("url", ["/api/v1/jobs/99999999999999999999", "/api/v1/networks/0",
                                  "/api/v1/models/2147483648/download"])
 def test_ids_out_of_range_are_404(client, url):

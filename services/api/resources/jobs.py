@@ -104,7 +104,7 @@ def new_train_job(request: TrainJobRequest) -> Job:
             f"params.validation_split: {params.validation_split} holds out {held_out} of the dataset's "
             f"{dataset.num_samples} samples and leaves none to train on")})
     if errors:
-        raise validation_problem(errors, "The network does not fit the dataset: "
+        raise validation_problem(errors, "The job cannot run on this dataset: "
                                  + "; ".join(error["msg"] for error in errors))
     return Job(kind="train", status="queued", network_id=network.id, dataset_id=dataset.id,
                params=params.model_dump(mode="json", exclude_none=True), epochs=params.epochs)
