@@ -34,9 +34,11 @@ def parse_body(model: type[M], data: object | None = None, prefix: tuple = ()) -
 
 
 def parse_query(model: type[M]) -> M:
-    """Validate the query string against `model`; 400 with loc ["query", name] on a bad value."""
+    """Validate the query string against `model`; 400 with loc ["query", name] on a bad value.
+    An empty value (`?status=`) means the parameter was not given, as HTML forms send it."""
+    given = {name: value for name, value in request.args.items() if value != ""}
     try:
-        return model.model_validate(request.args.to_dict())
+        return model.model_validate(given)
     except ValidationError as exc:
         raise validation_problem(readable_errors(exc, ("query",)), status=400) from None
 

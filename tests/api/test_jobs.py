@@ -204,6 +204,7 @@ def test_list_paginates_newest_first_and_filters_by_status(client, sessions, net
     assert seen == ids[::-1]
     running = client.get("/api/v1/jobs?status=running").json["items"]
     assert [item["id"] for item in running] == [ids[1]]
+    assert len(client.get("/api/v1/jobs?status=&cursor=").json["items"]) == 5
     active = client.get("/api/v1/jobs?status=queued,running").json["items"]
     assert [item["id"] for item in active] == [ids[4], ids[2], ids[1], ids[0]]
     assert active[0]["dataset"]["name"] == "tiny" and active[0]["network"]["name"] == "tiny"
