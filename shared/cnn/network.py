@@ -73,7 +73,8 @@ class Network:
         Fills ``grads``. With ``need_input_grad=False`` the first layer skips its input gradient
         (training never needs it) and None is returned.
         """
-        grad = _to_internal(np.asarray(grad_output, dtype=self.dtype))
+        # a fresh copy: layers may overwrite the gradient they are given
+        grad = np.array(np.moveaxis(np.asarray(grad_output, dtype=self.dtype), 0, -1), order="C")
         last = len(self.layers) - 1
         for position in range(last, -1, -1):
             needed = need_input_grad or position > 0
@@ -93,6 +94,18 @@ class Network:
         if np.issubdtype(x.dtype, np.integer):
             return x.astype(self.dtype) * self.dtype.type(1 / 255)
         return x.astype(self.dtype, copy=False)
+
+    def replica(self) -> "Network":
+        """A network sharing this one's parameters and buffers (the same arrays) but with its own
+        gradients and scratch memory, so that threads can run forward/backward side by side."""
+        twin = Network(self.definition, self.summary, self.seed, self.dtype)
+        for mine, theirs in zip(self.layers, twin.layers):
+            for key, value in mine.params.items():
+                theirs.params[key] = value
+                setattr(theirs, key, value)
+            theirs.buffers.update(mine.buffers)
+        twin.params, twin.buffers = dict(self.params), dict(self.buffers)
+        return twin
 
     # -- state -------------------------------------------------------------------------------
 
@@ -120,11 +133,12 @@ class Network:
 
 def _to_internal(x: np.ndarray) -> np.ndarray:
     # NCHW -> CHWN, (N, F) -> (F, N)
-    return np.ascontiguousarray(np.moveaxis(x, 0, -1))
+    return np.array(np.moveaxis(x, 0, -1), order="C")
 
 
 def _to_external(x: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(np.moveaxis(x, -1, 0))
+    # always a copy: layers reuse their buffers on the next call
+    return np.array(np.moveaxis(x, -1, 0), order="C")
 
 
 def build_network(definition: dict | NetworkDefinition, seed: int = 0, dtype: str = "float32"

@@ -1,6 +1,7 @@
 """The training step the worker calls, evaluation, and a small ``fit`` loop for scripts."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
@@ -35,13 +36,21 @@ class Trainer:
     ``gradients``, if given, replaces the in-process forward/backward: a callable
     ``(x, y) -> (loss_mean, correct, grads)`` (the data-parallel trainer plugs in here). Before
     each step ``sample_offset`` is the global index of ``x[0]`` in the stream of training
-    samples, so dropout masks can be made the same however the batch is split.
+    samples; dropout masks use ``sample_offset + position``, so they are the same however the
+    batch is split.
+
+    ``threads`` splits each batch over that many threads, each with a replica of the network
+    sharing the parameters (NumPy releases the GIL in its array work). Networks with batchnorm
+    run in one piece, as batch statistics must see the whole batch.
     """
 
     def __init__(self, net: Network, optimizer_spec: dict | OptimizerSpec, schedule_spec=None,
-                 total_steps: int = 1, loss: str = "cross_entropy", gradients: GradientFn | None = None):
+                 total_steps: int = 1, loss: str = "cross_entropy", gradients: GradientFn | None = None,
+                 threads: int = 1):
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {sorted(LOSSES)}, not {loss!r}")
+        if threads < 1:
+            raise ValueError(f"threads must be at least 1, not {threads}")
         self.net = net
         self.optimizer_spec = validate_spec(OptimizerSpec, optimizer_spec, "optimizer")
         self.optimizer = make_optimizer(self.optimizer_spec, net.params)
@@ -50,7 +59,11 @@ class Trainer:
         self.gradients = gradients or self.compute_gradients
         self.step = 0
         self.sample_offset = 0
-        self._uses_batch_statistics = any(layer.plan.type == "batchnorm" for layer in net.layers)
+        self._whole_batch = any(layer.plan.type == "batchnorm" for layer in net.layers)
+        self.threads = 1 if self._whole_batch else threads
+        self._replicas: list[Network] = [net]
+        self._pool: ThreadPoolExecutor | None = None
+        self._summed = {key: np.zeros_like(value) for key, value in net.params.items()}
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> StepResult:
         if len(x) != len(y):
@@ -63,34 +76,55 @@ class Trainer:
         return StepResult(float(loss), int(correct), len(x), lr)
 
     def compute_gradients(self, x, y, sample_offset: int | None = None):
-        """Forward and backward over ``x`` in micro-batches; returns (loss_mean, correct, grads)."""
+        """Forward and backward over ``x``; returns (loss_mean, correct, grads).
+
+        The batch is cut into one shard per thread and each shard into micro-batches of at most
+        ``MICRO_BATCH`` images; the loss gradient of each piece is scaled by its share of the
+        batch, so the summed gradients equal the whole batch's.
+        """
         offset = self.sample_offset if sample_offset is None else sample_offset
         batch = len(x)
-        size = batch if self._uses_batch_statistics else MICRO_BATCH
-        if batch <= size:
-            return self._pass(x, y, offset, 1.0)
-        total_loss, total_correct, summed = 0.0, 0, None
-        for start in range(0, batch, size):
-            stop = min(start + size, batch)
-            loss, correct, grads = self._pass(x[start:stop], y[start:stop], offset + start,
-                                              (stop - start) / batch)
-            total_loss += loss * (stop - start) / batch
-            total_correct += correct
-            if summed is None:
-                summed = {key: value.copy() for key, value in grads.items()}
-            else:
-                for key, value in grads.items():
-                    summed[key] += value
-        return total_loss, total_correct, summed
+        shards = min(self.threads, max(batch // 16, 1))
+        if shards == 1:
+            return self._shard_gradients(self.net, x, y, offset, batch)
+        while len(self._replicas) < shards:
+            self._replicas.append(self.net.replica())
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="convforge-shard")
+        bounds = [batch * i // shards for i in range(shards + 1)]
+        jobs = [self._pool.submit(self._shard_gradients, self._replicas[i], x[bounds[i]:bounds[i + 1]],
+                                  y[bounds[i]:bounds[i + 1]], offset + bounds[i], batch)
+                for i in range(shards)]
+        results = [job.result() for job in jobs]
+        summed = self._summed
+        for key in summed:
+            np.add(results[0][2][key], results[1][2][key], out=summed[key])
+            for _, _, grads in results[2:]:
+                summed[key] += grads[key]
+        return sum(r[0] for r in results), sum(r[1] for r in results), summed
 
-    def _pass(self, x, y, offset, weight):
-        net = self.net
-        output = net.forward(x, training=True, sample_ids=np.arange(offset, offset + len(x)))
-        loss, grad = self._loss(output, y)
-        if weight != 1.0:
-            grad *= weight
-        net.backward(grad, need_input_grad=False)
-        return loss, count_correct(output, y), net.grads
+    def _shard_gradients(self, net: Network, x, y, offset: int, batch: int):
+        """(this shard's share of the mean loss, correct, gradients) for images x of a batch of ``batch``."""
+        size = len(x) if self._whole_batch else MICRO_BATCH
+        loss_share, correct, summed = 0.0, 0, None
+        for start in range(0, len(x), size):
+            stop = min(start + size, len(x))
+            output = net.forward(x[start:stop], training=True, sample_ids=np.arange(offset + start, offset + stop))
+            loss, grad = self._loss(output, y[start:stop])
+            share = (stop - start) / batch
+            if share != 1.0:
+                grad *= share
+            net.backward(grad, need_input_grad=False)
+            loss_share += loss * share
+            correct += count_correct(output, y[start:stop])
+            if stop == len(x) and summed is None:
+                return loss_share, correct, net.grads
+            if summed is None:
+                summed = {key: value.copy() for key, value in net.grads.items()}
+            else:
+                for key, value in net.grads.items():
+                    summed[key] += value
+        return loss_share, correct, summed
 
     def _loss(self, output, y):
         y = np.asarray(y)

@@ -148,3 +148,22 @@ def test_fit_and_evaluate():
     assert len(history) == 4 and history[-1]["loss"] < history[0]["loss"]
     loss, accuracy, predictions = evaluate(net, x, y, batch_size=40)
     assert predictions.shape == (96,) and accuracy > 0.9 and loss == pytest.approx(history[-1]["val_loss"])
+
+
+def test_threads_give_the_single_thread_gradient():
+    x, y = tiny_problem(n=40)
+    definition = {**TINY, "layers": TINY["layers"][:4] + [{"type": "dropout", "rate": 0.3},
+                                                         {"type": "dense", "units": 2}]}
+    single = Trainer(build_network(definition, seed=3, dtype="float64"), {"type": "sgd"})
+    threaded = Trainer(build_network(definition, seed=3, dtype="float64"), {"type": "sgd"}, threads=2)
+    loss_1, correct_1, grads_1 = single.compute_gradients(x, y)
+    grads_1 = {k: v.copy() for k, v in grads_1.items()}
+    loss_2, correct_2, grads_2 = threaded.compute_gradients(x, y)
+    assert loss_2 == pytest.approx(loss_1) and correct_2 == correct_1
+    for key in grads_1:
+        np.testing.assert_allclose(grads_2[key], grads_1[key], rtol=1e-10, atol=1e-12)
+    for _ in range(3):
+        single.train_step(x, y)
+        threaded.train_step(x, y)
+    for key, value in single.net.params.items():
+        np.testing.assert_allclose(threaded.net.params[key], value, rtol=1e-9, atol=1e-12)

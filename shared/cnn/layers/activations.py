@@ -9,12 +9,12 @@ from .base import Layer
 class ReLU(Layer):
     def forward(self, x, ctx):
         # out = max(x, 0)
-        self.out = np.maximum(x, 0)
+        self.out = np.maximum(x, 0, out=self.workspace("out", x.shape, x.dtype))
         return self.out
 
     def backward(self, grad_out, need_input_grad=True):
         # dx = grad_out * [out > 0]
-        return np.where(self.out > 0, grad_out, 0).astype(grad_out.dtype, copy=False)
+        return np.multiply(grad_out, self.out > 0, out=grad_out)
 
 
 class LeakyReLU(Layer):

@@ -30,6 +30,15 @@ class Layer:
         self.grads: dict[str, np.ndarray] = {}
         self.buffers: dict[str, np.ndarray] = {}
 
+    def workspace(self, key: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+        """A scratch array kept between steps: reusing it avoids faulting in fresh pages for
+        every multi-megabyte buffer on every step. Contents are whatever was left in it."""
+        buffers = self.__dict__.setdefault("_workspaces", {})
+        array = buffers.get(key)
+        if array is None or array.shape != shape or array.dtype != dtype:
+            array = buffers[key] = np.empty(shape, dtype=dtype)
+        return array
+
     def add_param(self, key: str, value: np.ndarray) -> np.ndarray:
         self.params[key] = np.ascontiguousarray(value, dtype=self.dtype)
         self.grads[key] = np.zeros_like(self.params[key])
@@ -39,6 +48,8 @@ class Layer:
         raise NotImplementedError
 
     def backward(self, grad_out: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
+        """The gradient with respect to the input; ``grad_out`` belongs to the engine and may be
+        overwritten."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -56,13 +67,18 @@ def window_slice(offset: int, dilation: int, stride: int, count: int) -> slice:
     return slice(start, start + stride * (count - 1) + 1, stride)
 
 
-def pad_feature_map(x: np.ndarray, padding: tuple[int, int, int, int], value: float = 0.0
-                    ) -> np.ndarray:
+def pad_feature_map(x: np.ndarray, padding: tuple[int, int, int, int], value: float = 0.0,
+                    layer: Layer | None = None) -> np.ndarray:
     top, bottom, left, right = padding
     if not any(padding):
         return x
     c, h, w, n = x.shape
-    padded = np.full((c, h + top + bottom, w + left + right, n), value, dtype=x.dtype)
+    shape = (c, h + top + bottom, w + left + right, n)
+    padded = layer.workspace("padded_input", shape, x.dtype) if layer else np.empty(shape, x.dtype)
+    padded[:, :top] = value
+    padded[:, top + h:] = value
+    padded[:, top:top + h, :left] = value
+    padded[:, top:top + h, left + w:] = value
     padded[:, top:top + h, left:left + w] = x
     return padded
 

@@ -1,10 +1,14 @@
-"""2-D convolution: strided windows gathered per kernel offset, then one GEMM for the batch."""
-from __future__ import annotations
+"""2-D convolution: strided windows gathered per kernel offset, then one GEMM for the batch.
 
+The gathered windows ("columns") get an extra row of ones, so the bias rides along in the
+GEMM and its gradient comes out of the weight-gradient GEMM as the last column.
+"""
+from __future__ import annotations
 
 import numpy as np
 
 from .base import Layer, pad_feature_map, unpad_feature_map, window_slice
+from .gemm import matmul_by_columns, matmul_transposed_by_columns
 from .init import initial_weight
 
 
@@ -18,6 +22,7 @@ class Conv2D(Layer):
         self.weight = self.add_param("weight", initial_weight(rng, spec.init, (filters, channels, kh, kw),
                                                               fan_in, fan_out))
         self.bias = self.add_param("bias", np.zeros(filters)) if spec.bias else None
+        self.kernel_rows = channels * kh * kw
         self.cache = None
 
     def _offsets(self, out_h, out_w):
@@ -26,37 +31,51 @@ class Conv2D(Layer):
             for j in range(kw):
                 yield i, j, window_slice(i, dh, sh, out_h), window_slice(j, dw, sw, out_w)
 
+    def _weight_matrix(self) -> np.ndarray:
+        filters = self.weight.shape[0]
+        matrix = self.weight.reshape(filters, self.kernel_rows)
+        if self.bias is None:
+            return matrix
+        return np.concatenate([matrix, self.bias[:, None]], axis=1)
+
     def forward(self, x, ctx):
         # out[f, y, x, n] = sum_{c,i,j} weight[f, c, i, j] * x_pad[c, y*s + i*d, x*s + j*d, n] + bias[f]
         channels, _, _, batch = x.shape
         filters, _, kh, kw = self.weight.shape
         _, out_h, out_w = self.plan.output_shape
-        x_pad = pad_feature_map(x, self.window.padding)
-        columns = np.empty((channels, kh, kw, out_h, out_w, batch), dtype=x.dtype)
-        for i, j, rows, cols in self._offsets(out_h, out_w):
-            columns[:, i, j] = x_pad[:, rows, cols]
-        columns = columns.reshape(channels * kh * kw, out_h * out_w * batch)
-        out = self.weight.reshape(filters, -1) @ columns
+        x_pad = pad_feature_map(x, self.window.padding, layer=self)
+        rows = self.kernel_rows + (self.bias is not None)
+        columns = self.workspace("columns", (rows, out_h * out_w * batch), x.dtype)
+        windows = columns[:self.kernel_rows].reshape(channels, kh, kw, out_h, out_w, batch)
+        for i, j, rows_read, cols_read in self._offsets(out_h, out_w):
+            windows[:, i, j] = x_pad[:, rows_read, cols_read]
         if self.bias is not None:
-            out += self.bias[:, None]
-        self.cache = (columns, x_pad.shape, x.shape)
+            columns[-1] = 1
+        out = matmul_by_columns(self._weight_matrix(), columns,
+                                self.workspace("out", (filters, columns.shape[1]), x.dtype))
+        self.cache = (columns, x_pad.shape)
         return out.reshape(filters, out_h, out_w, batch)
 
     def backward(self, grad_out, need_input_grad=True):
-        # dweight = grad_out @ columns^T; dbias = sum(grad_out); dcolumns = weight^T @ grad_out,
-        # each kernel offset's slice of dcolumns added back where forward read it.
-        columns, padded_shape, input_shape = self.cache
+        # d[weight | bias]^T = columns @ grad_out^T; dcolumns = weight^T @ grad_out, each kernel
+        # offset's slice of dcolumns added back where forward read it.
+        columns, padded_shape = self.cache
         filters, channels, kh, kw = self.weight.shape
         _, out_h, out_w, batch = grad_out.shape
         grad_2d = grad_out.reshape(filters, -1)
-        np.matmul(grad_2d, columns.T, out=self.grads["weight"].reshape(filters, -1))
+        grad_matrix = matmul_transposed_by_columns(
+            columns, grad_2d, np.empty((columns.shape[0], filters), dtype=grad_out.dtype))
+        self.grads["weight"].reshape(filters, -1)[...] = grad_matrix[:self.kernel_rows].T
         if self.bias is not None:
-            grad_2d.sum(axis=1, out=self.grads["bias"])
+            self.grads["bias"][...] = grad_matrix[-1]
         if not need_input_grad:
             return None
-        grad_columns = (self.weight.reshape(filters, -1).T @ grad_2d).reshape(
-            channels, kh, kw, out_h, out_w, batch)
-        grad_pad = np.zeros(padded_shape, dtype=grad_out.dtype)
-        for i, j, rows, cols in self._offsets(out_h, out_w):
-            grad_pad[:, rows, cols] += grad_columns[:, i, j]
+        weight_t = self.weight.reshape(filters, self.kernel_rows).T
+        grad_columns = matmul_by_columns(
+            weight_t, grad_2d, self.workspace("grad_columns", (self.kernel_rows, grad_2d.shape[1]), grad_out.dtype))
+        grad_windows = grad_columns.reshape(channels, kh, kw, out_h, out_w, batch)
+        grad_pad = self.workspace("grad_input", padded_shape, grad_out.dtype)
+        grad_pad.fill(0)
+        for i, j, rows_read, cols_read in self._offsets(out_h, out_w):
+            grad_pad[:, rows_read, cols_read] += grad_windows[:, i, j]
         return unpad_feature_map(grad_pad, self.window.padding)

@@ -26,26 +26,40 @@ class MaxPool2D(_Pool):
 
     def forward(self, x, ctx):
         # out[c, y, x, n] = max_{i,j} x_pad[c, y*s + i, x*s + j, n]; padding is -inf
-        x_pad = pad_feature_map(x, self.window.padding, value=-np.inf)
-        out, winner = None, None
+        x_pad = pad_feature_map(x, self.window.padding, value=-np.inf, layer=self)
+        out = self.workspace("out", (x.shape[0], *self.plan.output_shape[1:], x.shape[-1]), x.dtype)
         for k, rows, cols in self._offsets():
-            candidate = x_pad[:, rows, cols]
-            if out is None:
-                out = candidate.copy()
-                winner = np.zeros(out.shape, dtype=np.uint16)
-                continue
-            better = candidate > out  # strict: an earlier offset keeps a tie
-            np.copyto(out, candidate, where=better)
-            winner[better] = k
-        self.cache = (winner, x_pad.shape)
+            if k == 0:
+                out[...] = x_pad[:, rows, cols]
+            else:
+                np.maximum(out, x_pad[:, rows, cols], out=out)
+        self.cache = (x_pad, out)
         return out
 
     def backward(self, grad_out, need_input_grad=True):
-        # dx_pad[c, y*s + i, x*s + j, n] += grad_out[c, y, x, n] where offset (i, j) won
-        winner, padded_shape = self.cache
-        grad_pad = np.zeros(padded_shape, dtype=grad_out.dtype)
+        # dx_pad[c, y*s + i, x*s + j, n] = grad_out[c, y, x, n] where offset (i, j) is the first
+        # to equal the window's maximum
+        x_pad, out = self.cache
+        (kh, kw), (sh, sw) = self.window.kernel, self.window.stride
+        overlapping = sh < kh or sw < kw
+        grad_pad = self.workspace("grad_input", x_pad.shape, grad_out.dtype)
+        tiled = (sh, sw) == (kh, kw) and x_pad.shape[1:3] == (sh * out.shape[1], sw * out.shape[2])
+        if not tiled:
+            grad_pad.fill(0)  # windows that tile the input exactly write every position below
+        unclaimed = None
+        last = kh * kw - 1
         for k, rows, cols in self._offsets():
-            grad_pad[:, rows, cols] += np.where(winner == k, grad_out, 0)
+            winner = x_pad[:, rows, cols] == out
+            if unclaimed is None:
+                unclaimed = ~winner
+            else:
+                winner &= unclaimed
+                if k < last:
+                    unclaimed &= ~winner
+            if overlapping:
+                grad_pad[:, rows, cols] += grad_out * winner
+            else:
+                np.multiply(grad_out, winner, out=grad_pad[:, rows, cols])
         return unpad_feature_map(grad_pad, self.window.padding)
 
 
