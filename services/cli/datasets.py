@@ -32,7 +32,7 @@ def add_arguments(command_name: str, parser) -> None:
     add.add_argument("--name", help="name shown in listings (default: the file name)")
     add.add_argument("--input-shape", help="C,H,W of each image, for CSV (e.g. 1,28,28)")
     add.add_argument("--layout", choices=("auto", "nchw", "nhwc"), help="array layout of .npz images")
-    add.add_argument("--resize", help="image folders: WIDTHxHEIGHT to resize all images to (default: refuse "
+    add.add_argument("--resize", help="image folders: WIDTHxHEIGHT (or HEIGHT,WIDTH) to resize all images to (default: refuse "
                                       "differing sizes)")
     add.add_argument("--label-column", help="CSV: name or number of the label column (default: label)")
     add.add_argument("--classes", help="class names in label order, comma separated")

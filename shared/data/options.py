@@ -29,16 +29,21 @@ def input_shape(options: dict[str, str]) -> tuple[int, int, int] | None:
 
 
 def resize(options: dict[str, str]) -> tuple[int, int] | None:
-    """None for "refuse" (the default: images of different sizes are an error), else (width, height)."""
+    """None for "refuse" (the default: images of different sizes are an error), else (width, height),
+    from WIDTHxHEIGHT (as image sizes are usually written, 32x24) or HEIGHT,WIDTH (the array order)."""
     raw = (options.get("resize") or "refuse").strip().lower()
     if raw == "refuse":
         return None
     try:
-        width, height = (int(part) for part in raw.split("x"))
+        if "," in raw:
+            height, width = (int(part) for part in raw.split(","))
+        else:
+            width, height = (int(part) for part in raw.split("x"))
     except ValueError:
         width = height = 0
     if width < 1 or height < 1:
-        raise DatasetRejected(400, f"resize must be 'refuse' or WIDTHxHEIGHT like 32x32, got {raw!r}", ["resize"])
+        raise DatasetRejected(400, f"resize must be 'refuse', WIDTHxHEIGHT like 32x24 or HEIGHT,WIDTH like 24,32; "
+                                   f"got {raw!r}", ["resize"])
     return width, height
 
 

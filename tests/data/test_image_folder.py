@@ -57,6 +57,9 @@ def test_resize_option_brings_every_image_to_one_size(workspace, rng):
     assert error.status == 422 and "resize" in error.detail and error.loc == ["file", "b/2.png"]
     result, target = workspace.ingest({"file": path}, {"resize": "6x5"})
     assert result.input_shape == [1, 5, 6] and open_arrays(target)["x_train"].shape == (2, 1, 5, 6)
+    result, _ = workspace.ingest({"file": path}, {"resize": "5,6"})
+    assert result.input_shape == [1, 5, 6]
+    assert workspace.rejected({"file": path}, {"resize": "big"}).status == 400
 
 
 @pytest.mark.parametrize("name", ["../escape.png", "a/../../escape.png", "/etc/escape.png", "C:/escape.png"])
