@@ -3,11 +3,13 @@ broker and the workers whether they are alive. It never imports the worker's cod
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta, timezone
 
 import redis
 from kombu.exceptions import KombuError
 
 from shared.config import Settings
+from shared.db.models import Job
 from shared.queue import EVALUATE_TASK, TRAIN_TASK, make_celery
 
 log = logging.getLogger(__name__)
@@ -16,15 +18,21 @@ TASK_FOR_KIND = {"train": TRAIN_TASK, "evaluate": EVALUATE_TASK}
 # Fail fast when the broker is down: the request is waiting.
 SEND_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.3, "interval_max": 0.5}
 CONNECT_TIMEOUT_SECONDS = 2
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 class BrokerUnavailable(RuntimeError):
     pass
 
 
-def task_id_for(job_id: int) -> str:
-    """The Celery task id of a job's message; fixed, so a queued job can be revoked by its id alone."""
-    return f"convforge-job-{job_id}"
+def task_id_for(job: Job) -> str:
+    """The Celery task id of a job's message, derived from the row so a queued job can be revoked.
+
+    The creation time is part of it: workers remember revoked ids, and a fresh database reuses job ids.
+    """
+    created = job.created_at if job.created_at.tzinfo else job.created_at.replace(tzinfo=timezone.utc)
+    micros = (created - EPOCH) // timedelta(microseconds=1)
+    return f"convforge-job-{job.id}-{micros}"
 
 
 class JobQueue:
@@ -37,20 +45,20 @@ class JobQueue:
             "socket_connect_timeout": CONNECT_TIMEOUT_SECONDS,
         }
 
-    def send(self, kind: str, job_id: int) -> None:
+    def send(self, job: Job) -> None:
         try:
-            self.celery.send_task(TASK_FOR_KIND[kind], args=[job_id], task_id=task_id_for(job_id),
+            self.celery.send_task(TASK_FOR_KIND[job.kind], args=[job.id], task_id=task_id_for(job),
                                   retry=True, retry_policy=SEND_RETRY_POLICY)
         except (KombuError, OSError, redis.RedisError) as exc:
             raise BrokerUnavailable(f"the message broker at {self.safe_broker_url()} cannot be reached "
                                     f"({exc})") from exc
 
-    def revoke(self, job_id: int) -> None:
+    def revoke(self, job: Job) -> None:
         """Best effort: a worker also skips any job whose row is no longer queued."""
         try:
-            self.celery.control.revoke(task_id_for(job_id))
+            self.celery.control.revoke(task_id_for(job))
         except (KombuError, OSError, redis.RedisError) as exc:
-            log.warning("could not revoke job %s: %s", job_id, exc)
+            log.warning("could not revoke job %s: %s", job.id, exc)
 
     def ping_broker(self) -> str | None:
         """None when Redis answers PING, else why not."""

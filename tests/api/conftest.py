@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from services.api.app import create_app
+from services.api.job_queue import task_id_for
 from shared.config import load_settings
 from shared.db.migrate import upgrade_to_head
 from shared.queue import EVALUATE_TASK, TRAIN_TASK
@@ -36,12 +37,15 @@ class RecordingQueue:
 
     sent: list[tuple[str, int]] = field(default_factory=list)
     revoked: list[int] = field(default_factory=list)
+    task_ids: dict[int, list[str]] = field(default_factory=dict)  # job id -> ids sent, then revoked
 
-    def send(self, kind: str, job_id: int) -> None:
-        self.sent.append(({"train": TRAIN_TASK, "evaluate": EVALUATE_TASK}[kind], job_id))
+    def send(self, job) -> None:
+        self.sent.append(({"train": TRAIN_TASK, "evaluate": EVALUATE_TASK}[job.kind], job.id))
+        self.task_ids.setdefault(job.id, []).append(task_id_for(job))
 
-    def revoke(self, job_id: int) -> None:
-        self.revoked.append(job_id)
+    def revoke(self, job) -> None:
+        self.revoked.append(job.id)
+        self.task_ids.setdefault(job.id, []).append(task_id_for(job))
 
 
 @pytest.fixture

@@ -223,6 +223,8 @@ def test_cancel_queued_job_is_immediate_and_revoked(client, queue, train_job):
     assert response.status_code == 200
     assert response.json["status"] == "cancelled" and response.json["timings"]["finished_at"]
     assert queue.revoked == [train_job["id"]]
+    sent_id, revoked_id = queue.task_ids[train_job["id"]]
+    assert revoked_id == sent_id
 
 
 def test_cancel_running_job_asks_the_worker(client, queue, sessions, train_job):

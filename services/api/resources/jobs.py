@@ -140,7 +140,7 @@ def create_job():
     session.add(job)
     session.commit()
     try:
-        job_queue().send(job.kind, job.id)
+        job_queue().send(job)
     except BrokerUnavailable as exc:
         # Never leave a queued row that no message will ever start.
         job.status, job.finished_at = "failed", utcnow()
@@ -210,7 +210,7 @@ def cancel_job(job_id: int):
     session.commit()
     session.refresh(job)
     if cancelled:
-        job_queue().revoke(job_id)
+        job_queue().revoke(job)
     elif not asked:
         raise Problem(409, "Job already finished",
                       f"Job {job_id} already {job.status}; only queued or running jobs can be cancelled.",
