@@ -14,6 +14,10 @@ MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 
 def alembic_config(database_url: str | None = None) -> Config:
+    if not (MIGRATIONS_DIR / "env.py").is_file():
+        # The migrations live beside the packages in the source tree, which an editable install keeps.
+        raise FileNotFoundError(f"no Alembic migrations at {MIGRATIONS_DIR}; install convforge from its "
+                                "source tree with `pip install -e .`")
     url = database_url or load_settings().database_url
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
