@@ -33,3 +33,9 @@ def test_job_request_documents_both_kinds_and_their_params(client):
     assert {"limit", "cursor", "status", "If-None-Match"} <= {p["name"] for p in listing["parameters"]}
     upload = document["paths"]["/api/v1/datasets"]["post"]["requestBody"]["content"]
     assert "multipart/form-data" in upload
+
+
+def test_document_is_valid_openapi_3_1(client):
+    from openapi_spec_validator import validate
+
+    validate(client.get("/api/v1/openapi.json").json)
