@@ -4,8 +4,13 @@
 
 Prints images/s of a full training step (forward, backward, SGD update) in float32 at batch 32,
 128 and 512, with ratios measured in the same run, then per-layer forward and backward
-milliseconds. PyTorch is used when importable (it is not a project dependency) with the same
-thread count as NumPy's BLAS.
+milliseconds. PyTorch is used when importable (it is not a project dependency).
+
+Both use the same number of threads (``--threads``, default: the CPUs this process may use):
+PyTorch through ``torch.set_num_threads``; convforge through ``Trainer(threads=...)``, which splits
+each batch over that many threads, with BLAS held to one thread per call (threadpoolctl) so
+the two kinds of threads do not compete. convforge and PyTorch rounds alternate, so both see
+the same machine load; each figure is the median of the rounds.
 """
 from __future__ import annotations
 
@@ -29,25 +34,32 @@ BATCHES = (32, 128, 512)
 OPTIMIZER = {"type": "sgd", "lr": 0.01, "momentum": 0.9}
 
 
-def blas_threads() -> int:
+def limit_blas_to_one_thread():
+    """Hold BLAS to one thread per call for the rest of the run (None if threadpoolctl is missing)."""
     try:
-        from threadpoolctl import threadpool_info
-        return max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
-    except (ImportError, ValueError):
-        return int(os.environ.get("OPENBLAS_NUM_THREADS", os.cpu_count() or 1))
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return None
+    return threadpool_limits(limits=1, user_api="blas")
 
 
-def images_per_second(step, batch: int, seconds: float, rounds: int = 5) -> float:
-    """Median over ``rounds`` timed rounds, each running steps for about seconds/rounds."""
-    step()
-    rates = []
+def timed_round(step, batch: int, seconds: float) -> float:
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        step()
+        count += 1
+    return count * batch / (time.perf_counter() - start)
+
+
+def interleaved(steps: list, batch: int, seconds: float, rounds: int = 7) -> list[float]:
+    """Median images/s of each step function, their timed rounds taken in turn."""
+    for step in steps:
+        step()
+    rates = [[] for _ in steps]
     for _ in range(rounds):
-        count, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds / rounds:
-            step()
-            count += 1
-        rates.append(count * batch / (time.perf_counter() - start))
-    return statistics.median(rates)
+        for step, rate in zip(steps, rates):
+            rate.append(timed_round(step, batch, seconds / rounds))
+    return [statistics.median(rate) for rate in rates]
 
 
 def batch_of(batch: int, seed: int = 0):
@@ -55,8 +67,8 @@ def batch_of(batch: int, seed: int = 0):
     return rng.random((batch, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, size=batch)
 
 
-def convforge_step(batch: int):
-    trainer = Trainer(build_network(LENET, seed=0), OPTIMIZER)
+def convforge_step(batch: int, threads: int):
+    trainer = Trainer(build_network(LENET, seed=0), OPTIMIZER, threads=threads)
     x, y = batch_of(batch)
     return lambda: trainer.train_step(x, y)
 
@@ -197,20 +209,23 @@ def per_layer_ms(batch: int, repeats: int = 30) -> list[tuple[str, float, float]
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3.0, help="timing budget per measurement")
+    parser.add_argument("--seconds", type=float, default=4.0, help="timing budget per measurement")
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     args = parser.parse_args()
-    threads = blas_threads()
-    print(f"LeNet-5 training step, float32, SGD momentum; NumPy {np.__version__}, {threads} BLAS threads")
+    limited = limit_blas_to_one_thread()
+    print(f"LeNet-5 training step (forward, backward, SGD momentum update), float32, {args.threads} threads; "
+          f"NumPy {np.__version__}, BLAS {'1 thread per call' if limited else 'threads not limited'}")
     rows = []
     for batch in BATCHES:
-        ours = images_per_second(convforge_step(batch), batch, args.seconds)
-        torch_fn = torch_step(batch, threads)
-        theirs = images_per_second(torch_fn, batch, args.seconds) if torch_fn else None
+        steps = [convforge_step(batch, args.threads)]
+        torch_fn = torch_step(batch, args.threads)
+        if torch_fn:
+            steps.append(torch_fn)
+        rates = interleaved(steps, batch, args.seconds)
         reference = None
         if batch == 32:
-            loop = LoopReference(batch)
-            reference = images_per_second(loop.step, batch, args.seconds, rounds=1)
-        rows.append((batch, ours, reference, theirs))
+            reference = timed_round(LoopReference(batch).step, batch, args.seconds / 2)
+        rows.append((batch, rates[0], reference, rates[1] if torch_fn else None))
 
     print()
     print(f"{'batch':>5} | {'convforge img/s':>15} | {'loop reference':>14} | {'convforge/loop':>14} | "
@@ -224,7 +239,7 @@ def main() -> int:
         print(f"{batch:>5} | {ours:15,.0f} | {ref_text} | {ref_ratio} | {torch_text} | {torch_ratio}")
 
     print()
-    print("Per layer at batch 128 (median ms)")
+    print("Per layer, one thread, batch 128 (median ms)")
     print(f"{'layer':<14} {'forward':>9} {'backward':>9}")
     timings = per_layer_ms(128)
     for name, forward, backward in timings:

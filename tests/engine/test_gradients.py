@@ -76,3 +76,19 @@ def test_small_network_end_to_end():
               {"type": "maxpool2d", "pool_size": 2}, {"type": "conv2d", "filters": 2, "kernel_size": 2},
               {"type": "flatten"}, {"type": "dense", "units": 4}]
     assert_gradients(layers, [2, 8, 6], seed=8)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_max_pool_ties_go_to_the_first_position_in_row_major_order(stride):
+    net = build_network({"input_shape": [1, 3, 3], "layers": [{"type": "maxpool2d", "pool_size": 2,
+                                                                "stride": stride}]}, dtype="float64")
+    x = np.array([[[[5.0, 5.0, 1.0], [5.0, 2.0, 7.0], [0.0, 7.0, 7.0]]]])
+    out = net.forward(x)
+    grad = net.backward(np.ones_like(out))
+    if stride == 2:
+        np.testing.assert_array_equal(out, [[[[5.0]]]])
+        np.testing.assert_array_equal(grad, [[[[1, 0, 0], [0, 0, 0], [0, 0, 0]]]])
+    else:
+        np.testing.assert_array_equal(out, [[[[5.0, 7.0], [7.0, 7.0]]]])
+        # windows: top-left -> (0,0); top-right -> (1,2); bottom-left -> (2,1); bottom-right -> (1,2)
+        np.testing.assert_array_equal(grad, [[[[1, 0, 0], [0, 0, 2], [0, 1, 0]]]])

@@ -23,13 +23,12 @@ class Conv2D(Layer):
                                                               fan_in, fan_out))
         self.bias = self.add_param("bias", np.zeros(filters)) if spec.bias else None
         self.kernel_rows = channels * kh * kw
+        (sh, sw), (dh, dw) = window.stride, window.dilation
+        _, out_h, out_w = plan.output_shape
+        # (i, j, padded rows read, padded columns read) for each kernel offset
+        self.offsets = [(i, j, window_slice(i, dh, sh, out_h), window_slice(j, dw, sw, out_w))
+                        for i in range(kh) for j in range(kw)]
         self.cache = None
-
-    def _offsets(self, out_h, out_w):
-        (kh, kw), (sh, sw), (dh, dw) = self.window.kernel, self.window.stride, self.window.dilation
-        for i in range(kh):
-            for j in range(kw):
-                yield i, j, window_slice(i, dh, sh, out_h), window_slice(j, dw, sw, out_w)
 
     def _weight_matrix(self) -> np.ndarray:
         filters = self.weight.shape[0]
@@ -47,7 +46,7 @@ class Conv2D(Layer):
         rows = self.kernel_rows + (self.bias is not None)
         columns = self.workspace("columns", (rows, out_h * out_w * batch), x.dtype)
         windows = columns[:self.kernel_rows].reshape(channels, kh, kw, out_h, out_w, batch)
-        for i, j, rows_read, cols_read in self._offsets(out_h, out_w):
+        for i, j, rows_read, cols_read in self.offsets:
             windows[:, i, j] = x_pad[:, rows_read, cols_read]
         if self.bias is not None:
             columns[-1] = 1
@@ -76,6 +75,6 @@ class Conv2D(Layer):
         grad_windows = grad_columns.reshape(channels, kh, kw, out_h, out_w, batch)
         grad_pad = self.workspace("grad_input", padded_shape, grad_out.dtype)
         grad_pad.fill(0)
-        for i, j, rows_read, cols_read in self._offsets(out_h, out_w):
+        for i, j, rows_read, cols_read in self.offsets:
             grad_pad[:, rows_read, cols_read] += grad_windows[:, i, j]
         return unpad_feature_map(grad_pad, self.window.padding)

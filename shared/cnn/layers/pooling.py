@@ -10,14 +10,12 @@ class _Pool(Layer):
     def __init__(self, plan, dtype, rng=None):
         super().__init__(plan, dtype)
         self.window = plan.window
-        self.cache = None
-
-    def _offsets(self):
         (kh, kw), (sh, sw) = self.window.kernel, self.window.stride
-        _, out_h, out_w = self.plan.output_shape
-        for i in range(kh):
-            for j in range(kw):
-                yield i * kw + j, window_slice(i, 1, sh, out_h), window_slice(j, 1, sw, out_w)
+        _, out_h, out_w = plan.output_shape
+        # (offset number, padded rows read, padded columns read), in row-major order
+        self.offsets = [(i * kw + j, window_slice(i, 1, sh, out_h), window_slice(j, 1, sw, out_w))
+                        for i in range(kh) for j in range(kw)]
+        self.cache = None
 
 
 class MaxPool2D(_Pool):
@@ -28,7 +26,7 @@ class MaxPool2D(_Pool):
         # out[c, y, x, n] = max_{i,j} x_pad[c, y*s + i, x*s + j, n]; padding is -inf
         x_pad = pad_feature_map(x, self.window.padding, value=-np.inf, layer=self)
         out = self.workspace("out", (x.shape[0], *self.plan.output_shape[1:], x.shape[-1]), x.dtype)
-        for k, rows, cols in self._offsets():
+        for k, rows, cols in self.offsets:
             if k == 0:
                 out[...] = x_pad[:, rows, cols]
             else:
@@ -46,20 +44,20 @@ class MaxPool2D(_Pool):
         tiled = (sh, sw) == (kh, kw) and x_pad.shape[1:3] == (sh * out.shape[1], sw * out.shape[2])
         if not tiled:
             grad_pad.fill(0)  # windows that tile the input exactly write every position below
-        unclaimed = None
+        claimed = self.workspace("claimed", out.shape, np.bool_)
+        winner = self.workspace("winner", out.shape, np.bool_)
         last = kh * kw - 1
-        for k, rows, cols in self._offsets():
-            winner = x_pad[:, rows, cols] == out
-            if unclaimed is None:
-                unclaimed = ~winner
-            else:
-                winner &= unclaimed
+        for k, rows, cols in self.offsets:
+            np.equal(x_pad[:, rows, cols], out, out=winner if k else claimed)
+            if k:
+                np.greater(winner, claimed, out=winner)  # equal to the max and not yet claimed
                 if k < last:
-                    unclaimed &= ~winner
+                    claimed |= winner
+            mask = winner if k else claimed
             if overlapping:
-                grad_pad[:, rows, cols] += grad_out * winner
+                grad_pad[:, rows, cols] += grad_out * mask
             else:
-                np.multiply(grad_out, winner, out=grad_pad[:, rows, cols])
+                np.multiply(grad_out, mask, out=grad_pad[:, rows, cols])
         return unpad_feature_map(grad_pad, self.window.padding)
 
 
@@ -71,7 +69,7 @@ class AvgPool2D(_Pool):
         x_pad = pad_feature_map(x, self.window.padding)
         kh, kw = self.window.kernel
         out = None
-        for _, rows, cols in self._offsets():
+        for _, rows, cols in self.offsets:
             out = x_pad[:, rows, cols].copy() if out is None else out.__iadd__(x_pad[:, rows, cols])
         out *= 1.0 / (kh * kw)
         self.cache = x_pad.shape
@@ -82,7 +80,7 @@ class AvgPool2D(_Pool):
         kh, kw = self.window.kernel
         share = grad_out * (1.0 / (kh * kw))
         grad_pad = np.zeros(self.cache, dtype=grad_out.dtype)
-        for _, rows, cols in self._offsets():
+        for _, rows, cols in self.offsets:
             grad_pad[:, rows, cols] += share
         return unpad_feature_map(grad_pad, self.window.padding)
 
