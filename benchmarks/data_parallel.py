@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -31,6 +31,7 @@ LENET = json.loads((ROOT / "examples" / "lenet5.json").read_text())
 OPTIMIZER = {"type": "sgd", "lr": 0.01, "momentum": 0.9}
 BATCHES = (128, 512)
 ROUNDS = 7
+BLAS = ThreadpoolController()
 
 
 def fashion_batch(batch: int):
@@ -43,7 +44,7 @@ def numpy_step(batch: int, threads: int, net=None, gradients=None):
     x, y = fashion_batch(batch)
 
     def step():
-        with threadpool_limits(limits=threads, user_api="blas"):
+        with BLAS.limit(limits=threads, user_api="blas"):
             trainer.train_step(x, y)
     return step
 
