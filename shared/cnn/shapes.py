@@ -119,7 +119,7 @@ def _axis_formula(n, k, s, p_before, p_after, dl, out) -> str:
     kernel = str(k) if dl == 1 else f"({dl}*({k} - 1) + 1)"
     pad = f"2*{p_before}" if p_before == p_after else f"{p_before} + {p_after}"
     exact = (n - (dl * (k - 1) + 1) + p_before + p_after) / s + 1
-    shown = f"{out}" if exact == out else f"{exact:g}, floor -> {out}"
+    shown = f"{out}" if exact == out else f"{exact:.2f}".rstrip("0") + f", floor -> {out}"
     return f"({n} - {kernel} + {pad})/{s} + 1 = {shown}"
 
 
@@ -152,10 +152,11 @@ def _window_explain(window: Window, in_shape, out_hw) -> str:
     text = f"W2 = {w_text}" if (h_text == w_text) else f"H2 = {h_text}; W2 = {w_text}"
     rows = _unread(h, kh, sh, pt, dh, out_hw[0]) if h * kh <= 1_000_000 else []
     cols = _unread(w, kw, sw, pl, dw, out_hw[1]) if w * kw <= 1_000_000 else []
-    if rows:
-        text += f"; input rows {_ranges(rows)} are never read"
-    if cols:
-        text += f"; input columns {_ranges(cols)} are never read"
+    for word, unread in (("row", rows), ("column", cols)):
+        if len(unread) == 1:
+            text += f"; input {word} {unread[0]} is never read"
+        elif unread:
+            text += f"; input {word}s {_ranges(unread)} are never read"
     return text
 
 

@@ -57,7 +57,7 @@ def test_explain_shows_the_arithmetic(lenet5):
 def test_explain_names_rows_never_read():
     text = summarize(conv_net([1, 6, 6], filters=1, kernel_size=3, stride=2)).explain()
     assert "(6 - 3 + 2*0)/2 + 1 = 2.5, floor -> 2" in text
-    assert "input rows 5 are never read" in text and "input columns 5 are never read" in text
+    assert "input row 5 is never read" in text and "input column 5 is never read" in text
 
 
 def test_explain_non_square_and_stride_gaps():
