@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 
 class DataParallelError(RuntimeError):
-    """A shard process failed or vanished; the message carries its traceback or exit status."""
+    """A shard process failed or vanished; the message names its exception or exit status."""
 
 
 def shard_bounds(batch_size: int, shards: int) -> list[tuple[int, int]]:
@@ -80,7 +80,10 @@ class _Shard:
         except (EOFError, OSError):
             raise self._vanished() from None
         if answer[0] == "error":
-            raise DataParallelError(f"shard process {self.process.pid} failed:\n{answer[1]}")
+            # The whole traceback goes to the log; the error names the exception in one line.
+            log.error("shard process %d failed:\n%s", self.process.pid, answer[1])
+            cause = answer[1].strip().splitlines()[-1]
+            raise DataParallelError(f"shard process {self.process.pid} failed: {cause}")
         return answer
 
     def _vanished(self) -> DataParallelError:
