@@ -144,7 +144,8 @@ def _to_external(x: np.ndarray) -> np.ndarray:
 def build_network(definition: dict | NetworkDefinition, seed: int = 0, dtype: str = "float32"
                   ) -> Network:
     """Validate ``definition`` and allocate its weights (He or Xavier, from ``seed``)."""
-    if str(dtype) not in DTYPES:
+    name = dtype if isinstance(dtype, str) else np.dtype(dtype).name
+    if name not in DTYPES:
         raise ValueError(f"dtype must be one of {sorted(DTYPES)}, not {dtype!r}")
     parsed = parse_schema(definition)
-    return Network(parsed, summarize(parsed), int(seed), DTYPES[str(dtype)])
+    return Network(parsed, summarize(parsed), int(seed), DTYPES[name])

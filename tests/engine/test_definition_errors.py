@@ -10,7 +10,7 @@ def errors_of(definition) -> list[dict]:
     return info.value.errors
 
 
-def test_kernel_larger_than_padded_input_names_layer_and_field(lenet5):
+def test_kernel_larger_than_padded_input_names_layer_and_field():
     definition = {"input_shape": [1, 8, 8], "layers": [
         {"type": "conv2d", "filters": 2, "kernel_size": 3}, {"type": "relu"},
         {"type": "maxpool2d", "pool_size": 2},
