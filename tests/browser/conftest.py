@@ -1,106 +1,51 @@
-"""A real stack for the dashboard tests: redis-server, a Celery worker (solo pool), the API under
-gunicorn, a migrated SQLite database and an artifact store in a temporary folder; and Debian's
-Chromium driven by Playwright. Missing binaries skip the tests, or fail them in CI."""
+"""A real stack for the dashboard tests, started as it is deployed (`convforge migrate`, `convforge api`
+under gunicorn, `convforge worker`, `redis-server`) with a SQLite database and an artifact store in a
+temporary folder; and Debian's Chromium driven by Playwright. Missing binaries skip the tests, or fail
+them in CI."""
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 import pytest
-import requests
 
-from shared.db.migrate import upgrade_to_head
-from tests.support.services import free_port, require_or_skip
+from tests.e2e.processes import Services
+from tests.support.services import require_or_skip
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-BIN = Path(sys.executable).parent
 
 
 class Stack:
-    def __init__(self, root: Path):
-        self.root = root
-        self.api_port = free_port()
-        self.redis_port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.api_port}"
-        self.env = {
-            **os.environ,
-            "CONVFORGE_VAR_DIR": str(root / "var"),
-            "DATABASE_URL": f"sqlite:///{root / 'var' / 'convforge.db'}",
-            "ARTIFACT_DIR": str(root / "artifacts"),
-            "REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
-            "CONVFORGE_API_URL": self.base_url,
-            "PYTHONUNBUFFERED": "1",
-        }
-        self.processes: list[tuple[str, subprocess.Popen]] = []
+    """The running services, as the tests reach them."""
 
-    def start(self) -> None:
-        upgrade_to_head(self.env["DATABASE_URL"])
-        self._spawn("redis", [shutil.which("redis-server"), "--port", str(self.redis_port), "--bind", "127.0.0.1",
-                              "--save", "", "--appendonly", "no", "--dir", str(self.root)])
-        self._spawn("worker", [str(BIN / "celery"), "-A", "worker.celery_app", "worker", "--pool=solo",
-                               "--loglevel=INFO", "--without-gossip", "--without-mingle"])
-        self._spawn("api", [str(BIN / "gunicorn"), "services.api.wsgi:app", "--bind", f"127.0.0.1:{self.api_port}",
-                            "--workers", "1", "--threads", "8", "--timeout", "120"])
-        self._wait_for_api()
-
-    def _spawn(self, name: str, argv: list[str]) -> None:
-        log = open(self.root / f"{name}.log", "wb")
-        process = subprocess.Popen(argv, env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
-        self.processes.append((name, process))
-
-    def _wait_for_api(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for name, process in self.processes:
-                if process.poll() is not None:
-                    raise RuntimeError(f"{name} exited early:\n{self.log(name)}")
-            try:
-                if requests.get(self.base_url + "/", timeout=2).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"the API did not answer within {timeout:.0f}s:\n{self.log('api')}")
-
-    def log(self, name: str) -> str:
-        path = self.root / f"{name}.log"
-        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
-
-    def stop(self) -> None:
-        for _name, process in reversed(self.processes):
-            for signum, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
-                try:
-                    os.killpg(process.pid, signum)
-                    process.wait(timeout=wait)
-                    break
-                except ProcessLookupError:
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
+    def __init__(self, services: Services):
+        self.services = services
+        self.base_url = services.api_url
+        self.database_url = services.env["DATABASE_URL"]
+        self.artifact_dir = Path(services.env["ARTIFACT_DIR"])
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory) -> Iterator[Stack]:
-    if not shutil.which("redis-server"):
-        require_or_skip("redis-server is not installed")
-    running = Stack(tmp_path_factory.mktemp("stack"))
+    root = tmp_path_factory.mktemp("stack")
+    services = Services(root, {
+        "CONVFORGE_VAR_DIR": str(root / "var"),
+        "DATABASE_URL": f"sqlite:///{root / 'var' / 'convforge.db'}",
+        "ARTIFACT_DIR": str(root / "artifacts"),
+    })
     try:
-        running.start()
-        yield running
+        services.start_redis()
+        services.migrate()
+        services.start_api()
+        services.start_worker("dashboard")
+        yield Stack(services)
     finally:
-        running.stop()
+        services.close()
 
 
 @pytest.fixture(scope="session")
@@ -138,4 +83,8 @@ def small_fashion_mnist(tmp_path_factory) -> Path:
 
 def screenshot(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    scroll_y = page.evaluate("() => window.scrollY")
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    # A full-page capture resizes the viewport and Chromium restores the scroll position a moment
+    # later, which can move a button between a click's mouse-down and mouse-up: restore it now.
+    page.evaluate("(y) => window.scrollTo(0, y)", scroll_y)

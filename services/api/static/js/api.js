@@ -74,6 +74,11 @@ async function apiGetIfChanged(path) {
   return JSON.parse(text);
 }
 
+// The next apiGetIfChanged(path) then answers in full, for a view that was cleared and must be redrawn.
+function forgetLastAnswer(path) {
+  lastAnswers.delete(path);
+}
+
 // Runs `tick` now and then again `interval(ms)` after each run ends, until it returns false.
 // A failed run (API unreachable) is retried at the same pace; the header says so meanwhile.
 function poll(tick, intervalMs) {

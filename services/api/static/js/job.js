@@ -28,7 +28,11 @@ async function tick() {
   if (job !== null) showJob(job);
   const newMetrics = await readNewMetrics();
   // Stop once the job is final and its last metrics are on the charts.
-  return !(isFinal(shownStatus) && newMetrics === 0);
+  if (isFinal(shownStatus) && newMetrics === 0) {
+    if (lastSeq === 0) document.getElementById("curves").classList.add("hidden");
+    return false;
+  }
+  return true;
 }
 
 async function readNewMetrics() {
@@ -62,6 +66,10 @@ function showJob(job) {
   document.getElementById("job-status").replaceChildren(statusBadge(job.status));
   document.getElementById("job-headline").textContent =
     `${job.kind} · ${networkLabel(job)} on ${datasetLabel(job)} · created ${formatTime(job.timings?.created_at)}`;
+  // The x axis spans the whole job, so the curves visibly grow towards its end.
+  if (job.progress && job.progress.steps) {
+    for (const chart of [lossChart, accuracyChart]) chart.options.scales.x.max = job.progress.steps;
+  }
   const progressHolder = document.getElementById("job-progress");
   if (!progressHolder.firstChild) progressHolder.append(progressBar(job));
   updateProgressBar(progressHolder.firstChild, job);

@@ -119,6 +119,7 @@ function chooseStatus(value) {
   olderIds.clear();
   olderCursor = null;
   jobsBody.replaceChildren();
+  forgetLastAnswer(listPath());
   refreshFirstPage();
 }
 

@@ -1,0 +1,228 @@
+"""The dashboard in a real headless Chromium against a real stack (API under gunicorn, Redis, a Celery
+worker training with the NumPy engine): a person submits a job from the New job page, watches it
+train, reads its layers and its confusion matrix, compares runs and cancels one."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import requests
+
+from shared.db.models import Dataset
+from shared.db.session import session_scope
+from tests.browser.conftest import REPO, screenshot
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+BUNDLED = REPO / "data" / "fashion-mnist-small.npz"
+FINISH_TIMEOUT_MS = 180_000
+
+
+def api(stack, method: str, path: str, **kwargs):
+    response = requests.request(method, f"{stack.base_url}/api/v1{path}", timeout=30, **kwargs)
+    response.raise_for_status()
+    return response.json()
+
+
+def submit_api_job(stack, dataset_file, **params) -> int:
+    """A job sent over REST, as a script would: the dashboard must show it like any other."""
+    with open(dataset_file, "rb") as upload:
+        dataset = api(stack, "POST", "/datasets", files={"file": upload})
+    network = api(stack, "POST", "/networks", json=dict(
+        name="small_cnn", input_shape=[1, 28, 28], layers=[
+            {"type": "conv2d", "filters": 4, "kernel_size": 3, "padding": 1}, {"type": "relu"},
+            {"type": "maxpool2d", "pool_size": 2}, {"type": "flatten"}, {"type": "dense", "units": 10}]))
+    job = api(stack, "POST", "/jobs", json={"kind": "train", "network_id": network["id"],
+                                           "dataset_id": dataset["id"], "params": params})
+    return job["id"]
+
+
+def expect_status(page, status: str, timeout: float = FINISH_TIMEOUT_MS):
+    from playwright.sync_api import expect
+
+    expect(page.locator("#job-status .status")).to_have_text(status, timeout=timeout)
+
+
+def test_submit_from_new_job_page_watch_it_train_and_read_the_results(page, stack):
+    from playwright.sync_api import expect
+
+    page.goto("/new")
+    # The bundled LeNet-5 is loaded and checked by the engine before anything is stored.
+    status = page.locator("#definition-status")
+    expect(status).to_contain_text("Valid: 12 layers · 61,706 parameters", timeout=30_000)
+    expect(page.locator("#definition-summary tr.layer")).to_have_count(12)
+
+    # A mistake is pointed at its layer, and a click selects that layer's field in the editor.
+    editor = page.locator("#definition")
+    lenet = editor.input_value()
+    broken = lenet.replace('"filters": 16, "kernel_size": 5', '"filters": 16, "kernel_size": 50')
+    assert broken != lenet
+    editor.fill(broken)
+    error = page.locator("#definition-errors li")
+    expect(error).to_contain_text("layers[3] conv2d_2: kernel_size: kernel 50 is larger than the padded input 14x14")
+    expect(error).to_contain_text("(line 8)")
+    expect(page.locator("#submit-job")).to_be_disabled()
+    error.click()
+    selected = page.evaluate("() => { const box = document.getElementById('definition');"
+                             " return box.value.slice(box.selectionStart, box.selectionEnd); }")
+    assert selected == "50"
+    screenshot(page, "new-job-error")
+    editor.fill(lenet)
+    expect(status).to_contain_text("Valid: 12 layers", timeout=30_000)
+
+    # Upload the bundled Fashion-MNIST subset through the page.
+    page.set_input_files("#dataset-file", str(BUNDLED))
+    page.click("#upload-dataset")
+    expect(page.locator("#upload-status")).to_contain_text("6,000 samples", timeout=60_000)
+    expect(page.locator("#dataset-info")).to_contain_text("6,000 training samples, 1,000 test samples")
+    expect(page.locator("#dataset-info img").first).to_be_visible()
+    expect(page.locator("#compatibility .message")).to_have_count(0)
+
+    page.fill("input[name=epochs]", "3")
+    page.fill("input[name=batch_size]", "16")
+    page.fill("input[name=lr]", "0.01")
+    page.fill("input[name=workers]", "1")
+    screenshot(page, "new-job")
+    page.click("#submit-job")
+
+    page.wait_for_url(re.compile(r"/jobs/\d+$"), timeout=30_000)
+    job_id = int(page.url.rsplit("/", 1)[1])
+
+    # The progress bar moves: seen part-way, then full.
+    progress = page.locator("#job-progress .progress")
+    page.wait_for_function("""() => {
+        const bar = document.querySelector('#job-progress .progress');
+        const value = bar && Number(bar.getAttribute('aria-valuenow'));
+        return value > 0 && value < 100;
+    }""", timeout=FINISH_TIMEOUT_MS)
+    expect(page.locator("#job-status .status")).to_have_text("running")
+    # The curve gets points while the job runs, and more after.
+    loss_chart = page.locator("#loss-chart")
+    page.wait_for_function("() => Number(document.getElementById('loss-chart').dataset.points) >= 2",
+                           timeout=FINISH_TIMEOUT_MS)
+    points_while_running = int(loss_chart.get_attribute("data-points"))
+    screenshot(page, "job-running")
+
+    expect_status(page, "succeeded")
+    expect(progress).to_have_attribute("aria-valuenow", "100")
+    metrics = api(stack, "GET", f"/jobs/{job_id}/metrics?limit=10000")["metrics"]
+    expect(loss_chart).to_have_attribute("data-points", str(len(metrics)))
+    assert len(metrics) > points_while_running
+    validation_points = page.evaluate("() => Chart.getChart('loss-chart').data.datasets[1].data.length")
+    assert validation_points == 3  # one per epoch
+
+    # Evaluation: accuracy, per-class scores, the confusion matrix over the 1,000 test images.
+    job = api(stack, "GET", f"/jobs/{job_id}")
+    evaluation = page.locator("#evaluation")
+    expect(evaluation).to_be_visible()
+    expect(evaluation).to_contain_text(f"{job['result']['accuracy'] * 100:.2f}%")
+    assert job["result"]["accuracy"] > 0.5, "LeNet-5 should learn Fashion-MNIST well past chance in 3 epochs"
+    expect(page.locator("#per-class tbody tr")).to_have_count(10)
+    cells = page.locator("#confusion tbody td")
+    expect(cells).to_have_count(100)
+    counts = [int(text) for text in cells.all_inner_texts()]
+    assert sum(counts) == 1000
+    assert counts == [count for row in job["result"]["confusion_matrix"] for count in row]
+    download = page.locator("#model-link a")
+    href = download.get_attribute("href")
+    assert href == f"/api/v1/models/{job['model_id']}/download"
+    model = page.request.get(href)
+    assert model.ok and model.body()[:2] == b"PK"  # an .npz is a zip archive
+
+    # The layer table, opened, with one layer's arithmetic on demand.
+    page.click("#network > summary")
+    rows = page.locator("#layer-table tr.layer")
+    expect(rows).to_have_count(12)
+    expect(rows.nth(0)).to_contain_text("conv2d_1")
+    expect(rows.nth(0)).to_contain_text("6×28×28")
+    expect(page.locator("#layer-table .total-params")).to_have_text("61,706")
+    arithmetic = page.locator("#layer-table tr.explain").nth(0)
+    expect(arithmetic).to_be_hidden()
+    rows.nth(0).get_by_role("button", name="Arithmetic of conv2d_1").click()
+    expect(arithmetic).to_contain_text("params = (5*5*1 + 1) * 6 = 156")
+    dense_share = rows.nth(7).locator(".share.params .pct")
+    expect(dense_share).to_have_text("78.0%")  # dense_1 holds 48,120 of 61,706 parameters
+    screenshot(page, "job-finished")
+
+
+def test_cancel_a_running_job_from_the_jobs_page(page, stack, small_fashion_mnist):
+    from playwright.sync_api import expect
+
+    job_id = submit_api_job(stack, small_fashion_mnist, epochs=200, batch_size=8, workers=1)
+    page.goto("/")
+    row = page.locator(f"#jobs tr[data-job-id='{job_id}']")
+    expect(row.locator(".status")).to_have_text("running", timeout=FINISH_TIMEOUT_MS)
+    page.wait_for_function(f"""() => {{
+        const bar = document.querySelector("#jobs tr[data-job-id='{job_id}'] .progress");
+        return bar && Number(bar.getAttribute('aria-valuenow')) > 0;
+    }}""", timeout=FINISH_TIMEOUT_MS)
+    expect(row.locator(".loss")).not_to_have_text("–")
+    expect(row.locator(".progress-caption")).to_contain_text("ETA")
+    screenshot(page, "jobs-running")
+    row.get_by_role("button", name="Cancel").click()
+    expect(row.locator(".status")).to_have_text("cancelled", timeout=60_000)
+    expect(row.get_by_role("button", name="Cancel")).to_have_count(0)
+    assert api(stack, "GET", f"/jobs/{job_id}")["status"] == "cancelled"
+
+    # The status filter shows only the jobs in that state.
+    page.locator("#status-filter label", has_text="Running").click()
+    expect(row).to_have_count(0)
+    assert "status=running" in page.url
+    page.locator("#status-filter label", has_text="Cancelled").click()
+    expect(row).to_have_count(1)
+    page.locator("#status-filter label", has_text="All").click()
+    expect(page.locator("#jobs tbody tr")).not_to_have_count(0)
+    screenshot(page, "jobs")
+
+
+def test_compare_two_runs_on_the_same_axes(page, stack, small_fashion_mnist):
+    from playwright.sync_api import expect
+
+    first = submit_api_job(stack, small_fashion_mnist, epochs=2, batch_size=32, workers=1)
+    second = submit_api_job(stack, small_fashion_mnist, epochs=2, batch_size=64, workers=1,
+                            optimizer={"type": "adam", "lr": 0.002})
+    page.goto("/")
+    for job_id in (first, second):
+        page.locator(f"#jobs tr[data-job-id='{job_id}'] input[type=checkbox]").check()
+    page.click("#compare-selected")
+    page.wait_for_url(re.compile(rf"/compare\?jobs={first},{second}$"))
+    table_rows = page.locator("#compare-table tbody tr")
+    expect(table_rows).to_have_count(2, timeout=30_000)
+    for job_id in (first, second):
+        expect(page.locator("#compare-table")).to_contain_text(f"#{job_id}")
+    expect(table_rows.nth(1).locator(".status")).to_have_text("succeeded", timeout=FINISH_TIMEOUT_MS)
+    expect(table_rows.nth(0).locator(".status")).to_have_text("succeeded", timeout=FINISH_TIMEOUT_MS)
+    # Both runs' validation points sit at whole epochs 1 and 2 on the shared x axis.
+    page.wait_for_function("""() => {
+        const curves = Chart.getChart('compare-loss').data.datasets;
+        return curves.length === 4 && curves[1].data.length === 2 && curves[3].data.length === 2;
+    }""", timeout=60_000)
+    epochs = page.evaluate("() => Chart.getChart('compare-loss').data.datasets"
+                           ".filter((curve) => curve.label.endsWith('validation'))"
+                           ".map((curve) => curve.data.map((point) => point.x))")
+    assert epochs == [[1, 2], [1, 2]]
+    expect(table_rows.nth(1)).to_contain_text("adam lr 0.002")
+    screenshot(page, "compare")
+
+
+def test_failed_job_shows_its_error(page, stack, small_fashion_mnist):
+    from playwright.sync_api import expect
+
+    # A dataset whose stored arrays were damaged after upload: the worker cannot read it.
+    with open(small_fashion_mnist, "rb") as upload:
+        dataset = api(stack, "POST", "/datasets", files={"file": upload})
+    with session_scope(stack.database_url) as session:
+        folder = stack.artifact_dir / session.get(Dataset, dataset["id"]).path
+    np.save(folder / "x_train.npy", np.zeros((3, 1, 28, 28), dtype=np.uint8))
+    networks = api(stack, "GET", "/networks")["items"]
+    job = api(stack, "POST", "/jobs", json={"kind": "train", "network_id": networks[0]["id"],
+                                           "dataset_id": dataset["id"], "params": {"epochs": 1}})
+    page.goto(f"/jobs/{job['id']}")
+    expect_status(page, "failed")
+    error = page.locator("#job-error")
+    expect(error).to_be_visible()
+    assert api(stack, "GET", f"/jobs/{job['id']}")["error"] in error.inner_text()
+    expect(page.locator("#evaluation")).to_be_hidden()
+    expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
+    screenshot(page, "job-failed")

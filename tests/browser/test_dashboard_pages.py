@@ -1,0 +1,63 @@
+"""The dashboard's pages as the server sends them: every page renders, and everything it loads is served
+by the API itself (nothing from the internet), including the pinned Chart.js build."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from services.api.app import create_app
+from shared.config import load_settings
+from shared.db.migrate import upgrade_to_head
+from tests.browser.conftest import REPO
+from tests.support.services import free_port
+
+PAGES = ["/", "/jobs/1", "/compare", "/compare?jobs=1,2", "/new"]
+
+
+@pytest.fixture
+def client(tmp_path, monkeypatch):
+    monkeypatch.setenv("CONVFORGE_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'var' / 'convforge.db'}")
+    monkeypatch.setenv("ARTIFACT_DIR", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
+    settings = load_settings()
+    upgrade_to_head(settings.database_url)
+    return create_app(settings).test_client()
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_page_renders_and_loads_only_local_assets(client, path):
+    response = client.get(path)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', html)
+    assert assets, "the page loads no scripts or stylesheets"
+    for asset in assets:
+        assert asset.startswith("/"), f"{asset} is not served by the API"
+        assert client.get(asset).status_code == 200, f"{asset} is missing"
+    assert "http://" not in html and "https://" not in html
+
+
+def test_served_chart_js_is_the_pinned_version(client):
+    pinned = json.loads((REPO / "package.json").read_text())["dependencies"]["chart.js"]
+    served = client.get("/dashboard/static/vendor/chart.umd.min.js").get_data(as_text=True)
+    assert f"Chart.js v{pinned}" in served[:200]
+    assert "Released under the MIT License" in served[:200]
+
+
+def test_new_job_page_offers_the_bundled_examples_in_their_own_key_order(client):
+    html = client.get("/new").get_data(as_text=True)
+    embedded = re.search(r'<script type="application/json" id="example-definitions">(.*?)</script>', html, re.S)
+    examples = json.loads(embedded.group(1))
+    assert "lenet5" in examples
+    on_disk = json.loads((REPO / "examples" / "lenet5.json").read_text())
+    assert list(examples["lenet5"]) == list(on_disk)
+    assert examples["lenet5"]["layers"] == on_disk["layers"]
+
+
+def test_unknown_job_page_is_still_a_page(client):
+    # The page itself is served; the browser learns from the API that the job does not exist.
+    assert client.get("/jobs/999999").status_code == 200
+    assert client.get("/jobs/not-a-number").status_code == 404
