@@ -6,6 +6,7 @@ GEMM and its gradient comes out of the weight-gradient GEMM as the last column.
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from .base import Layer, pad_feature_map, unpad_feature_map, window_slice
 from .gemm import matmul_by_columns, matmul_transposed_by_columns
@@ -30,6 +31,14 @@ class Conv2D(Layer):
                         for i in range(kh) for j in range(kw)]
         self.cache = None
 
+    def _windows_view(self, x_pad: np.ndarray) -> np.ndarray:
+        """x_pad seen as (C, kh, kw, out_h, out_w, N): every window without copying."""
+        (sh, sw), (dh, dw) = self.window.stride, self.window.dilation
+        _, out_h, out_w = self.plan.output_shape
+        s_c, s_h, s_w, s_n = x_pad.strides
+        shape = (x_pad.shape[0], *self.window.kernel, out_h, out_w, x_pad.shape[3])
+        return as_strided(x_pad, shape, (s_c, dh * s_h, dw * s_w, sh * s_h, sw * s_w, s_n), writeable=False)
+
     def _weight_matrix(self) -> np.ndarray:
         filters = self.weight.shape[0]
         matrix = self.weight.reshape(filters, self.kernel_rows)
@@ -46,8 +55,7 @@ class Conv2D(Layer):
         rows = self.kernel_rows + (self.bias is not None)
         columns = self.workspace("columns", (rows, out_h * out_w * batch), x.dtype)
         windows = columns[:self.kernel_rows].reshape(channels, kh, kw, out_h, out_w, batch)
-        for i, j, rows_read, cols_read in self.offsets:
-            windows[:, i, j] = x_pad[:, rows_read, cols_read]
+        windows[...] = self._windows_view(x_pad)
         if self.bias is not None:
             columns[-1] = 1
         out = matmul_by_columns(self._weight_matrix(), columns,
