@@ -226,3 +226,46 @@ def test_failed_job_shows_its_error(page, stack, small_fashion_mnist):
     expect(page.locator("#evaluation")).to_be_hidden()
     expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
     screenshot(page, "job-failed")
+
+
+def test_new_job_from_a_saved_network_with_refused_upload_and_parameter_errors(page, stack, small_fashion_mnist,
+                                                                               tmp_path):
+    from playwright.sync_api import expect
+
+    network = api(stack, "POST", "/networks", json={
+        "name": "saved_for_reuse", "input_shape": [1, 28, 28],
+        "layers": [{"type": "flatten"}, {"type": "dense", "units": 10}]})
+    networks_before = len(api(stack, "GET", "/networks?limit=500")["items"])
+    page.goto("/new")
+    expect(page.locator(f"#network-source option[value='saved:{network['id']}']")).to_have_count(1)
+    page.select_option("#network-source", f"saved:{network['id']}")
+    expect(page.locator("#definition")).to_have_value(re.compile('"name": "saved_for_reuse"'))
+    expect(page.locator("#definition-status")).to_contain_text("Valid: 2 layers · 7,850 parameters", timeout=30_000)
+
+    # A file that is not a dataset is refused with the API's reason, and nothing is selected.
+    not_a_dataset = tmp_path / "notes.npz"
+    not_a_dataset.write_text("these are not arrays")
+    page.set_input_files("#dataset-file", str(not_a_dataset))
+    page.click("#upload-dataset")
+    expect(page.locator("#upload-status .message.error")).to_contain_text("Upload refused", timeout=30_000)
+
+    page.set_input_files("#dataset-file", str(small_fashion_mnist))
+    page.click("#upload-dataset")
+    expect(page.locator("#upload-status .message.ok")).to_contain_text("1,200 samples", timeout=60_000)
+
+    # A parameter the API refuses is shown next to its field.
+    page.fill("input[name=batch_size]", "0")
+    page.click("#submit-job")
+    batch_field = page.locator("label.field", has=page.locator("input[name=batch_size]"))
+    expect(batch_field.locator(".field-error")).to_be_visible(timeout=30_000)
+    expect(page.locator("input[name=batch_size]")).to_have_attribute("aria-invalid", "true")
+    screenshot(page, "new-job-refused")
+
+    page.fill("input[name=batch_size]", "32")
+    page.fill("input[name=epochs]", "1")
+    page.click("#submit-job")
+    page.wait_for_url(re.compile(r"/jobs/\d+$"), timeout=30_000)
+    job = api(stack, "GET", f"/jobs/{page.url.rsplit('/', 1)[1]}")
+    assert job["network"]["id"] == network["id"]
+    assert len(api(stack, "GET", "/networks?limit=500")["items"]) == networks_before  # reused, not stored again
+    expect_status(page, "succeeded")

@@ -79,23 +79,33 @@ function forgetLastAnswer(path) {
   lastAnswers.delete(path);
 }
 
+const HIDDEN_TAB_INTERVAL_MS = 10000;
+
 // Runs `tick` now and then again `interval(ms)` after each run ends, until it returns false.
 // A failed run (API unreachable) is retried at the same pace; the header says so meanwhile.
+// A tab nobody looks at polls gently, and catches up as soon as it is shown again.
 function poll(tick, intervalMs) {
   let timer = null;
+  let running = false;
   let stopped = false;
   async function run() {
+    clearTimeout(timer);
+    running = true;
     let keepGoing = true;
     try {
       keepGoing = (await tick()) !== false;
     } catch (error) {
       if (error instanceof ApiProblem) console.warn(error);
     }
-    if (keepGoing && !stopped) {
-      const wait = typeof intervalMs === "function" ? intervalMs() : intervalMs;
-      timer = setTimeout(run, wait);
-    }
+    running = false;
+    if (!keepGoing) stopped = true;
+    if (stopped) return;
+    const wait = typeof intervalMs === "function" ? intervalMs() : intervalMs;
+    timer = setTimeout(run, document.hidden ? Math.max(wait, HIDDEN_TAB_INTERVAL_MS) : wait);
   }
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden && !running && !stopped) run();
+  });
   run();
   return () => {
     stopped = true;
