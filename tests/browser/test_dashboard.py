@@ -61,7 +61,7 @@ def test_submit_from_new_job_page_watch_it_train_and_read_the_results(page, stac
     editor.fill(broken)
     error = page.locator("#definition-errors li")
     expect(error).to_contain_text("layers[3] conv2d_2: kernel_size: kernel 50 is larger than the padded input 14x14")
-    expect(error).to_contain_text("(line 8)")
+    expect(error.locator(".where")).to_have_text("line 8")
     expect(page.locator("#submit-job")).to_be_disabled()
     error.click()
     selected = page.evaluate("() => { const box = document.getElementById('definition');"

@@ -106,15 +106,14 @@ function showDefinitionState(summary, message, errors) {
   showCompatibility();
 }
 
-// An error names its layer and field; a click selects that part of the definition in the editor.
+// The engine's message names the layer and the field; the chip says where it is in the editor, and a
+// click selects that part of the definition.
 function errorItem(error) {
   const loc = Array.isArray(error.loc) ? error.loc : [];
   const range = locateJsonPath(definitionBox.value, loc);
   const where = loc.map((part) => (typeof part === "number" ? `[${part}]` : `.${part}`)).join("").replace(/^\./, "");
   const item = element("li", { title: "Show in the definition", dataset: { loc: JSON.stringify(loc) } },
-    element("span", { class: "where" }, where || "definition"),
-    error.msg,
-    range ? element("span", { class: "muted" }, ` (line ${range.line})`) : "");
+    element("span", { class: "where" }, range ? `line ${range.line}` : where || "definition"), error.msg);
   item.addEventListener("click", () => {
     if (!range) return;
     definitionBox.focus();
