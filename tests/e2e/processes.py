@@ -80,7 +80,9 @@ class Services:
 
     def start_worker(self, name: str) -> ChildProcess:
         worker = self.start(f"worker-{name}", CONVFORGE + ["worker", "--name", f"{name}@%h"])
-        wait_for(lambda: self._worker_listed(worker, name), 90, f"worker {name} to answer pings")
+        # Celery logs "<name>@<host> ready." once it consumes. (A ping would go unanswered while the
+        # solo pool runs a job, and a fresh worker may take one at once.)
+        wait_for(lambda: self._worker_ready(worker, name), 90, f"worker {name} to be ready")
         return worker
 
     def _healthy(self, api: ChildProcess) -> bool:
@@ -90,10 +92,9 @@ class Services:
         except requests.RequestException:
             return False
 
-    def _worker_listed(self, worker: ChildProcess, name: str) -> bool:
+    def _worker_ready(self, worker: ChildProcess, name: str) -> bool:
         assert worker.running, f"worker {name} exited:\n{worker.log_tail()}"
-        health = requests.get(f"{self.api_url}/api/v1/health", timeout=10).json()
-        return any(node.startswith(f"{name}@") for node in health["workers"])
+        return f"{name}@" in worker.log_tail(200) and " ready." in worker.log_tail(200)
 
     def close(self) -> None:
         for child in reversed(self.children):
