@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, json
+from flask import Flask, Response, json, request
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -75,8 +75,6 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):
-        from flask import request
-
         template = _HTTP_DETAILS.get(error.code or 500)
         if template:
             detail = template.format(method=request.method, limit=app.config.get("MAX_CONTENT_LENGTH"))
