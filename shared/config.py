@@ -36,6 +36,8 @@ class Settings:
     visibility_timeout_seconds: int
     # Bytes an upload may expand to once decompressed (zip members, .gz) or decoded into arrays.
     max_expanded_bytes: int = 4 * 1024**3
+    # Memory a worker lets one training job use; 0 means 80% of the machine's memory.
+    worker_memory_bytes: int = 0
 
     @property
     def broker_url(self) -> str:
@@ -62,4 +64,5 @@ def load_settings() -> Settings:
         worker_concurrency=_int("WORKER_CONCURRENCY", 1),
         job_lease_seconds=_int("JOB_LEASE_SECONDS", 60),
         visibility_timeout_seconds=_int("VISIBILITY_TIMEOUT_SECONDS", 3600),
+        worker_memory_bytes=_int("WORKER_MEMORY_BYTES", 0),
     )

@@ -20,6 +20,7 @@ from worker.checkpoint import checkpoint_path
 from worker.claim import claim_job
 from worker.errors import JobFailed
 from worker.lease import JobLease
+from worker.memory import check_fits
 from worker.outcome import job_outcome
 from worker.params import parse_train_params
 from worker.scoring import score
@@ -39,6 +40,7 @@ def run_train_job(job_id: int, worker_name: str, settings: Settings, stop_reques
             network, dataset = session.get(Network, job.network_id), session.get(Dataset, job.dataset_id)
             session.expunge_all()
         params = parse_train_params(job.params)
+        check_fits(network.summary, params.batch_size, settings.worker_memory_bytes)
         arrays = open_arrays(settings.artifact_dir / dataset.path)
         data = TrainingData(arrays["x_train"], arrays["y_train"], dataset.channel_mean, dataset.channel_std)
         try:

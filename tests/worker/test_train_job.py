@@ -1,6 +1,7 @@
 """The train task's body, in-process on SQLite: success, resume after a stop or a crash, cancel, NaN."""
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from datetime import timedelta
@@ -162,3 +163,14 @@ def test_evaluate_job_scores_the_trained_model(settings, make_job, no_stop, data
     assert result["split"] == "test" and result["num_samples"] == 30
     assert result["accuracy"] == pytest.approx(trained.result["accuracy"])
     assert np.asarray(result["confusion_matrix"]).shape == (3, 3)
+
+
+def test_job_too_big_for_the_worker_is_refused_with_the_estimate(settings, make_job, no_stop):
+    job_id = make_job(batch_size=64)
+    limited = dataclasses.replace(settings, worker_memory_bytes=10_000)
+    assert run_train_job(job_id, "w1", limited, no_stop) == "failed"
+    job = job_row(settings, job_id)
+    assert re.fullmatch(r"the job needs about [\d.]+ MiB of memory \(network tiny, batch_size 64\) but a worker "
+                        r"may use 0\.010 MiB \(WORKER_MEMORY_BYTES\); use a smaller batch_size or a smaller network",
+                        job.error), job.error
+    assert job.step == 0 and job.model_id is None

@@ -1,0 +1,40 @@
+"""Refusing a training job the worker cannot hold, before it allocates anything.
+
+The estimate, from the network's summary alone: activations of one forward pass kept for backward,
+their gradients and the engine's scratch buffers (about 3x the activations of the images in one pass),
+plus parameters, gradients and up to two optimizer slots per parameter (4x the parameters).
+The Trainer runs a batch in passes of at most MICRO_BATCH images unless the network has batchnorm.
+"""
+from __future__ import annotations
+
+import psutil
+
+from shared.cnn.training import MICRO_BATCH
+from worker.errors import JobFailed
+
+BYTES_PER_VALUE = 4
+ACTIVATION_FACTOR = 3
+PARAMETER_FACTOR = 4
+
+
+def memory_limit(configured: int) -> int:
+    return configured or int(psutil.virtual_memory().total * 0.8)
+
+
+def training_bytes(summary: dict, batch_size: int) -> int:
+    has_batchnorm = any(layer["type"] == "batchnorm" for layer in summary["layers"])
+    images_per_pass = batch_size if has_batchnorm else min(batch_size, MICRO_BATCH)
+    activations = summary["activation_bytes"] * images_per_pass * ACTIVATION_FACTOR
+    return activations + summary["total_params"] * BYTES_PER_VALUE * PARAMETER_FACTOR
+
+
+def check_fits(summary: dict, batch_size: int, configured_limit: int) -> None:
+    needed, limit = training_bytes(summary, batch_size), memory_limit(configured_limit)
+    if needed > limit:
+        raise JobFailed(f"the job needs about {_gib(needed)} of memory (network {summary['name']}, batch_size "
+                        f"{batch_size}) but a worker may use {_gib(limit)} (WORKER_MEMORY_BYTES); "
+                        f"use a smaller batch_size or a smaller network")
+
+
+def _gib(n_bytes: int) -> str:
+    return f"{n_bytes / 1024**3:.2f} GiB" if n_bytes >= 1024**2 else f"{n_bytes / 1024**2:.3f} MiB"
