@@ -13,7 +13,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 PROBLEM_JSON = "application/problem+json"
-PROBLEM_TYPE_BASE = "https://convforge.dev/problems/"
+# Problem types are names, not pages: a URN a client can switch on (RFC 9457 allows any URI).
+PROBLEM_TYPE_BASE = "urn:convforge:problem:"
 
 log = logging.getLogger(__name__)
 
