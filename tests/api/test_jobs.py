@@ -118,6 +118,7 @@ def test_broker_down_marks_the_job_failed_and_answers_503(settings, network_id, 
     assert response.status_code == 503
     assert response.mimetype == PROBLEM
     assert "broker" in response.json["detail"]
+    assert response.json["type"] == "urn:convforge:problem:broker-unavailable"
     job = client.get(response.headers["Location"]).json
     assert job["status"] == "failed" and "could not be queued" in job["error"]
     assert client.get("/api/v1/jobs?status=queued").json["items"] == []

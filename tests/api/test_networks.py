@@ -23,6 +23,7 @@ def test_bad_layer_is_422_with_its_location(client):
     assert response.status_code == 422
     assert response.mimetype == PROBLEM
     assert response.json["errors"][0]["loc"] == ["layers", 3, "kernel_size"]
+    assert response.json["type"] == "urn:convforge:problem:validation"
     assert "conv2d_2" in response.json["errors"][0]["msg"]
     assert client.get("/api/v1/networks").json["items"] == []
 
