@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import psutil
+import redis
 import requests
 
 from services.cli.processes import ChildProcess
@@ -59,11 +60,15 @@ class Services:
                                           "--dir", str(data_dir), "--appendonly", "yes", "--save", ""])
         url = f"redis://127.0.0.1:{port}/0"
         self.env["REDIS_URL"] = url
-        import redis
-
-        client = redis.Redis.from_url(url)
-        wait_for(lambda: _pings(client), 30, "redis-server to answer")
+        wait_for(lambda: _pings(url), 30, "redis-server to answer")
         return url
+
+    def restart_redis(self) -> None:
+        """Stop Redis as an operator would (SIGTERM: it writes its append-only file) and start it again
+        on the same port and data folder."""
+        self.redis.stop(grace_seconds=30)
+        self.redis = self.start("redis", self.redis.argv)
+        wait_for(lambda: _pings(self.env["REDIS_URL"]), 30, "redis-server to answer after the restart")
 
     def migrate(self) -> None:
         child = self.start("migrate", CONVFORGE + ["migrate"])
@@ -101,11 +106,14 @@ class Services:
             child.stop(grace_seconds=10)
 
 
-def _pings(client) -> bool:
+def _pings(url: str) -> bool:
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
     try:
         return bool(client.ping())
-    except Exception:
+    except redis.RedisError:
         return False
+    finally:
+        client.close()
 
 
 def descendants_alive(pids: list[int]) -> list[int]:

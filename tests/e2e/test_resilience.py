@@ -159,3 +159,19 @@ def test_chaos_random_kills_every_job_succeeds_once(stack):
         assert len(models_of(client, job["id"])) == 1
     # Each kill costs at most one extra attempt (none if the job had just finished).
     assert len(jobs) < sum(job["attempt"] for job in finished) <= len(jobs) + kills
+
+
+def test_redis_restart_during_a_job_loses_nothing(stack):
+    services, client, dataset_id = stack
+    network_id = client.create_network()
+    services.start_worker("steady")
+    running = client.train(network_id, dataset_id, epochs=1, batch_size=16)
+    client.wait_progress(running, min_step=20)
+    # Queued behind the running one (one job per worker), so only Redis holds their messages.
+    waiting = [client.train(network_id, dataset_id, epochs=1, seed=seed) for seed in (1, 2)]
+    assert all(client.job(job_id)["status"] == "queued" for job_id in waiting)
+    services.restart_redis()
+    for job_id in [running, *waiting]:
+        job = client.wait_final(job_id)
+        assert job["status"] == "succeeded" and job["attempt"] == 1, job
+        assert_clean_history(client, job_id)
