@@ -11,7 +11,7 @@ from shared.data.store import open_arrays
 from shared.db.models import Dataset, Job, Model
 from shared.db.session import session_scope
 from worker.claim import claim_job
-from worker.errors import JobCancelled, JobFailed
+from worker.errors import JobFailed
 from worker.lease import JobLease
 from worker.outcome import job_outcome
 from worker.scoring import score
@@ -38,14 +38,10 @@ def run_evaluate_job(job_id: int, worker_name: str, settings: Settings) -> str:
         if tuple(x.shape[1:]) != expected:
             raise JobFailed(f"dataset {dataset.id} has samples of shape {list(x.shape[1:])} but model "
                             f"{model.id} takes {list(expected)}")
-
-        def keep_alive() -> None:
-            if lease.sync(step=0, steps=1):
-                raise JobCancelled()
-
-        keep_alive()
+        lease.check_in(step=0, steps=1)
         # The model's own normalisation: the statistics of the data it was trained on.
-        loss, accuracy, predictions = score(net, x, y, metadata["mean"], metadata["std"], between_chunks=keep_alive)
+        loss, accuracy, predictions = score(net, x, y, metadata["mean"], metadata["std"],
+                                            between_chunks=lease.check_in)
         class_names = metadata.get("class_names") or dataset.class_names
         report = classification_report(np.asarray(y), predictions, len(class_names), class_names)
         result = {"split": split, "loss": loss, "accuracy": accuracy, "num_samples": int(len(y)), **report}

@@ -14,6 +14,7 @@ from shared.db.models import Job, Metric, utcnow
 from shared.db.session import session_scope
 from worker.claim import Claim
 from worker.db_retry import with_retry
+from worker.errors import JobCancelled
 
 
 class LeaseLost(Exception):
@@ -54,6 +55,11 @@ class JobLease:
             return bool(session.scalar(select(Job.cancel_requested).where(Job.id == self.job_id)))
 
         return self._transaction("saving progress", body)
+
+    def check_in(self, **progress: Any) -> None:
+        """`sync`, raising JobCancelled when a cancel was requested."""
+        if self.sync(**progress):
+            raise JobCancelled()
 
     def record(self, metrics: list[dict], **progress: Any) -> bool:
         """Metric rows and the job's progress, in one transaction; returns whether a cancel was requested."""

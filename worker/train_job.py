@@ -68,7 +68,7 @@ def _test_result(net, arrays: dict, dataset: Dataset, lease: JobLease) -> dict:
     if "x_test" not in arrays:
         return {}
     loss, accuracy, predictions = score(net, arrays["x_test"], arrays["y_test"], dataset.channel_mean,
-                                        dataset.channel_std, between_chunks=lambda: lease.sync())
+                                        dataset.channel_std, between_chunks=lease.check_in)
     report = classification_report(np.asarray(arrays["y_test"]), predictions, dataset.num_classes,
                                    dataset.class_names)
     return {"split": "test", "loss": loss, "accuracy": accuracy, **report}

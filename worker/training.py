@@ -201,5 +201,4 @@ class TrainingRun:
         if not force and now - self.last_sync < SYNC_SECONDS:
             return
         self.last_sync = now
-        if self.lease.sync(**self._progress()):
-            raise JobCancelled()
+        self.lease.check_in(**self._progress())
