@@ -4,7 +4,7 @@ progress, read the metrics, download the model, evaluate it with an evaluate job
 process behind."""
 from __future__ import annotations
 
-import io
+import re
 import os
 import signal
 import subprocess
@@ -18,7 +18,7 @@ import requests
 from shared.cnn import evaluate, load_model
 from shared.data.pipeline import prepare_batch
 from tests.e2e.api import DATASET_FILE, Client
-from tests.e2e.processes import CONVFORGE, descendants_alive, wait_for
+from tests.e2e.processes import CONVFORGE, REPO, descendants_alive, wait_for
 from tests.support.services import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -109,3 +109,28 @@ def test_train_evaluate_and_stop_through_convforge_up(local_stack):
     assert len(started) >= 3  # redis, worker, gunicorn (+ its workers)
     wait_for(lambda: not descendants_alive(started), 30, "every process `convforge up` started to exit")
     assert (var_dir / "redis").exists() and any((var_dir / "redis").rglob("*.aof*"))
+
+
+def test_train_jobs_and_status_commands(local_stack):
+    _up, api_url, _var_dir, _started = local_stack
+    env = {**os.environ, "CONVFORGE_API_URL": api_url}
+
+    def convforge(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(CONVFORGE + list(args), capture_output=True, text=True, timeout=600, env=env,
+                              cwd=REPO)
+
+    trained = convforge("train", "examples/lenet5.json", "--dataset", "data/fashion-mnist-small.npz",
+                        "--epochs", "1", "--batch-size", "128", "--lr", "0.05")
+    assert trained.returncode == 0, trained.stderr
+    assert "Total params: 61,706" in trained.stdout
+    assert re.search(r"job \d+ \(train\): succeeded", trained.stdout)
+    assert re.search(r"test accuracy 0\.\d{4}, loss \d+\.\d{4}", trained.stdout)
+    assert "dataset 1 uploaded: 6000 samples" in trained.stderr and "job 1 succeeded" in trained.stderr
+
+    listed = convforge("jobs", "--status", "succeeded")
+    assert listed.returncode == 0 and re.search(r"^\s+1  train\s+succeeded\s+100%", listed.stdout, re.M)
+    status = convforge("status", "1")
+    assert status.returncode == 0
+    assert "job 1 (train): succeeded, attempt 1" in status.stdout and "test accuracy" in status.stdout
+    missing = convforge("status", "99")
+    assert missing.returncode == 1 and "Job 99 does not exist" in missing.stderr
