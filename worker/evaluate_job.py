@@ -12,7 +12,7 @@ from shared.db.models import Dataset, Job, Model
 from shared.db.session import session_scope
 from worker.claim import claim_job
 from worker.errors import JobFailed
-from worker.lease import JobLease
+from worker.lease import JobLease, heartbeat_seconds
 from worker.outcome import job_outcome
 from worker.scoring import score
 
@@ -22,7 +22,7 @@ def run_evaluate_job(job_id: int, worker_name: str, settings: Settings) -> str:
     if claim is None:
         return "skipped"
     lease = JobLease(settings.database_url, claim)
-    with job_outcome(lease) as outcome:
+    with job_outcome(lease) as outcome, lease.kept_alive(heartbeat_seconds(settings)):
         with session_scope(settings.database_url) as session:
             job = session.get(Job, job_id)
             model = session.get(Model, job.model_id) if job.model_id is not None else None

@@ -1,20 +1,30 @@
 """Writes made while a job runs, each fenced by the claim: they apply only while this attempt still
 owns the job (`status='running'` and the same `attempt`). A worker whose lease was taken over, or whose
 job was finished elsewhere, gets `LeaseLost` and stops without writing anything more.
+
+The training loop's progress writes are heartbeats; `kept_alive` adds a thread that beats as well, so
+that a single step longer than the lease (a big network, a big batch) does not look like a dead worker.
+The lease thus ends when the worker process dies, not when one step is slow.
 """
 from __future__ import annotations
 
+import logging
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from shared.config import Settings
 from shared.db.models import Job, Metric, utcnow
 from shared.db.session import session_scope
 from worker.claim import Claim
 from worker.db_retry import with_retry
 from worker.errors import JobCancelled
+
+log = logging.getLogger(__name__)
 
 
 class LeaseLost(Exception):
@@ -56,6 +66,27 @@ class JobLease:
 
         return self._transaction("saving progress", body)
 
+    @contextmanager
+    def kept_alive(self, interval_seconds: float) -> Iterator[None]:
+        stopping = threading.Event()
+
+        def beat() -> None:
+            while not stopping.wait(interval_seconds):
+                try:
+                    self._transaction("sending a heartbeat", lambda session: self._fenced_update(session))
+                except LeaseLost:
+                    return  # the loop's next write finds out too, and stops
+                except Exception:  # an unreachable database: the loop's own writes retry and report
+                    log.warning("heartbeat for job %s failed", self.job_id, exc_info=True)
+
+        thread = threading.Thread(target=beat, name=f"heartbeat-job-{self.job_id}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stopping.set()
+            thread.join()
+
     def check_in(self, **progress: Any) -> None:
         """`sync`, raising JobCancelled when a cancel was requested."""
         if self.sync(**progress):
@@ -91,3 +122,8 @@ class JobLease:
             self._fenced_update(session, status=status, **final, **fields, **(extra or {}))
 
         self._transaction(f"marking the job {status}", body)
+
+
+def heartbeat_seconds(settings: Settings) -> float:
+    """A few beats per lease, so one late beat never expires it."""
+    return max(settings.job_lease_seconds / 4, 0.5)

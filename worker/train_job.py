@@ -19,7 +19,7 @@ from shared.db.session import session_scope
 from worker.checkpoint import checkpoint_path
 from worker.claim import claim_job
 from worker.errors import JobFailed
-from worker.lease import JobLease
+from worker.lease import JobLease, heartbeat_seconds
 from worker.memory import check_fits
 from worker.outcome import job_outcome
 from worker.params import parse_train_params
@@ -34,7 +34,7 @@ def run_train_job(job_id: int, worker_name: str, settings: Settings, stop_reques
         return "skipped"
     lease = JobLease(settings.database_url, claim)
     checkpoint_file = checkpoint_path(settings.artifact_dir, job_id)
-    with job_outcome(lease, checkpoint_file) as outcome:
+    with job_outcome(lease, checkpoint_file) as outcome, lease.kept_alive(heartbeat_seconds(settings)):
         with session_scope(settings.database_url) as session:
             job = session.get(Job, job_id)
             network, dataset = session.get(Network, job.network_id), session.get(Dataset, job.dataset_id)

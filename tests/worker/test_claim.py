@@ -1,6 +1,7 @@
 """A job runs under one claim at a time: a second delivery of the same message never runs it."""
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from sqlalchemy import update
@@ -8,7 +9,8 @@ from sqlalchemy import update
 from shared.db.models import Job, utcnow
 from shared.db.session import session_scope
 from tests.worker.conftest import job_row
-from worker.claim import claim_job
+from worker.claim import as_utc, claim_job
+from worker.lease import JobLease
 from worker.reaper import requeue_stale_jobs
 
 
@@ -73,3 +75,16 @@ def test_reaper_requeues_only_jobs_without_heartbeat(settings, make_job):
     assert job_row(settings, live).status == "running"
     # The re-sent message claims it again as attempt 2.
     assert claim_job(settings.database_url, stale, "w2", lease_seconds=30).attempt == 2
+
+
+def test_kept_alive_lease_beats_while_the_loop_is_busy(settings, make_job):
+    job_id = make_job()
+    claim = claim_job(settings.database_url, job_id, "w1", lease_seconds=30)
+    lease = JobLease(settings.database_url, claim)
+    _age_heartbeat(settings, job_id, 60)
+    with lease.kept_alive(0.05):
+        deadline = time.monotonic() + 30
+        while utcnow() - as_utc(job_row(settings, job_id).heartbeat_at) > timedelta(seconds=30):
+            assert time.monotonic() < deadline, "no heartbeat within 30s"
+            time.sleep(0.05)
+    assert requeue_stale_jobs(settings.database_url, 30, lambda task, job_id: None) == []

@@ -60,6 +60,7 @@ class _Shard:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "worker.parallel.shard_process",
                  str(child_end.fileno()), str(os.getpid())],
+                # cwd: `-m` puts the working directory first on sys.path; the project's must win.
                 pass_fds=[child_end.fileno()], env=env, cwd=PROJECT_ROOT)
         except BaseException:
             parent_end.close()
@@ -87,8 +88,11 @@ class _Shard:
         return answer
 
     def _vanished(self) -> DataParallelError:
-        code = self.process.wait(timeout=STOP_GRACE_SECONDS)
-        return DataParallelError(f"shard process {self.process.pid} exited with status {code}")
+        try:
+            status = f"exited with status {self.process.wait(timeout=STOP_GRACE_SECONDS)}"
+        except subprocess.TimeoutExpired:
+            status = "closed its connection"
+        return DataParallelError(f"shard process {self.process.pid} {status}")
 
     def stop(self) -> None:
         try:
