@@ -36,7 +36,6 @@ function confusionHeatmap(matrix, classNames) {
 }
 
 function classNamesOf(result) {
-  if (Array.isArray(result.class_names)) return result.class_names;
   if (Array.isArray(result.per_class)) return result.per_class.map((row) => row.name);
   return (result.confusion_matrix || []).map((_, index) => String(index));
 }

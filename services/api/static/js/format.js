@@ -21,12 +21,6 @@ function formatCount(value) {
   return value === null || value === undefined ? "–" : Number(value).toLocaleString("en-US");
 }
 
-// 61706 -> "61.7K", 4.2e8 -> "420M": for chart labels and tight cells; tables use formatCount.
-function formatCompact(value) {
-  if (value === null || value === undefined) return "–";
-  return new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 1 }).format(value);
-}
-
 function formatNumber(value, digits = 4) {
   if (value === null || value === undefined || Number.isNaN(value)) return "–";
   return Number(value).toFixed(digits);

@@ -38,13 +38,11 @@ function updateProgressBar(wrapper, job) {
 }
 
 function networkLabel(job) {
-  const network = job.network || {};
-  return network.name || job.network_name || (job.network_id ? `network ${job.network_id}` : "–");
+  return job.network ? job.network.name : "–";
 }
 
 function datasetLabel(job) {
-  const dataset = job.dataset || {};
-  return dataset.name || job.dataset_name || (job.dataset_id ? `dataset ${job.dataset_id}` : "–");
+  return job.dataset ? job.dataset.name : "–";
 }
 
 // Cancel asks the API; the worker stops within a step or two, and polling shows the new status.

@@ -78,23 +78,25 @@ function showJob(job) {
   }
   shownStatus = job.status;
 
+  const training = job.kind === "train";
   const stats = [
-    ["Loss", formatNumber(metrics.loss)],
-    ["Accuracy", formatPercent(metrics.accuracy)],
-    ["Validation loss", formatNumber(metrics.val_loss)],
-    ["Validation accuracy", formatPercent(metrics.val_accuracy)],
-    ["Images/s", metrics.images_per_second ? formatCount(Math.round(metrics.images_per_second)) : "–"],
-    ["Learning rate", metrics.learning_rate ?? "–"],
+    training && ["Loss", formatNumber(metrics.loss)],
+    training && ["Accuracy", formatPercent(metrics.accuracy)],
+    training && ["Validation loss", formatNumber(metrics.val_loss)],
+    training && ["Validation accuracy", formatPercent(metrics.val_accuracy)],
+    training && ["Images/s", metrics.images_per_second ? formatCount(Math.round(metrics.images_per_second)) : "–"],
+    training && ["Learning rate", metrics.learning_rate ?? "–"],
     ["Running time", formatDuration(job.timings?.duration_seconds)],
     ["ETA", job.status === "running" ? formatDuration(job.progress?.eta_seconds) : "–"],
-  ];
+  ].filter(Boolean);
   document.getElementById("job-stats").replaceChildren(...stats.map(([label, value]) =>
     element("div", { class: "stat" }, element("div", { class: "label" }, label), element("div", { class: "value" }, value))));
 
   const errorCard = document.getElementById("job-error");
   errorCard.classList.toggle("hidden", !job.error);
   errorCard.querySelector("p").textContent = job.error || "";
-  document.getElementById("curves").classList.toggle("hidden", job.kind === "evaluate");
+  document.getElementById("curves").classList.toggle("hidden", !training);
+  document.getElementById("compare-link").classList.toggle("hidden", !training);
   document.getElementById("params-text").textContent = JSON.stringify(job.params || {}, null, 2);
   showEvaluation(job);
   showNetwork(job);
@@ -112,7 +114,8 @@ function showEvaluation(job) {
   if (result.macro_f1 != null) stats.push(["Macro F1", formatPercent(result.macro_f1, 2)]);
   document.getElementById("evaluation-stats").replaceChildren(...stats.map(([label, value]) =>
     element("div", { class: "stat" }, element("div", { class: "label" }, label), element("div", { class: "value" }, value))));
-  document.getElementById("model-link").replaceChildren(job.model_id && job.kind === "train"
+  // A training job's model is the one it produced; an evaluation job's is the one it evaluated.
+  document.getElementById("model-link").replaceChildren(job.model_id
     ? element("a", { class: "button", href: `${API_ROOT}/models/${job.model_id}/download`, download: "" },
       `Download model #${job.model_id} (.npz)`)
     : "");
@@ -121,11 +124,9 @@ function showEvaluation(job) {
     result.confusion_matrix ? confusionHeatmap(result.confusion_matrix, classNamesOf(result)) : "");
 }
 
-async function showNetwork(job) {
-  if (networkShown) return;
-  let summary = job.summary || (job.network && job.network.summary);
-  if (!summary && job.network_id) summary = (await apiGet(`/networks/${job.network_id}`)).summary;
-  if (!summary) return;
+function showNetwork(job) {
+  const summary = job.network && job.network.summary;
+  if (networkShown || !summary) return;
   networkShown = true;
   document.getElementById("network-headline").textContent = `· ${summaryHeadline(summary)}`;
   document.getElementById("layer-table").replaceChildren(layerTable(summary));
