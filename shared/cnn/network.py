@@ -73,8 +73,7 @@ class Network:
         Fills ``grads``. With ``need_input_grad=False`` the first layer skips its input gradient
         (training never needs it) and None is returned.
         """
-        # a fresh copy: layers may overwrite the gradient they are given
-        grad = np.array(np.moveaxis(np.asarray(grad_output, dtype=self.dtype), 0, -1), order="C")
+        grad = _to_internal(np.asarray(grad_output, dtype=self.dtype))
         last = len(self.layers) - 1
         for position in range(last, -1, -1):
             needed = need_input_grad or position > 0
@@ -132,13 +131,13 @@ class Network:
 
 
 def _to_internal(x: np.ndarray) -> np.ndarray:
-    # NCHW -> CHWN, (N, F) -> (F, N)
-    return np.array(np.moveaxis(x, 0, -1), order="C")
+    """NCHW -> CHWN, (N, F) -> (F, N); always a copy, which layers may then overwrite."""
+    return np.array(x.transpose(*range(1, x.ndim), 0), order="C")
 
 
 def _to_external(x: np.ndarray) -> np.ndarray:
     # always a copy: layers reuse their buffers on the next call
-    return np.array(np.moveaxis(x, -1, 0), order="C")
+    return np.array(x.transpose(x.ndim - 1, *range(x.ndim - 1)), order="C")
 
 
 def build_network(definition: dict | NetworkDefinition, seed: int = 0, dtype: str = "float32"

@@ -83,6 +83,7 @@ class Trainer:
         batch, so the summed gradients equal the whole batch's.
         """
         offset = self.sample_offset if sample_offset is None else sample_offset
+        y = np.asarray(y)
         batch = len(x)
         shards = min(self.threads, max(batch // 16, 1))
         if shards == 1:

@@ -28,7 +28,7 @@ class Dense(Layer):
         # dweight = grad_out @ x^T; dbias = sum_n grad_out; dx = weight^T @ grad_out
         np.matmul(grad_out, self.x.T, out=self.grads["weight"])
         if self.bias is not None:
-            grad_out.sum(axis=1, out=self.grads["bias"])
+            np.add.reduce(grad_out, axis=1, out=self.grads["bias"])
         return self.weight.T @ grad_out if need_input_grad else None
 
 
