@@ -47,6 +47,7 @@ function addCurve(chart, label, color, style) {
     pointRadius: validation ? 3 : 0,
     pointStyle: validation ? "circle" : "line",
     tension: 0,
+    clip: false, // the last validation point sits on the right edge of the axis
   });
   return chart.data.datasets.length - 1;
 }
