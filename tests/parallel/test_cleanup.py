@@ -2,6 +2,7 @@
 killed parent. (The autouse fixture in conftest.py also checks after every test.)"""
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
@@ -15,7 +16,8 @@ import pytest
 from shared.cnn import build_network
 from tests.parallel.conftest import ROOT, SMALL_CONV, random_batch, segments_of, shard_processes
 from worker.parallel import DataParallelError, open_data_parallel
-from worker.parallel.segment import PREFIX, SHM_DIR, sweep_stale_segments
+from worker.errors import JobFailed
+from worker.parallel.segment import PREFIX, SHM_DIR, Segment, sweep_stale_segments
 
 
 def test_processes_run_single_threaded_and_segments_are_unlinked_while_running():
@@ -113,3 +115,13 @@ def test_sweep_removes_only_segments_of_dead_parents():
         for path in (dead, live):
             if os.path.exists(path):
                 os.unlink(path)
+
+
+def test_full_shared_memory_fails_the_job_with_advice(monkeypatch):
+    def no_space(fd, offset, size):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "posix_fallocate", no_space)
+    with pytest.raises(JobFailed, match=r"needs \d+ MiB of shared memory .* shm_size"):
+        Segment.create([("x", (1024, 1024), "float32")])
+    assert segments_of(os.getpid()) == []

@@ -8,6 +8,7 @@ die, and `sweep_stale_segments` removes segments whose parent no longer exists.
 """
 from __future__ import annotations
 
+import errno
 import mmap
 import os
 import secrets
@@ -15,6 +16,8 @@ import tempfile
 from dataclasses import dataclass
 
 import numpy as np
+
+from worker.errors import JobFailed
 
 SHM_DIR = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
 PREFIX = "convforge-dp-"
@@ -56,7 +59,7 @@ class Segment:
             fd = os.open(path, os.O_RDWR)
         try:
             if create:
-                os.ftruncate(fd, size)
+                _reserve(fd, path, size)
             self._map = mmap.mmap(fd, size)
         finally:
             os.close(fd)
@@ -89,6 +92,21 @@ class Segment:
         except BufferError:
             # A view is still referenced somewhere; the mapping goes when that view is collected.
             pass
+
+
+def _reserve(fd: int, path: str, size: int) -> None:
+    """Allocate the pages now: writing to a sparse file on a full tmpfs would kill with SIGBUS."""
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        os.unlink(path)
+        free = os.statvfs(SHM_DIR).f_bavail * os.statvfs(SHM_DIR).f_frsize
+        raise JobFailed(
+            f"data parallelism needs {size / 2**20:.0f} MiB of shared memory in {SHM_DIR} but only "
+            f"{free / 2**20:.0f} MiB are free; give the worker more (docker-compose: shm_size) or use "
+            f"fewer workers or a smaller batch_size") from None
 
 
 def sweep_stale_segments() -> list[str]:
