@@ -63,7 +63,7 @@ class ShardProcess:
     def init(self, slot: int, definition, seed: int, dtype: str):
         self.slot = slot
         self.net = build_network(definition, seed=seed, dtype=dtype)
-        return ("ready", os.getpid())
+        return ("ready",)
 
     def attach(self, role: str, path: str, specs, size: int):
         old = self.segments.pop(role, None)
