@@ -5,7 +5,8 @@
 
 Prints images/s of full training steps (forward, backward, SGD update; float32, Fashion-MNIST
 images) at batch 128 and 512 for: one process with 1 BLAS thread, one process with 2 BLAS threads,
-2 processes with 1 BLAS thread each (`workers=2`), and PyTorch CPU with 2 threads when importable.
+2 processes with 1 BLAS thread each (`workers=2`), and PyTorch CPU with 2 threads when importable;
+also, for comparison, one process splitting each batch over 2 threads (`Trainer(threads=2)`).
 The configurations take turns in short rounds and each reports its median round, so a noisy
 neighbour on a shared machine hurts all of them alike; ratios come from the same run.
 """
@@ -39,8 +40,9 @@ def fashion_batch(batch: int):
     return (data["x_train"][:batch] / np.float32(255)).astype(np.float32), data["y_train"][:batch]
 
 
-def numpy_step(batch: int, threads: int, net=None, gradients=None):
-    trainer = Trainer(net or build_network(LENET, seed=0), OPTIMIZER, gradients=gradients)
+def numpy_step(batch: int, threads: int, net=None, gradients=None, trainer_threads: int = 1):
+    trainer = Trainer(net or build_network(LENET, seed=0), OPTIMIZER, gradients=gradients,
+                      threads=trainer_threads)
     x, y = fashion_batch(batch)
 
     def step():
@@ -100,6 +102,8 @@ def main() -> None:
                 "1 process, 1 BLAS thread": numpy_step(batch, 1),
                 "1 process, 2 BLAS threads": numpy_step(batch, 2),
                 "2 processes, 1 BLAS thread each": numpy_step(batch, 1, net, gradients),
+                # For comparison: the engine's own in-process split over 2 Python threads.
+                "1 process, 2 Trainer threads": numpy_step(batch, 1, trainer_threads=2),
             }
             torch = torch_step(batch, 2)
             if torch is not None:
@@ -111,9 +115,9 @@ def main() -> None:
 def print_table(results: dict[int, dict[str, float]]) -> None:
     names = list(next(iter(results.values())))
     print(f"LeNet-5 training step, float32, images/s (median of {ROUNDS} interleaved rounds)")
-    print(f"{'configuration':34}" + "".join(f"{f'batch {b}':>14}" for b in results))
+    print(f"{'configuration':36}" + "".join(f"{f'batch {b}':>14}" for b in results))
     for name in names:
-        print(f"{name:34}" + "".join(f"{results[b][name]:>14,.0f}" for b in results))
+        print(f"{name:36}" + "".join(f"{results[b][name]:>14,.0f}" for b in results))
     dp = "2 processes, 1 BLAS thread each"
     print()
     for name in names:
