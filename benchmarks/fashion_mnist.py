@@ -1,0 +1,101 @@
+"""Fashion-MNIST through the platform: upload, train and test over the REST API (queue, worker, engine).
+
+    python benchmarks/fashion_mnist.py [--runs lenet5,fmnist_bn] [--api URL]
+
+Needs a running stack (`convforge up`) and Debian's dataset-fashion-mnist. The full 60,000/10,000
+dataset is uploaded once (found again by its checksum). Each run posts its network from examples/,
+queues a train job, follows it to the end and prints the test accuracy the worker measured on the
+10,000 test images, with the wall time from POST /jobs to the finished job and the job's own running time.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from services.cli.rest import ApiClient  # noqa: E402
+from shared.config import load_settings  # noqa: E402
+
+FOLDER = Path("/usr/share/datasets/fashion-mnist")
+IDX_PARTS = {"images": "train-images-idx3-ubyte.gz", "labels": "train-labels-idx1-ubyte.gz",
+             "test_images": "t10k-images-idx3-ubyte.gz", "test_labels": "t10k-labels-idx1-ubyte.gz"}
+CLASSES = "T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot"
+# Checksum of the stored arrays of the full dataset (see shared/data/store.py).
+FULL_SHA256 = "1a762fb77342f95d2a0074eb241952e44de0d6b2b084fdef3470f79860f47a2d"
+POLL_SECONDS = 5
+
+# name -> (network definition in examples/, train job parameters)
+RUNS = {
+    "lenet5": ("lenet5.json", {
+        "epochs": 6, "batch_size": 64, "validation_split": 0.0, "seed": 0, "workers": 2,
+        "optimizer": {"type": "adam", "lr": 0.002}, "schedule": {"type": "cosine"}}),
+    # The 10-minute configuration: 2 conv + pooling + batch norm, no regularisation, 6 epochs.
+    "fast": ("fashion_mnist_fast.json", {
+        "epochs": 6, "batch_size": 128, "validation_split": 0.0, "seed": 0, "workers": 2,
+        "optimizer": {"type": "adam", "lr": 0.002}, "schedule": {"type": "cosine"}}),
+    # The accuracy configuration: wider dense layer, dropout, crop and flip augmentation, 15 epochs.
+    "wide": ("fashion_mnist_wide.json", {
+        "epochs": 15, "batch_size": 128, "validation_split": 0.0, "seed": 0, "workers": 2,
+        "optimizer": {"type": "adam", "lr": 0.002}, "schedule": {"type": "cosine"},
+        "augment": {"crop_padding": 2, "flip": True}}),
+}
+
+
+def fashion_mnist_id(client: ApiClient) -> int:
+    cursor = None
+    while True:
+        page = client.get("/datasets", limit=500, cursor=cursor)
+        for dataset in page["items"]:
+            if dataset["sha256"] == FULL_SHA256:
+                return dataset["id"]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    parts = {field: FOLDER / name for field, name in IDX_PARTS.items()}
+    return client.upload_parts("/datasets", parts, name="fashion-mnist", classes=CLASSES)["id"]
+
+
+def train(client: ApiClient, run: str, dataset_id: int, epochs: int | None) -> dict:
+    network_file, params = RUNS[run]
+    definition = json.loads((ROOT / "examples" / network_file).read_text())
+    network = client.post("/networks", definition)
+    params = params | ({"epochs": epochs} if epochs else {})
+    started = time.monotonic()
+    job = client.post("/jobs", {"kind": "train", "network_id": network["id"], "dataset_id": dataset_id,
+                                "params": params})
+    while job["status"] in ("queued", "running"):
+        time.sleep(POLL_SECONDS)
+        job = client.get(f"/jobs/{job['id']}")
+        progress = job["progress"]
+        print(f"  {run}: job {job['id']} {job['status']} epoch {progress['epoch']}/{progress['epochs']} "
+              f"step {progress['step']}/{progress['steps']} {job['latest_metrics']}", file=sys.stderr)
+    if job["status"] != "succeeded":
+        raise SystemExit(f"{run}: job {job['id']} {job['status']}: {job['error']}")
+    return {"run": run, "network": network_file, "params": network["total_params"], "epochs": params["epochs"],
+            "test_accuracy": job["result"]["accuracy"], "wall_seconds": time.monotonic() - started,
+            "job_seconds": job["timings"]["duration_seconds"], "job_id": job["id"]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--api", default=load_settings().api_url, help="API base URL (CONVFORGE_API_URL)")
+    parser.add_argument("--runs", default="lenet5,fast,wide", help=f"comma separated, of {', '.join(RUNS)}")
+    parser.add_argument("--epochs", type=int, help="override every run's epochs")
+    args = parser.parse_args()
+    client = ApiClient(args.api)
+    dataset_id = fashion_mnist_id(client)
+    rows = [train(client, run, dataset_id, args.epochs) for run in args.runs.split(",")]
+    print(f"{'run':<16} {'network':<24} {'params':>8} {'epochs':>6} {'test acc':>8} {'wall s':>8} {'job s':>8}")
+    for row in rows:
+        print(f"{row['run']:<16} {row['network']:<24} {row['params']:>8} {row['epochs']:>6} "
+              f"{row['test_accuracy']:>8.4f} {row['wall_seconds']:>8.0f} {row['job_seconds']:>8.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
