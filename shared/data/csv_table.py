@@ -16,7 +16,7 @@ from .layout import to_nchw
 from .source import SourceArrays
 from .upload import IngestLimits
 
-CHUNK_LINES = 4096
+CHUNK_LINES = 1024  # about 6 MB of float64 per chunk for 28x28 images
 DEFAULT_LABEL_COLUMN = "label"
 
 
