@@ -10,7 +10,7 @@ from kombu.exceptions import KombuError
 
 from shared.config import Settings
 from shared.db.models import Job
-from shared.queue import EVALUATE_TASK, TRAIN_TASK, make_celery
+from shared.queue import EVALUATE_TASK, TRAIN_TASK, WORKER_PRESENCE_PREFIX, make_celery
 
 log = logging.getLogger(__name__)
 
@@ -72,13 +72,18 @@ class JobQueue:
             client.close()
 
     def live_workers(self, timeout: float = 1.0) -> list[str]:
-        """Names of the workers that answer a broadcast ping within `timeout` seconds."""
+        """Names of the workers that answer a broadcast ping within `timeout` seconds, or that keep their
+        presence key alive (a worker busy with a job answers no ping)."""
         try:
             replies = self.celery.control.ping(timeout=timeout) or []
+            client = redis.Redis.from_url(self.broker_url, socket_connect_timeout=1, socket_timeout=1)
+            with client:
+                present = [key.decode()[len(WORKER_PRESENCE_PREFIX):]
+                           for key in client.scan_iter(match=WORKER_PRESENCE_PREFIX + "*", count=1000)]
         except (KombuError, OSError, redis.RedisError) as exc:
             log.warning("could not ping workers: %s", exc)
             return []
-        return sorted(name for reply in replies for name in reply)
+        return sorted({name for reply in replies for name in reply} | set(present))
 
     def safe_broker_url(self) -> str:
         """The broker URL without its password, for messages."""

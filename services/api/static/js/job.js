@@ -85,7 +85,7 @@ function showJob(job) {
     training && ["Validation loss", formatNumber(metrics.val_loss)],
     training && ["Validation accuracy", formatPercent(metrics.val_accuracy)],
     training && ["Images/s", metrics.images_per_second ? formatCount(Math.round(metrics.images_per_second)) : "–"],
-    training && ["Learning rate", metrics.learning_rate ?? "–"],
+    training && ["Learning rate", metrics.learning_rate == null ? "–" : String(Number(metrics.learning_rate.toPrecision(3)))],
     ["Running time", formatDuration(job.timings?.duration_seconds)],
     ["ETA", job.status === "running" ? formatDuration(job.progress?.eta_seconds) : "–"],
   ].filter(Boolean);

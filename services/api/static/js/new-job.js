@@ -129,8 +129,8 @@ async function listDatasets(selectId) {
   const options = (page.items || []).map((dataset) => element("option", { value: dataset.id },
     `#${dataset.id} ${dataset.name} · ${formatCount(dataset.num_samples)} samples · ${formatShape(dataset.input_shape)} · ${dataset.num_classes} classes`));
   datasetSelect.replaceChildren(element("option", { value: "" }, "— choose a dataset —"), ...options);
-  if (selectId) datasetSelect.value = String(selectId);
-  else if (options.length === 1) datasetSelect.value = options[0].value;
+  // The newest dataset is the likeliest choice; an upload selects itself.
+  datasetSelect.value = selectId ? String(selectId) : options.length ? options[0].value : "";
   await chooseDataset();
 }
 
@@ -208,6 +208,8 @@ function trainingParams() {
     validation_split: Number(field("validation_split") || 0),
   };
   if (field("workers")) params.workers = Number(field("workers"));
+  if (field("schedule") !== "constant") params.schedule = { type: field("schedule") };
+  params.augment = { crop_padding: Number(field("crop_padding") || 0), flip: form.elements.flip.checked };
   return params;
 }
 
