@@ -190,10 +190,10 @@ def per_layer_ms(batch: int, repeats: int = 30) -> list[tuple[str, float, float]
     x, _ = batch_of(batch)
     ctx = ForwardContext(training=True, sample_ids=np.arange(batch), seed=0)
     inputs = [np.ascontiguousarray(np.moveaxis(x, 0, -1))]
-    for layer in net.layers:
+    for layer in net.execution_order:
         inputs.append(layer.forward(inputs[-1], ctx))
     timings = []
-    for position, layer in enumerate(net.layers):
+    for position, layer in enumerate(net.execution_order):
         forward, backward = [], []
         grad = np.ones_like(inputs[position + 1])
         for _ in range(repeats):
@@ -239,7 +239,7 @@ def main() -> int:
         print(f"{batch:>5} | {ours:15,.0f} | {ref_text} | {ref_ratio} | {torch_text} | {torch_ratio}")
 
     print()
-    print("Per layer, one thread, batch 128 (median ms)")
+    print("Per layer in the order they run, one thread, batch 128 (median ms)")
     print(f"{'layer':<14} {'forward':>9} {'backward':>9}")
     timings = per_layer_ms(128)
     for name, forward, backward in timings:

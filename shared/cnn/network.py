@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .definition import NetworkDefinition, parse_schema
-from .layers import LAYER_CLASSES
+from .layers import LAYER_CLASSES, MaxPool2D, ReLU
 from .layers.base import ForwardContext
 from .summary import NetworkSummary, summarize
 
@@ -40,8 +40,8 @@ class Network:
                 self.grads[f"{layer.name}.{key}"] = layer.grads[key]
             for key, value in layer.buffers.items():
                 self.buffers[f"{layer.name}.{key}"] = value
+        self.execution_order = _execution_order(self.layers)
         self.samples_seen = 0
-        self._input_ndim = None
 
     # -- computation -------------------------------------------------------------------------
 
@@ -63,7 +63,7 @@ class Network:
             self.samples_seen += batch
         ctx = ForwardContext(training=training, sample_ids=sample_ids, seed=self.seed)
         feature_map = _to_internal(x)
-        for layer in self.layers:
+        for layer in self.execution_order:
             feature_map = layer.forward(feature_map, ctx)
         return _to_external(feature_map)
 
@@ -74,10 +74,9 @@ class Network:
         (training never needs it) and None is returned.
         """
         grad = _to_internal(np.asarray(grad_output, dtype=self.dtype))
-        last = len(self.layers) - 1
-        for position in range(last, -1, -1):
-            needed = need_input_grad or position > 0
-            grad = self.layers[position].backward(grad, needed)
+        order = self.execution_order
+        for position in range(len(order) - 1, -1, -1):
+            grad = order[position].backward(grad, need_input_grad or position > 0)
         return _to_external(grad) if need_input_grad else None
 
     def predict(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
@@ -128,6 +127,20 @@ class Network:
 
     def __repr__(self) -> str:
         return f"Network({self.definition.name!r}, {len(self.layers)} layers, {self.summary.total_params:,} params)"
+
+
+def _execution_order(layers: list) -> list:
+    """The layers in the order they run: a ReLU directly before a max pool runs after it.
+
+    ReLU never decreases, so max(relu(a), relu(b)) = relu(max(a, b)) exactly, and the gradients
+    agree, ties included (wherever the window's maximum is <= 0 both give zero); the ReLU then
+    touches a feature map pool_size times smaller.
+    """
+    order = list(layers)
+    for position in range(len(order) - 1):
+        if isinstance(order[position], ReLU) and isinstance(order[position + 1], MaxPool2D):
+            order[position], order[position + 1] = order[position + 1], order[position]
+    return order
 
 
 def _to_internal(x: np.ndarray) -> np.ndarray:

@@ -92,3 +92,16 @@ def test_max_pool_ties_go_to_the_first_position_in_row_major_order(stride):
         np.testing.assert_array_equal(out, [[[[5.0, 7.0], [7.0, 7.0]]]])
         # windows: top-left -> (0,0); top-right -> (1,2); bottom-left -> (2,1); bottom-right -> (1,2)
         np.testing.assert_array_equal(grad, [[[[1, 0, 0], [0, 0, 2], [0, 1, 0]]]])
+
+
+def test_relu_before_max_pool_runs_after_it_with_the_same_results():
+    net = build_network({"input_shape": [1, 2, 6], "layers": [{"type": "relu"}, {"type": "maxpool2d", "pool_size": 2}]},
+                        dtype="float64")
+    assert [layer.plan.type for layer in net.execution_order] == ["maxpool2d", "relu"]
+    # windows: all negative, a tie at zero beside negatives, a tie between two positives
+    x = np.array([[[[-3.0, -1.0, 0.0, -2.0, 4.0, 1.0],
+                    [-2.0, -5.0, -1.0, 0.0, 2.0, 4.0]]]])
+    out = net.forward(x)
+    np.testing.assert_array_equal(out, [[[[0.0, 0.0, 4.0]]]])
+    grad = net.backward(np.array([[[[10.0, 20.0, 30.0]]]]))
+    np.testing.assert_array_equal(grad, [[[[0, 0, 0, 0, 30, 0], [0, 0, 0, 0, 0, 0]]]])
