@@ -12,6 +12,9 @@ from shared.config import Settings, load_settings
 TRAIN_TASK = "convforge.train"
 EVALUATE_TASK = "convforge.evaluate"
 JOB_QUEUE = "convforge.jobs"
+# Redis keys `<prefix><worker name>`, kept alive by each worker (worker/presence.py): a solo-pool worker
+# busy with a job answers no broadcast ping, so "live workers" are the ping replies plus these keys.
+WORKER_PRESENCE_PREFIX = "convforge:worker:"
 
 
 def make_celery(settings: Settings | None = None, name: str = "convforge") -> Celery:

@@ -16,6 +16,7 @@ from celery.signals import worker_ready, worker_shutdown
 from shared.config import load_settings
 from shared.queue import EVALUATE_TASK, TRAIN_TASK, make_celery
 from worker.evaluate_job import run_evaluate_job
+from worker.presence import start_presence
 from worker.reaper import start_reaper
 from worker.shutdown import stop_requested
 from worker.train_job import run_train_job
@@ -23,7 +24,7 @@ from worker.train_job import run_train_job
 log = logging.getLogger(__name__)
 
 celery_app = make_celery()
-_reaper_stopping = threading.Event()
+_housekeeping_stopping = threading.Event()
 
 
 @celery_app.task(name=TRAIN_TASK, bind=True)
@@ -44,12 +45,13 @@ def evaluate(self, job_id: int) -> str:
 
 
 @worker_ready.connect
-def _start_reaper(**_kwargs) -> None:
+def _start_housekeeping(sender, **_kwargs) -> None:
     settings = load_settings()
     start_reaper(settings.database_url, settings.job_lease_seconds,
-                 lambda task, job_id: celery_app.send_task(task, args=[job_id]), _reaper_stopping)
+                 lambda task, job_id: celery_app.send_task(task, args=[job_id]), _housekeeping_stopping)
+    start_presence(settings.broker_url, sender.hostname, settings.job_lease_seconds, _housekeeping_stopping)
 
 
 @worker_shutdown.connect
-def _stop_reaper(**_kwargs) -> None:
-    _reaper_stopping.set()
+def _stop_housekeeping(**_kwargs) -> None:
+    _housekeeping_stopping.set()

@@ -58,9 +58,13 @@ def test_sigkilled_worker_job_completes_exactly_once_after_restart(stack):
     job_id = client.train(network_id, dataset_id, epochs=2, batch_size=16, checkpoint_every_steps=20,
                           log_every_steps=5)
     client.wait_progress(job_id, min_step=60)
+    # Busy, so it answers no ping, yet listed: its presence key is alive.
+    assert any(name.startswith("first@") for name in client.get("/health")["workers"])
     kill_group(worker)
     killed_at = time.monotonic()
     assert client.job(job_id)["status"] == "running"  # nobody knows yet
+    wait_for(lambda: not any(name.startswith("first@") for name in client.get("/health")["workers"]),
+             60, "the killed worker to drop out of /health")
 
     services.start_worker("second")
     resumed = wait_for(lambda: (job := client.job(job_id))["attempt"] == 2 and job["status"] == "running" and job,
