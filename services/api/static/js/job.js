@@ -89,8 +89,7 @@ function showJob(job) {
     ["Running time", formatDuration(job.timings?.duration_seconds)],
     ["ETA", job.status === "running" ? formatDuration(job.progress?.eta_seconds) : "–"],
   ].filter(Boolean);
-  document.getElementById("job-stats").replaceChildren(...stats.map(([label, value]) =>
-    element("div", { class: "stat" }, element("div", { class: "label" }, label), element("div", { class: "value" }, value))));
+  document.getElementById("job-stats").replaceChildren(...statCards(stats));
 
   const errorCard = document.getElementById("job-error");
   errorCard.classList.toggle("hidden", !job.error);
@@ -100,6 +99,12 @@ function showJob(job) {
   document.getElementById("params-text").textContent = JSON.stringify(job.params || {}, null, 2);
   showEvaluation(job);
   showNetwork(job);
+}
+
+// [[label, value], ...] -> small cards with the value large.
+function statCards(stats) {
+  return stats.map(([label, value]) =>
+    element("div", { class: "stat" }, element("div", { class: "label" }, label), element("div", { class: "value" }, value)));
 }
 
 function showEvaluation(job) {
@@ -112,8 +117,7 @@ function showEvaluation(job) {
   section.classList.remove("hidden");
   const stats = [["Test accuracy", formatPercent(result.accuracy, 2)], ["Test loss", formatNumber(result.loss)]];
   if (result.macro_f1 != null) stats.push(["Macro F1", formatPercent(result.macro_f1, 2)]);
-  document.getElementById("evaluation-stats").replaceChildren(...stats.map(([label, value]) =>
-    element("div", { class: "stat" }, element("div", { class: "label" }, label), element("div", { class: "value" }, value))));
+  document.getElementById("evaluation-stats").replaceChildren(...statCards(stats));
   // A training job's model is the one it produced; an evaluation job's is the one it evaluated.
   document.getElementById("model-link").replaceChildren(job.model_id
     ? element("a", { class: "button", href: `${API_ROOT}/models/${job.model_id}/download`, download: "" },

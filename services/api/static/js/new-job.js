@@ -74,18 +74,18 @@ async function validateDefinition() {
     showDefinitionState(null, "", []);
     return;
   }
-  let document_;
+  let parsed;
   try {
-    document_ = JSON.parse(text);
+    parsed = JSON.parse(text);
   } catch (syntaxError) {
     showDefinitionState(null, `Not valid JSON yet: ${syntaxError.message}`, []);
     return;
   }
   status.replaceChildren(element("p", { class: "message info" }, "Checking…"));
   try {
-    const { body } = await apiSend("POST", "/networks/validate", document_);
+    const { body } = await apiSend("POST", "/networks/validate", parsed);
     if (round !== validationRound) return;
-    checked = { definition: document_, summary: body.summary };
+    checked = { definition: parsed, summary: body.summary };
     showDefinitionState(body.summary, `Valid: ${summaryHeadline(body.summary)}.`, []);
   } catch (error) {
     if (round !== validationRound) return;
