@@ -30,7 +30,8 @@ class Stack:
         self.artifact_dir = Path(services.env["ARTIFACT_DIR"])
 
 
-@pytest.fixture(scope="session")
+# Module scope: the services stop as soon as the browser tests are done, not at the end of the whole run.
+@pytest.fixture(scope="module")
 def stack(tmp_path_factory) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("stack")
     services = Services(root, {
@@ -48,7 +49,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
         services.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
         require_or_skip(f"Chromium is not installed at {CHROMIUM}")
