@@ -1,13 +1,22 @@
 """Child processes of `convforge up`: each in its own session (process group), so stopping one stops
 everything it started (gunicorn's workers, the data-parallel trainer's processes) and a Ctrl-C in the
-terminal reaches only `convforge up`, which then stops the children in order."""
+terminal reaches only `convforge up`, which then stops the children in order. Should `convforge up`
+itself be killed outright, each child gets SIGTERM from the kernel (PR_SET_PDEATHSIG)."""
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
 from collections import deque
 from pathlib import Path
+
+PR_SET_PDEATHSIG = 1
+
+
+def _terminate_with_parent() -> None:
+    # Runs in the child between fork and exec; the setting survives exec.
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class ChildProcess:
@@ -22,7 +31,8 @@ class ChildProcess:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_file, "ab") as log:
             self.process = subprocess.Popen(self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, start_new_session=True)
+                                            stdin=subprocess.DEVNULL, start_new_session=True,
+                                            preexec_fn=_terminate_with_parent)
 
     @property
     def running(self) -> bool:

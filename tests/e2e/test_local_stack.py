@@ -134,3 +134,10 @@ def test_train_jobs_and_status_commands(local_stack):
     assert "job 1 (train): succeeded, attempt 1" in status.stdout and "test accuracy" in status.stdout
     missing = convforge("status", "99")
     assert missing.returncode == 1 and "Job 99 does not exist" in missing.stderr
+
+
+def test_children_stop_when_convforge_up_is_killed_outright(local_stack):
+    up, _api_url, _var_dir, started = local_stack
+    up.kill()
+    up.wait(timeout=30)
+    wait_for(lambda: not descendants_alive(started), 90, "the children of a killed `convforge up` to exit")
