@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -74,20 +75,34 @@ def torch_step(batch: int, threads: int):
     return step
 
 
-def measure(steps: dict, batch: int, seconds: float) -> dict[str, float]:
-    """Median images/s per configuration over ROUNDS interleaved rounds."""
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of whole processes (all their threads), from /proc."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def measure(steps: dict, batch: int, seconds: float, pids: list[int]) -> dict[str, tuple[float, float]]:
+    """Per configuration: median images/s over ROUNDS interleaved rounds, and CPU milliseconds
+    per 1000 images summed over ``pids`` (the CPU cost, which other load on the machine barely
+    changes, while it can change images/s a lot)."""
     rates = {name: [] for name in steps}
+    costs = {name: [] for name in steps}
     for step in steps.values():
         step()  # warm-up: first-touch allocations, lazy imports
     for _ in range(ROUNDS):
         for name, step in steps.items():
             time.sleep(0.1)  # let the previous configuration's threads go idle
-            count, start = 0, time.perf_counter()
+            count, start, cpu = 0, time.perf_counter(), cpu_seconds(pids)
             while time.perf_counter() - start < seconds / ROUNDS / len(steps):
                 step()
                 count += 1
             rates[name].append(count * batch / (time.perf_counter() - start))
-    return {name: statistics.median(values) for name, values in rates.items()}
+            costs[name].append((cpu_seconds(pids) - cpu) * 1e6 / (count * batch))
+    return {name: (statistics.median(rates[name]), statistics.median(costs[name])) for name in steps}
 
 
 def main() -> None:
@@ -108,22 +123,27 @@ def main() -> None:
             torch = torch_step(batch, 2)
             if torch is not None:
                 steps["PyTorch CPU, 2 threads"] = torch
-            results[batch] = measure(steps, batch, args.seconds)
+            results[batch] = measure(steps, batch, args.seconds, [os.getpid(), *gradients.shard_pids])
     print_table(results)
 
 
-def print_table(results: dict[int, dict[str, float]]) -> None:
+def print_table(results: dict[int, dict[str, tuple[float, float]]]) -> None:
     names = list(next(iter(results.values())))
+    header = f"{'configuration':36}" + "".join(f"{f'batch {b}':>14}" for b in results)
     print(f"LeNet-5 training step, float32, images/s (median of {ROUNDS} interleaved rounds)")
-    print(f"{'configuration':36}" + "".join(f"{f'batch {b}':>14}" for b in results))
+    print(header)
     for name in names:
-        print(f"{name:36}" + "".join(f"{results[b][name]:>14,.0f}" for b in results))
+        print(f"{name:36}" + "".join(f"{results[b][name][0]:>14,.0f}" for b in results))
     dp = "2 processes, 1 BLAS thread each"
     print()
     for name in names:
         if name != dp:
             print(f"{'2 processes / ' + name:58}"
-                  + "".join(f"{results[b][dp] / results[b][name]:>8.2f}x" for b in results))
+                  + "".join(f"{results[b][dp][0] / results[b][name][0]:>8.2f}x" for b in results))
+    print(f"\nCPU milliseconds per 1000 images, all processes")
+    print(header)
+    for name in names:
+        print(f"{name:36}" + "".join(f"{results[b][name][1]:>14,.0f}" for b in results))
 
 
 if __name__ == "__main__":

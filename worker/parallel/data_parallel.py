@@ -148,7 +148,11 @@ class DataParallel:
             arrays += [(f"buffer{slot}:{k}", v.shape, v.dtype) for k, v in net.buffers.items()]
         self._model = self._share("model", arrays)
         log.info("data parallel: %d processes, this one (%d) and shard processes %s", self.workers,
-                 os.getpid(), [shard.process.pid for shard in self._shards])
+                 os.getpid(), self.shard_pids)
+
+    @property
+    def shard_pids(self) -> list[int]:
+        return [shard.process.pid for shard in self._shards]
 
     def _share(self, role: str, arrays) -> Segment:
         """Create a segment, have every shard process map it, then unlink its name."""
