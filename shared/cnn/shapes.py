@@ -247,6 +247,15 @@ def plan_network(definition: d.NetworkDefinition, max_params: int, max_activatio
             raise DefinitionError([{"loc": loc, "msg": (
                 f"layers[{index}] {name}: activations would need ~{_gib(total_bytes)} per sample "
                 f"by this layer; the limit is {_gib(max_activation_bytes)} per sample")}])
+        if plan.type == "conv2d":
+            # the engine gathers every window of a sample before its GEMM
+            c, kh, kw = plan.param_shapes["weight"][1:]
+            window_bytes = (c * kh * kw + 1) * plan.output_shape[1] * plan.output_shape[2] * BYTES_PER_VALUE
+            if window_bytes > max_activation_bytes:
+                raise DefinitionError([{"loc": ["layers", index, "kernel_size"], "msg": (
+                    f"layers[{index}] {name}: gathering its {kh}x{kw}x{c} windows would need "
+                    f"~{_gib(window_bytes)} per sample; the limit is {_gib(max_activation_bytes)} "
+                    f"per sample")}])
         plans.append(plan)
         shape = plan.output_shape
     return plans

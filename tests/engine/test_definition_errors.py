@@ -72,6 +72,13 @@ def test_absurd_memory_refused_with_estimate_and_limit():
     assert "100,001,000,000 parameters" in error["msg"] and "2,147,483,648" in error["msg"]
 
 
+def test_convolution_windows_too_large_for_memory():
+    [error] = errors_of({"input_shape": [64, 2000, 2000], "layers": [
+        {"type": "conv2d", "filters": 1, "kernel_size": 5, "padding": 2}]})
+    assert error["loc"] == ["layers", 0, "kernel_size"]
+    assert "5x5x64 windows would need ~23.9 GiB per sample" in error["msg"]
+
+
 def test_summary_and_build_raise_the_same_error():
     bad = {"input_shape": [1, 4, 4], "layers": [{"type": "avgpool2d", "pool_size": 5}]}
     with pytest.raises(DefinitionError):
