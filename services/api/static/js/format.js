@@ -44,8 +44,10 @@ function formatDuration(seconds) {
   return `${Math.floor(minutes / 60)}h ${String(minutes % 60).padStart(2, "0")}m`;
 }
 
+// "Nov 27, 19:43": short enough for a table cell; the full time is in the API's answer.
 function formatTime(isoText) {
   if (!isoText) return "–";
   const time = new Date(isoText);
-  return Number.isNaN(time.getTime()) ? isoText : time.toLocaleString();
+  if (Number.isNaN(time.getTime())) return isoText;
+  return time.toLocaleString("en-US", { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
 }
