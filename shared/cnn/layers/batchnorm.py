@@ -1,14 +1,14 @@
 """Batch normalisation over channels (after a conv) or features (after a dense).
 
-The channel is axis 0 of the internal layout, so both cases reduce over every other axis.
-Running statistics follow PyTorch: ``running = (1 - momentum) * running + momentum * batch``,
-with the unbiased variance.
+The channel is axis 0 of the internal layout, so both cases work on a (channels, everything
+else) view and reduce along its contiguous rows. Running statistics follow PyTorch:
+``running = (1 - momentum) * running + momentum * batch``, with the unbiased variance.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .base import Layer, per_channel
+from .base import Layer
 
 
 class BatchNorm(Layer):
@@ -23,12 +23,13 @@ class BatchNorm(Layer):
 
     def forward(self, x, ctx):
         # x_hat = (x - mean) / sqrt(var + eps); out = weight * x_hat + bias
-        spec, ndim = self.plan.spec, x.ndim
-        axes = tuple(range(1, ndim))
+        spec = self.plan.spec
+        rows = x.reshape(x.shape[0], -1)
         if ctx.training:
-            count = x.size // x.shape[0]
-            mean = x.mean(axis=axes)
-            var = x.var(axis=axes)
+            count = rows.shape[1]
+            mean = rows.mean(axis=1)
+            centred = rows - mean[:, None]
+            var = np.einsum("ij,ij->i", centred, centred) / count
             m = spec.momentum
             running_mean, running_var = self.buffers["running_mean"], self.buffers["running_var"]
             running_mean *= 1 - m
@@ -37,25 +38,28 @@ class BatchNorm(Layer):
             running_var += m * var * (count / max(count - 1, 1))
         else:
             mean, var = self.buffers["running_mean"], self.buffers["running_var"]
+            centred = rows - mean[:, None]
         inv_std = (1.0 / np.sqrt(var + spec.eps)).astype(x.dtype)
-        x_hat = (x - per_channel(mean, ndim)) * per_channel(inv_std, ndim)
+        x_hat = np.multiply(centred, inv_std[:, None], out=centred)
         self.cache = (x_hat, inv_std, ctx.training)
-        return x_hat * per_channel(self.weight, ndim) + per_channel(self.bias, ndim)
+        return (x_hat * self.weight[:, None] + self.bias[:, None]).reshape(x.shape)
 
     def backward(self, grad_out, need_input_grad=True):
         # dweight = sum(grad_out * x_hat); dbias = sum(grad_out);
         # training: dx = weight * inv_std * (g - mean(g) - x_hat * mean(g * x_hat))
         x_hat, inv_std, training = self.cache
-        ndim = grad_out.ndim
-        axes = tuple(range(1, ndim))
-        grad_out.sum(axis=axes, out=self.grads["bias"])
-        (grad_out * x_hat).sum(axis=axes, out=self.grads["weight"])
+        grad = grad_out.reshape(grad_out.shape[0], -1)
+        np.add.reduce(grad, axis=1, out=self.grads["bias"])
+        np.einsum("ij,ij->i", grad, x_hat, out=self.grads["weight"])
         if not need_input_grad:
             return None
-        scale = per_channel(self.weight * inv_std, ndim)
+        scale = (self.weight * inv_std)[:, None]
         if not training:
-            return grad_out * scale
-        count = grad_out.size // grad_out.shape[0]
-        mean_grad = per_channel(self.grads["bias"] / count, ndim)
-        mean_grad_xhat = per_channel(self.grads["weight"] / count, ndim)
-        return scale * (grad_out - mean_grad - x_hat * mean_grad_xhat)
+            return (grad * scale).reshape(grad_out.shape)
+        count = grad.shape[1]
+        mean_grad = (self.grads["bias"] / count)[:, None]
+        mean_grad_xhat = (self.grads["weight"] / count)[:, None]
+        grad_input = grad - mean_grad
+        grad_input -= x_hat * mean_grad_xhat
+        grad_input *= scale
+        return grad_input.reshape(grad_out.shape)
