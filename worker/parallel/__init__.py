@@ -6,18 +6,11 @@ one shard of every batch; the sum equals the single-process full-batch gradient.
 """
 from __future__ import annotations
 
-import os
-
-from worker.parallel.data_parallel import DataParallel, DataParallelError, open_data_parallel, shard_bounds
+from worker.parallel.data_parallel import (DataParallel, DataParallelError, default_workers,
+                                           open_data_parallel, shard_bounds)
 
 # The name the training job's seam (worker/gradients.py) calls.
 open_gradients = open_data_parallel
-
-
-def default_workers() -> int:
-    """The cores this process may run on (its CPU affinity), the default for a job's ``workers``."""
-    return len(os.sched_getaffinity(0))
-
 
 __all__ = ["DataParallel", "DataParallelError", "default_workers", "open_data_parallel",
            "open_gradients", "shard_bounds"]

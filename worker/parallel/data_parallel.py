@@ -51,6 +51,11 @@ def shard_bounds(batch_size: int, shards: int) -> list[tuple[int, int]]:
     return bounds
 
 
+def default_workers() -> int:
+    """The cores this process may run on (its CPU affinity), the default for a job's ``workers``."""
+    return len(os.sched_getaffinity(0))
+
+
 class _Shard:
     """The parent's handle on one shard process."""
 
@@ -125,6 +130,9 @@ class DataParallel:
         self._batch: Segment | None = None
         self.grads = {name: np.zeros_like(grad) for name, grad in net.grads.items()}
         self.sample_offset = 0
+        if workers > default_workers():
+            log.warning("workers=%d but this worker may use only %d cores: each step waits for "
+                        "processes that share a core", workers, default_workers())
         sweep_stale_segments()
         try:
             self._start()
