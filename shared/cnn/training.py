@@ -175,10 +175,11 @@ def evaluate(net: Network, x: np.ndarray, y: np.ndarray, batch_size: int = 256,
 def fit(net: Network, x: np.ndarray, y: np.ndarray, optimizer: dict, epochs: int = 1,
         batch_size: int = 128, schedule: dict | None = None, loss: str = "cross_entropy",
         seed: int = 0, validation: tuple[np.ndarray, np.ndarray] | None = None,
-        on_epoch: Callable[[dict], None] | None = None) -> list[dict]:
+        on_epoch: Callable[[dict], None] | None = None, threads: int = 1) -> list[dict]:
     """Train for ``epochs`` over shuffled mini-batches; returns one dict of metrics per epoch."""
     steps_per_epoch = -(-len(x) // batch_size)
-    trainer = Trainer(net, optimizer, schedule, total_steps=epochs * steps_per_epoch, loss=loss)
+    trainer = Trainer(net, optimizer, schedule, total_steps=epochs * steps_per_epoch, loss=loss,
+                      threads=threads)
     rng = np.random.default_rng(seed)
     history = []
     for epoch in range(1, epochs + 1):
