@@ -10,14 +10,14 @@ Both use the same number of threads (``--threads``, default: the CPUs this proce
 PyTorch through ``torch.set_num_threads``; convforge through ``Trainer(threads=...)``, which splits
 each batch over that many threads, with BLAS held to one thread per call (threadpoolctl) so
 the two kinds of threads do not compete. convforge and PyTorch rounds alternate, so both see
-the same machine load; each figure is the median of the rounds.
+the same machine load; each figure is the best round, as timeit advises, since other work on
+the machine only ever slows a round down.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -51,15 +51,15 @@ def timed_round(step, batch: int, seconds: float) -> float:
     return count * batch / (time.perf_counter() - start)
 
 
-def interleaved(steps: list, batch: int, seconds: float, rounds: int = 7) -> list[float]:
-    """Median images/s of each step function, their timed rounds taken in turn."""
+def interleaved(steps: list, batch: int, seconds: float, rounds: int = 9) -> list[float]:
+    """Best-round images/s of each step function, their timed rounds taken in turn."""
     for step in steps:
         step()
     rates = [[] for _ in steps]
     for _ in range(rounds):
         for step, rate in zip(steps, rates):
             rate.append(timed_round(step, batch, seconds / rounds))
-    return [statistics.median(rate) for rate in rates]
+    return [max(rate) for rate in rates]
 
 
 def batch_of(batch: int, seed: int = 0):
@@ -203,7 +203,7 @@ def per_layer_ms(batch: int, repeats: int = 30) -> list[tuple[str, float, float]
             layer.backward(grad, need_input_grad=position > 0)
             forward.append(middle - start)
             backward.append(time.perf_counter() - middle)
-        timings.append((layer.name, 1000 * statistics.median(forward), 1000 * statistics.median(backward)))
+        timings.append((layer.name, 1000 * min(forward), 1000 * min(backward)))
     return timings
 
 
@@ -224,7 +224,8 @@ def main() -> int:
         rates = interleaved(steps, batch, args.seconds)
         reference = None
         if batch == 32:
-            reference = timed_round(LoopReference(batch).step, batch, args.seconds / 2)
+            loop = LoopReference(batch)
+            reference = max(timed_round(loop.step, batch, args.seconds / 6) for _ in range(3))
         rows.append((batch, rates[0], reference, rates[1] if torch_fn else None))
 
     print()
@@ -239,7 +240,7 @@ def main() -> int:
         print(f"{batch:>5} | {ours:15,.0f} | {ref_text} | {ref_ratio} | {torch_text} | {torch_ratio}")
 
     print()
-    print("Per layer in the order they run, one thread, batch 128 (median ms)")
+    print("Per layer in the order they run, one thread, batch 128 (best of 30, ms)")
     print(f"{'layer':<14} {'forward':>9} {'backward':>9}")
     timings = per_layer_ms(128)
     for name, forward, backward in timings:
