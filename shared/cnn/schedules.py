@@ -6,6 +6,7 @@ from typing import Annotated, Callable, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from .errors import SpecError
 from .optimizers import validate_spec
 
 
@@ -45,6 +46,9 @@ def make_schedule(spec: dict | ScheduleSpec | None, base_lr: float, total_steps:
     if isinstance(schedule, StepSchedule):
         return lambda step: base_lr * schedule.gamma ** (step // schedule.step_size)
     if isinstance(schedule, CosineSchedule):
+        if total_steps is None:
+            raise SpecError([{"loc": ["schedule", "type"],
+                              "msg": "schedule.type: a cosine schedule needs the total number of steps"}])
         warmup, total = schedule.warmup_steps, max(int(total_steps), 1)
 
         def cosine(step: int) -> float:

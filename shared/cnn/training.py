@@ -45,7 +45,7 @@ class Trainer:
     """
 
     def __init__(self, net: Network, optimizer_spec: dict | OptimizerSpec, schedule_spec=None,
-                 total_steps: int = 1, loss: str = "cross_entropy", gradients: GradientFn | None = None,
+                 total_steps: int | None = None, loss: str = "cross_entropy", gradients: GradientFn | None = None,
                  threads: int = 1):
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {sorted(LOSSES)}, not {loss!r}")

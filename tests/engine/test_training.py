@@ -91,6 +91,8 @@ def test_schedules():
     assert cosine(0) == pytest.approx(0.5) and cosine(2) == pytest.approx(1.0)
     assert cosine(7) == pytest.approx(0.5) and cosine(12) == pytest.approx(0.0)
     assert make_schedule(None, 0.3, 5)(4) == 0.3
+    with pytest.raises(SpecError, match="needs the total number of steps"):
+        make_schedule({"type": "cosine"}, 0.1, None)
 
 
 @pytest.mark.parametrize("optimizer", [{"type": "sgd", "lr": 0.1, "momentum": 0.9},
