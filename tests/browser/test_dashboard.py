@@ -111,6 +111,7 @@ def test_submit_from_new_job_page_watch_it_train_and_read_the_results(page, stac
     assert len(metrics) > points_while_running
     validation_points = page.evaluate("() => Chart.getChart('loss-chart').data.datasets[1].data.length")
     assert validation_points == 3  # one per epoch
+    expect(page.locator("#learning-rate")).to_be_hidden()  # a constant rate needs no curve
 
     # Evaluation: accuracy, per-class scores, the confusion matrix over the 1,000 test images.
     job = api(stack, "GET", f"/jobs/{job_id}")
@@ -267,9 +268,15 @@ def test_new_job_from_a_saved_network_with_refused_upload_and_parameter_errors(p
 
     page.fill("input[name=batch_size]", "32")
     page.fill("input[name=epochs]", "1")
+    page.select_option("select[name=schedule]", "cosine")
     page.click("#submit-job")
     page.wait_for_url(re.compile(r"/jobs/\d+$"), timeout=30_000)
     job = api(stack, "GET", f"/jobs/{page.url.rsplit('/', 1)[1]}")
     assert job["network"]["id"] == network["id"]
     assert len(api(stack, "GET", "/networks?limit=500")["items"]) == networks_before  # reused, not stored again
+    assert job["params"]["schedule"]["type"] == "cosine"
     expect_status(page, "succeeded")
+    # A scheduled learning rate gets its own curve, falling over the job.
+    expect(page.locator("#learning-rate")).to_be_visible()
+    rates = page.evaluate("() => Chart.getChart('learning-rate-chart').data.datasets[0].data.map((point) => point.y)")
+    assert rates == sorted(rates, reverse=True) and rates[0] > rates[-1]

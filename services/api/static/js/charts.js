@@ -4,7 +4,7 @@
 
 const PALETTE = ["#2563eb", "#ea580c", "#15803d", "#9333ea", "#b91c1c", "#0d9488", "#a16207", "#db2777"];
 
-function curveChart(canvas, { xTitle, yTitle, yAsPercent = false }) {
+function curveChart(canvas, { xTitle, yTitle, yAsPercent = false, legend = true }) {
   return new Chart(canvas, {
     type: "line",
     data: { datasets: [] },
@@ -23,10 +23,10 @@ function curveChart(canvas, { xTitle, yTitle, yAsPercent = false }) {
         },
       },
       plugins: {
-        legend: { position: "bottom", labels: { usePointStyle: true, boxHeight: 7 } },
+        legend: { display: legend, position: "bottom", labels: { usePointStyle: true, boxHeight: 7 } },
         tooltip: {
           callbacks: {
-            label: (item) => `${item.dataset.label}: ${yAsPercent ? formatPercent(item.parsed.y, 2) : formatNumber(item.parsed.y)}`,
+            label: (item) => `${item.dataset.label}: ${yAsPercent ? formatPercent(item.parsed.y, 2) : Number(item.parsed.y.toPrecision(4))}`,
           },
         },
       },

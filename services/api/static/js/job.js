@@ -10,6 +10,9 @@ const curves = {
   loss: { train: addCurve(lossChart, "train", "#2563eb", "train"), val: addCurve(lossChart, "validation", "#ea580c", "val") },
   accuracy: { train: addCurve(accuracyChart, "train", "#2563eb", "train"), val: addCurve(accuracyChart, "validation", "#ea580c", "val") },
 };
+// Shown only when the rate changes during the job (a schedule); a constant rate is in the stats.
+const learningRateChart = curveChart(document.getElementById("learning-rate-chart"), { xTitle: "step", yTitle: "learning rate", legend: false });
+const learningRateCurve = addCurve(learningRateChart, "learning rate", "#7c3aed", "train");
 let lastSeq = 0;
 let shownStatus = null;
 let networkShown = false;
@@ -54,6 +57,10 @@ function addMetrics(items) {
     appendPoints(lossChart, curves.loss[kind], ofKind.map((metric) => ({ x: metric.step, y: metric.loss })));
     appendPoints(accuracyChart, curves.accuracy[kind], ofKind.map((metric) => ({ x: metric.step, y: metric.accuracy })));
   }
+  const train = items.filter((metric) => metric.kind === "train" && metric.learning_rate != null);
+  appendPoints(learningRateChart, learningRateCurve, train.map((metric) => ({ x: metric.step, y: metric.learning_rate })));
+  const rates = new Set(learningRateChart.data.datasets[learningRateCurve].data.map((point) => point.y));
+  document.getElementById("learning-rate").classList.toggle("hidden", rates.size < 2);
   const trainPoints = lossChart.data.datasets[curves.loss.train].data.length;
   const valPoints = lossChart.data.datasets[curves.loss.val].data.length;
   const caption = `${trainPoints} train points (logged steps), ${valPoints} validation points (epochs)`;
@@ -68,7 +75,7 @@ function showJob(job) {
     `${job.kind} · ${networkLabel(job)} on ${datasetLabel(job)} · created ${formatTime(job.timings?.created_at)}`;
   // The x axis spans the whole job, so the curves visibly grow towards its end.
   if (job.progress && job.progress.steps) {
-    for (const chart of [lossChart, accuracyChart]) chart.options.scales.x.max = job.progress.steps;
+    for (const chart of [lossChart, accuracyChart, learningRateChart]) chart.options.scales.x.max = job.progress.steps;
   }
   const progressHolder = document.getElementById("job-progress");
   if (!progressHolder.firstChild) progressHolder.append(progressBar(job));
