@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pytest
 import requests
+from playwright.sync_api import expect
 
 from shared.db.models import Dataset
 from shared.db.session import session_scope
@@ -39,14 +40,10 @@ def submit_api_job(stack, dataset_file, **params) -> int:
 
 
 def expect_status(page, status: str, timeout: float = FINISH_TIMEOUT_MS):
-    from playwright.sync_api import expect
-
     expect(page.locator("#job-status .status")).to_have_text(status, timeout=timeout)
 
 
 def test_submit_from_new_job_page_watch_it_train_and_read_the_results(page, stack):
-    from playwright.sync_api import expect
-
     page.goto("/new")
     # The bundled LeNet-5 is loaded and checked by the engine before anything is stored.
     status = page.locator("#definition-status")
@@ -148,8 +145,6 @@ def test_submit_from_new_job_page_watch_it_train_and_read_the_results(page, stac
 
 
 def test_cancel_a_running_job_from_the_jobs_page(page, stack, small_fashion_mnist):
-    from playwright.sync_api import expect
-
     job_id = submit_api_job(stack, small_fashion_mnist, epochs=200, batch_size=8, workers=1)
     page.goto("/")
     row = page.locator(f"#jobs tr[data-job-id='{job_id}']")
@@ -182,8 +177,6 @@ def test_cancel_a_running_job_from_the_jobs_page(page, stack, small_fashion_mnis
 
 
 def test_compare_two_runs_on_the_same_axes(page, stack, small_fashion_mnist):
-    from playwright.sync_api import expect
-
     first = submit_api_job(stack, small_fashion_mnist, epochs=2, batch_size=32, workers=1)
     second = submit_api_job(stack, small_fashion_mnist, epochs=2, batch_size=64, workers=1,
                             optimizer={"type": "adam", "lr": 0.002})
@@ -212,8 +205,6 @@ def test_compare_two_runs_on_the_same_axes(page, stack, small_fashion_mnist):
 
 
 def test_failed_job_shows_its_error(page, stack, small_fashion_mnist):
-    from playwright.sync_api import expect
-
     # A dataset whose stored arrays were damaged after upload: the worker cannot read it.
     with open(small_fashion_mnist, "rb") as upload:
         dataset = api(stack, "POST", "/datasets", files={"file": upload})
@@ -235,8 +226,6 @@ def test_failed_job_shows_its_error(page, stack, small_fashion_mnist):
 
 def test_new_job_from_a_saved_network_with_refused_upload_and_parameter_errors(page, stack, small_fashion_mnist,
                                                                                tmp_path):
-    from playwright.sync_api import expect
-
     network = api(stack, "POST", "/networks", json={
         "name": "saved_for_reuse", "input_shape": [1, 28, 28],
         "layers": [{"type": "flatten"}, {"type": "dense", "units": 10}]})
