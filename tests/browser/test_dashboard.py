@@ -86,19 +86,16 @@ def test_submit_from_new_job_page_watch_it_train_and_read_the_results(page, stac
     page.wait_for_url(re.compile(r"/jobs/\d+$"), timeout=30_000)
     job_id = int(page.url.rsplit("/", 1)[1])
 
-    # The progress bar moves: seen part-way, then full.
+    # The progress bar moves and the curve gets points: both seen part-way through the job, then full.
     progress = page.locator("#job-progress .progress")
-    page.wait_for_function("""() => {
+    loss_chart = page.locator("#loss-chart")
+    points_while_running = page.wait_for_function("""() => {
         const bar = document.querySelector('#job-progress .progress');
         const value = bar && Number(bar.getAttribute('aria-valuenow'));
-        return value > 0 && value < 100;
-    }""", timeout=FINISH_TIMEOUT_MS)
-    expect(page.locator("#job-status .status")).to_have_text("running")
-    # The curve gets points while the job runs, and more after.
-    loss_chart = page.locator("#loss-chart")
-    page.wait_for_function("() => Number(document.getElementById('loss-chart').dataset.points) >= 2",
-                           timeout=FINISH_TIMEOUT_MS)
-    points_while_running = int(loss_chart.get_attribute("data-points"))
+        const points = Number(document.getElementById('loss-chart').dataset.points || 0);
+        const running = document.querySelector('#job-status .status')?.textContent === 'running';
+        return running && value > 0 && value < 100 && points > 0 && points;
+    }""", timeout=FINISH_TIMEOUT_MS).json_value()
     screenshot(page, "job-running")
 
     expect_status(page, "succeeded")
