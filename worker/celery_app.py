@@ -47,7 +47,7 @@ def evaluate(self, job_id: int) -> str:
 @worker_ready.connect
 def _start_housekeeping(sender, **_kwargs) -> None:
     settings = load_settings()
-    start_reaper(settings.database_url, settings.job_lease_seconds,
+    start_reaper(settings.database_url, settings.artifact_dir, settings.job_lease_seconds,
                  lambda task, job_id: celery_app.send_task(task, args=[job_id]), _housekeeping_stopping)
     start_presence(settings.broker_url, sender.hostname, settings.job_lease_seconds, _housekeeping_stopping)
 

@@ -6,19 +6,24 @@ with a conditional UPDATE (same attempt, same old heartbeat, so a live worker's 
 sends a new message. When the old message comes back later, the claim finds the job finished or owned
 and the message is acked without effect. Every worker runs the reaper; the conditional UPDATE makes
 concurrent reapers harmless.
+
+It also deletes checkpoints left by jobs that ended without their worker's help (a job given back on
+shutdown and then cancelled while queued never runs again to delete its own).
 """
 from __future__ import annotations
 
 import logging
 import threading
 from datetime import timedelta
+from pathlib import Path
 from typing import Callable
 
 from sqlalchemy import select, update
 
-from shared.db.models import Job, utcnow
+from shared.db.models import FINAL_STATES, Job, utcnow
 from shared.db.session import session_scope
 from shared.queue import EVALUATE_TASK, TRAIN_TASK
+from worker.checkpoint import remove_checkpoint
 from worker.claim import as_utc
 
 log = logging.getLogger(__name__)
@@ -53,7 +58,21 @@ def requeue_stale_jobs(database_url: str, lease_seconds: float, send: Callable[[
     return [job_id for job_id, _ in requeued]
 
 
-def start_reaper(database_url: str, lease_seconds: float, send: Callable[[str, int], None],
+def sweep_checkpoints(database_url: str, artifact_dir: Path) -> list[int]:
+    """Delete the checkpoints of jobs in a final state (or gone); returns their job ids."""
+    files = {int(path.stem.removeprefix("job-")): path
+             for path in (Path(artifact_dir) / "checkpoints").glob("job-*.npz") if path.stem[4:].isdigit()}
+    if not files:
+        return []
+    with session_scope(database_url) as session:
+        alive = set(session.scalars(select(Job.id).where(Job.id.in_(files), Job.status.not_in(FINAL_STATES))))
+    ended = sorted(set(files) - alive)
+    for job_id in ended:
+        remove_checkpoint(files[job_id])
+    return ended
+
+
+def start_reaper(database_url: str, artifact_dir: Path, lease_seconds: float, send: Callable[[str, int], None],
                  stopping: threading.Event) -> threading.Thread:
     """Check every half lease, in a daemon thread, until `stopping` is set."""
 
@@ -61,6 +80,7 @@ def start_reaper(database_url: str, lease_seconds: float, send: Callable[[str, i
         while not stopping.wait(max(lease_seconds / 2, 1.0)):
             try:
                 requeue_stale_jobs(database_url, lease_seconds, send)
+                sweep_checkpoints(database_url, artifact_dir)
             except Exception:  # a database outage must not kill the reaper
                 log.exception("reaper pass failed; trying again later")
 

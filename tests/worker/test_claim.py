@@ -11,7 +11,8 @@ from shared.db.session import session_scope
 from tests.worker.conftest import job_row
 from worker.claim import as_utc, claim_job
 from worker.lease import JobLease
-from worker.reaper import requeue_stale_jobs
+from worker.checkpoint import checkpoint_path, save_checkpoint
+from worker.reaper import requeue_stale_jobs, sweep_checkpoints
 
 
 def _age_heartbeat(settings, job_id: int, seconds: float) -> None:
@@ -88,3 +89,14 @@ def test_kept_alive_lease_beats_while_the_loop_is_busy(settings, make_job):
             assert time.monotonic() < deadline, "no heartbeat within 30s"
             time.sleep(0.05)
     assert requeue_stale_jobs(settings.database_url, 30, lambda task, job_id: None) == []
+
+
+def test_sweep_deletes_checkpoints_of_ended_jobs_only(settings, make_job):
+    ended, queued = make_job(), make_job()
+    with session_scope(settings.database_url) as session:
+        session.execute(update(Job).where(Job.id == ended).values(status="cancelled"))
+    for job_id in (ended, queued, 999):
+        save_checkpoint(checkpoint_path(settings.artifact_dir, job_id), {"position": {"seq": 1}})
+    assert sweep_checkpoints(settings.database_url, settings.artifact_dir) == [ended, 999]
+    assert not checkpoint_path(settings.artifact_dir, ended).exists()
+    assert checkpoint_path(settings.artifact_dir, queued).exists()
