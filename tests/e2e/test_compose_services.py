@@ -9,7 +9,9 @@ import requests
 
 from shared.cnn import load_model
 from tests.e2e.api import Client
+from tests.e2e.processes import wait_for
 from tests.support.fixtures import postgres_database_url, postgres_server_url  # noqa: F401
+from tests.support.postgres import server_stopped
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -42,3 +44,28 @@ def test_training_on_postgres_and_redis(services, postgres_database_url, tmp_pat
     assert net.forward(np.zeros((2, 1, 28, 28), dtype=np.float32)).shape == (2, 10)
     health = client.get("/health")
     assert health["database"]["ok"] and health["broker"]["ok"]
+
+
+def test_database_outage_during_a_job(services, postgres_server_url, postgres_database_url):  # noqa: F811
+    services.env["DATABASE_URL"] = postgres_database_url
+    services.start_redis()
+    services.migrate()
+    client = Client(services.start_api())
+    worker = services.start_worker("patient")
+    dataset_id = client.upload_dataset()
+    job_id = client.train(client.create_network(), dataset_id, epochs=1, batch_size=16)
+    client.wait_progress(job_id, min_step=20)
+
+    with server_stopped(postgres_server_url):
+        response = requests.get(f"{client.base}/jobs/{job_id}", timeout=30)
+        assert response.status_code == 503
+        assert response.headers["Content-Type"].startswith("application/problem+json")
+        assert response.json()["status"] == 503 and "Traceback" not in response.text
+        # The worker notices and keeps retrying its writes.
+        wait_for(lambda: "database unavailable while" in worker.log_tail(400), 120,
+                 "the worker to retry a write")
+
+    job = client.wait_final(job_id)
+    assert job["status"] == "succeeded" and job["attempt"] == 1, job
+    metrics = client.metrics(job_id)
+    assert [row["seq"] for row in metrics] == list(range(1, len(metrics) + 1))

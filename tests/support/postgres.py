@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -109,3 +110,24 @@ def _tail(path: Path, lines: int = 20) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no server log)"
+
+
+@contextmanager
+def server_stopped(url: str) -> Iterator[None]:
+    """Stop the cluster behind `url` (fast: open connections are cut) for the duration of the block, then
+    start it again with the options it ran with. For tests of a database outage."""
+    from sqlalchemy.engine import make_url
+
+    root = Path(make_url(url).query["host"])
+    data_dir = root / "data"
+    as_user = _run_as_postgres_prefix(root)
+    # postmaster.opts holds the server's command line: binary, "-D" dir, then the options to reuse.
+    words = shlex.split((data_dir / "postmaster.opts").read_text())[1:]
+    options = [word for index, word in enumerate(words)
+               if word != "-D" and (index == 0 or words[index - 1] != "-D")]
+    _run(as_user + [str(PG_BINDIR / "pg_ctl"), "-D", str(data_dir), "-m", "fast", "-w", "stop"], root)
+    try:
+        yield
+    finally:
+        _run(as_user + [str(PG_BINDIR / "pg_ctl"), "-D", str(data_dir), "-l", str(root / "server.log"),
+                        "-o", shlex.join(options), "-w", "-t", "60", "start"], root)
