@@ -66,6 +66,7 @@ class TrainingRun:
         self.net = build_network(definition, seed=params.seed)
         self.position = Position()
         self.lr = float(params.optimizer.get("lr", 0.0))
+        self.latest: dict = {}  # the job row's latest_metrics
 
     def run(self):
         """Train to the end and return the network; raises JobCancelled, ShutdownRequested, JobFailed."""
@@ -177,7 +178,7 @@ class TrainingRun:
                 "learning_rate": self.lr, "images_per_second": images_per_second}
 
     def _latest(self, metrics: list[dict]) -> dict:
-        latest = dict(getattr(self, "latest", {}))
+        latest = dict(self.latest)
         for metric in metrics:
             prefix = "" if metric["kind"] == "train" else "val_"
             latest.update({f"{prefix}loss": metric["loss"], f"{prefix}accuracy": metric["accuracy"]})
