@@ -7,6 +7,8 @@ The Trainer runs a batch in passes of at most MICRO_BATCH images unless the netw
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import psutil
 
 from shared.cnn.training import MICRO_BATCH
@@ -17,8 +19,19 @@ ACTIVATION_FACTOR = 3
 PARAMETER_FACTOR = 4
 
 
+CGROUP_MEMORY_MAX = Path("/sys/fs/cgroup/memory.max")  # a container's limit (cgroup v2)
+
+
 def memory_limit(configured: int) -> int:
-    return configured or int(psutil.virtual_memory().total * 0.8)
+    """WORKER_MEMORY_BYTES, or 80% of the machine's memory or of the container's limit if lower."""
+    if configured:
+        return configured
+    available = psutil.virtual_memory().total
+    try:
+        available = min(available, int(CGROUP_MEMORY_MAX.read_text()))
+    except (OSError, ValueError):  # no cgroup v2, or "max"
+        pass
+    return int(available * 0.8)
 
 
 def training_bytes(summary: dict, batch_size: int) -> int:
