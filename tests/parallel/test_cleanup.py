@@ -109,7 +109,9 @@ def test_sweep_removes_only_segments_of_dead_parents():
     try:
         for path in (dead, live):
             open(path, "wb").close()
-        assert sweep_stale_segments() == [os.path.basename(dead)]
+        sweep_stale_segments()
+        # (A job starting elsewhere on this machine may sweep first; the outcome is the same.)
+        assert not os.path.exists(dead)
         assert os.path.exists(live)
     finally:
         for path in (dead, live):

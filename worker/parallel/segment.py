@@ -9,6 +9,7 @@ die, and `sweep_stale_segments` removes segments whose parent no longer exists.
 from __future__ import annotations
 
 import errno
+import logging
 import mmap
 import os
 import secrets
@@ -22,6 +23,8 @@ from worker.errors import JobFailed
 SHM_DIR = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
 PREFIX = "convforge-dp-"
 ALIGN = 64  # a cache line: arrays of different processes never share one
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -109,9 +112,8 @@ def _reserve(fd: int, path: str, size: int) -> None:
             f"fewer workers or a smaller batch_size") from None
 
 
-def sweep_stale_segments() -> list[str]:
+def sweep_stale_segments() -> None:
     """Remove segments left by a parent that died before it could unlink them."""
-    removed = []
     for entry in os.listdir(SHM_DIR):
         if not entry.startswith(PREFIX):
             continue
@@ -120,10 +122,9 @@ def sweep_stale_segments() -> list[str]:
             continue
         try:
             os.unlink(os.path.join(SHM_DIR, entry))
-            removed.append(entry)
         except FileNotFoundError:
-            pass
-    return removed
+            continue
+        log.warning("removed %s, left in %s by process %s, which no longer exists", entry, SHM_DIR, pid_text)
 
 
 def _alive(pid: int) -> bool:
