@@ -8,7 +8,9 @@ and the message is acked without effect. Every worker runs the reaper; the condi
 concurrent reapers harmless.
 
 It also deletes checkpoints left by jobs that ended without their worker's help (a job given back on
-shutdown and then cancelled while queued never runs again to delete its own).
+shutdown and then cancelled while queued never runs again to delete its own), and sends again the
+message of a job that has been `queued` for longer than the lease with no message for it in the broker
+(worker/lost_messages.py).
 """
 from __future__ import annotations
 
@@ -22,13 +24,11 @@ from sqlalchemy import select, update
 
 from shared.db.models import FINAL_STATES, Job, utcnow
 from shared.db.session import session_scope
-from shared.queue import EVALUATE_TASK, TRAIN_TASK
 from worker.checkpoint import remove_checkpoint
 from worker.claim import as_utc
+from worker.lost_messages import TASK_BY_KIND, resend_lost_messages
 
 log = logging.getLogger(__name__)
-
-TASK_BY_KIND = {"train": TRAIN_TASK, "evaluate": EVALUATE_TASK}
 
 
 def requeue_stale_jobs(database_url: str, lease_seconds: float, send: Callable[[str, int], None]) -> list[int]:
@@ -73,14 +73,19 @@ def sweep_checkpoints(database_url: str, artifact_dir: Path) -> list[int]:
 
 
 def start_reaper(database_url: str, artifact_dir: Path, lease_seconds: float, send: Callable[[str, int], None],
-                 stopping: threading.Event) -> threading.Thread:
-    """Check every half lease, in a daemon thread, until `stopping` is set."""
+                 stopping: threading.Event, broker_url: str | None = None) -> threading.Thread:
+    """Check every half lease, in a daemon thread, until `stopping` is set. With `broker_url`, also send
+    again the messages of jobs queued for longer than the lease whose message is not in the broker (one
+    worker a pass reads the broker)."""
+    interval = max(lease_seconds / 2, 1.0)
 
     def loop() -> None:
-        while not stopping.wait(max(lease_seconds / 2, 1.0)):
+        while not stopping.wait(interval):
             try:
                 requeue_stale_jobs(database_url, lease_seconds, send)
                 sweep_checkpoints(database_url, artifact_dir)
+                if broker_url is not None:
+                    resend_lost_messages(database_url, broker_url, lease_seconds, send, turn_seconds=interval * 0.8)
             except Exception:  # a database outage must not kill the reaper
                 log.exception("reaper pass failed; trying again later")
 

@@ -1,4 +1,5 @@
-"""Jobs survive a killed worker, a stopped worker, and cancellation, with real Redis and real workers.
+"""Jobs survive a killed worker, a stopped worker, a lost message, and cancellation, with real Redis and
+real workers.
 
 Kills happen at progress points (a job's step), never after fixed sleeps. The lease is short here
 (JOB_LEASE_SECONDS=5) so the reaper gives a vanished worker's job back within seconds.
@@ -11,9 +12,12 @@ import signal
 import time
 
 import pytest
+import redis
 
+from shared.queue import JOB_QUEUE, TRAIN_TASK
 from tests.e2e.api import Client
 from tests.e2e.processes import wait_for
+from worker.lost_messages import message_target
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -179,3 +183,30 @@ def test_redis_restart_during_a_job_loses_nothing(stack):
         job = client.wait_final(job_id)
         assert job["status"] == "succeeded" and job["attempt"] == 1, job
         assert_clean_history(client, job_id)
+
+
+def test_job_whose_message_was_lost_is_sent_again_and_runs(stack):
+    services, client, dataset_id = stack
+    network_id = client.create_network(SMALL_NET)
+    worker = services.start_worker("sweeper")
+    # One job keeps the worker busy, so the others wait in Redis behind it.
+    busy = client.train(network_id, dataset_id, epochs=500)
+    client.wait_progress(busy, min_step=1)
+    waiting = client.train(network_id, dataset_id, epochs=1, seed=2)
+    lost = client.train(network_id, dataset_id, epochs=1, seed=3)
+    # Redis loses the message of `lost` (as a crash between two fsyncs would); its row stays queued.
+    broker = redis.Redis.from_url(services.env["REDIS_URL"])
+    with broker:
+        messages = broker.lrange(JOB_QUEUE, 0, -1)
+        ours = [raw for raw in messages if message_target(raw) == (TRAIN_TASK, lost)]
+        assert len(ours) == 1 and broker.lrem(JOB_QUEUE, 0, ours[0]) == 1
+    # After the lease the worker's reaper sends it again; the job still waiting its turn is left alone.
+    wait_for(lambda: f"job {lost} has been queued" in worker.log_tail(400), 120, "the lost job to be sent again")
+    assert client.job(waiting)["status"] == "queued" and client.job(lost)["status"] == "queued"
+    client.post(f"/jobs/{busy}/cancel", {}, 202)
+    for job_id in (waiting, lost):
+        job = client.wait_final(job_id)
+        assert job["status"] == "succeeded" and job["attempt"] == 1, job
+        assert_clean_history(client, job_id)
+        assert len(models_of(client, job_id)) == 1
+    assert f"job {waiting} has been queued" not in worker.log_tail(1000)
