@@ -153,7 +153,7 @@ def test_fit_and_evaluate():
 
 
 def test_threads_give_the_single_thread_gradient():
-    x, y = tiny_problem(n=40)
+    x, y = tiny_problem(n=70)
     definition = {**TINY, "layers": TINY["layers"][:4] + [{"type": "dropout", "rate": 0.3},
                                                          {"type": "dense", "units": 2}]}
     single = Trainer(build_network(definition, seed=3, dtype="float64"), {"type": "sgd"})
@@ -161,6 +161,7 @@ def test_threads_give_the_single_thread_gradient():
     loss_1, correct_1, grads_1 = single.compute_gradients(x, y)
     grads_1 = {k: v.copy() for k, v in grads_1.items()}
     loss_2, correct_2, grads_2 = threaded.compute_gradients(x, y)
+    assert len(threaded._replicas) == 2
     assert loss_2 == pytest.approx(loss_1) and correct_2 == correct_1
     for key in grads_1:
         np.testing.assert_allclose(grads_2[key], grads_1[key], rtol=1e-10, atol=1e-12)
