@@ -1,11 +1,23 @@
 """Fashion-MNIST through the platform: upload, train and test over the REST API (queue, worker, engine).
 
-    python benchmarks/fashion_mnist.py [--runs lenet5,fmnist_bn] [--api URL]
+    python benchmarks/fashion_mnist.py [--runs lenet5,fast,fast_augmented] [--api URL]
 
 Needs a running stack (`convforge up`) and Debian's dataset-fashion-mnist. The full 60,000/10,000
 dataset is uploaded once (found again by its checksum). Each run posts its network from examples/,
 queues a train job, follows it to the end and prints the test accuracy the worker measured on the
 10,000 test images, with the wall time from POST /jobs to the finished job and the job's own running time.
+
+Measured on the 2-core development machine (NumPy 2.4, OpenBLAS, `workers: 2`, Adam lr 0.002 with a
+cosine schedule, batch 128 (LeNet-5: 64), no validation split), while other test suites shared the
+cores (load average in brackets):
+
+    run             network                  params  epochs  test acc  job s
+    lenet5          lenet5.json              61,706       6    0.9016     70  (2-3)
+    fast            fashion_mnist_fast.json 422,026       6    0.9244    459  (about 6)
+    fast_flip       fashion_mnist_fast.json 422,026      15    0.9277    432  (2-3)
+    fast_augmented  fashion_mnist_fast.json 422,026      25    0.9336    730  (about 2)
+    wide            fashion_mnist_wide.json 824,842      15    0.9270   1383  (about 6; stopped once and
+                                                                               resumed from its checkpoint)
 """
 from __future__ import annotations
 
@@ -18,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from services.cli.rest import ApiClient  # noqa: E402
+from services.cli.rest import ApiClient, ApiError  # noqa: E402
 from shared.config import load_settings  # noqa: E402
 
 FOLDER = Path("/usr/share/datasets/fashion-mnist")
@@ -38,7 +50,17 @@ RUNS = {
     "fast": ("fashion_mnist_fast.json", {
         "epochs": 6, "batch_size": 128, "validation_split": 0.0, "seed": 0, "workers": 2,
         "optimizer": {"type": "adam", "lr": 0.002}, "schedule": {"type": "cosine"}}),
-    # The accuracy configuration: wider dense layer, dropout, crop and flip augmentation, 15 epochs.
+    # The same network for longer, with horizontal flips against overfitting.
+    "fast_flip": ("fashion_mnist_fast.json", {
+        "epochs": 15, "batch_size": 128, "validation_split": 0.0, "seed": 0, "workers": 2,
+        "optimizer": {"type": "adam", "lr": 0.002}, "schedule": {"type": "cosine"},
+        "augment": {"flip": True}}),
+    # The same network with random crops (2 pixels of padding) and flips, for 25 epochs.
+    "fast_augmented": ("fashion_mnist_fast.json", {
+        "epochs": 25, "batch_size": 128, "validation_split": 0.0, "seed": 0, "workers": 2,
+        "optimizer": {"type": "adam", "lr": 0.002}, "schedule": {"type": "cosine"},
+        "augment": {"crop_padding": 2, "flip": True}}),
+    # Wider dense layer, dropout, crop and flip augmentation, 15 epochs.
     "wide": ("fashion_mnist_wide.json", {
         "epochs": 15, "batch_size": 128, "validation_split": 0.0, "seed": 0, "workers": 2,
         "optimizer": {"type": "adam", "lr": 0.002}, "schedule": {"type": "cosine"},
@@ -84,12 +106,15 @@ def train(client: ApiClient, run: str, dataset_id: int, epochs: int | None) -> d
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--api", default=load_settings().api_url, help="API base URL (CONVFORGE_API_URL)")
-    parser.add_argument("--runs", default="lenet5,fast,wide", help=f"comma separated, of {', '.join(RUNS)}")
+    parser.add_argument("--runs", default="lenet5,fast,fast_augmented", help=f"comma separated, of {', '.join(RUNS)}")
     parser.add_argument("--epochs", type=int, help="override every run's epochs")
     args = parser.parse_args()
     client = ApiClient(args.api)
-    dataset_id = fashion_mnist_id(client)
-    rows = [train(client, run, dataset_id, args.epochs) for run in args.runs.split(",")]
+    try:
+        dataset_id = fashion_mnist_id(client)
+        rows = [train(client, run, dataset_id, args.epochs) for run in args.runs.split(",")]
+    except ApiError as exc:
+        raise SystemExit(f"fashion_mnist: {exc}") from None
     print(f"{'run':<16} {'network':<24} {'params':>8} {'epochs':>6} {'test acc':>8} {'wall s':>8} {'job s':>8}")
     for row in rows:
         print(f"{row['run']:<16} {row['network']:<24} {row['params']:>8} {row['epochs']:>6} "
