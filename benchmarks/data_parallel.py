@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from shared.cnn import Trainer, build_network  # noqa: E402
+from benchmarks.torch_lenet import torch_lenet_step  # noqa: E402
 from worker.parallel import open_data_parallel  # noqa: E402
 
 LENET = json.loads((ROOT / "examples" / "lenet5.json").read_text())
@@ -57,26 +58,7 @@ def numpy_step(batch: int, threads: int, net=None, gradients=None, trainer_threa
 
 
 def torch_step(batch: int, threads: int):
-    try:
-        import torch
-    except ImportError:
-        return None
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    nn = torch.nn
-    model = nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    x, y = (torch.from_numpy(a) for a in fashion_batch(batch))
-    loss_fn = nn.CrossEntropyLoss()
-
-    def step():
-        optimizer.zero_grad()
-        loss_fn(model(x), y).backward()
-        optimizer.step()
-    return step
+    return torch_lenet_step(*fashion_batch(batch), threads)
 
 
 def cpu_seconds(pids: list[int]) -> float:

@@ -27,6 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from shared.cnn import Trainer, build_network, softmax_cross_entropy  # noqa: E402
+from benchmarks.torch_lenet import torch_lenet_step  # noqa: E402
 from shared.cnn.layers.base import ForwardContext  # noqa: E402
 
 LENET = json.loads((Path(__file__).resolve().parents[1] / "examples" / "lenet5.json").read_text())
@@ -159,28 +160,7 @@ class LoopReference:
 # -- PyTorch, when importable ------------------------------------------------------------------
 
 def torch_step(batch: int, threads: int):
-    try:
-        import torch
-    except ImportError:
-        return None
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    nn = torch.nn
-    model = nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    x, y = batch_of(batch)
-    x, y = torch.from_numpy(x), torch.from_numpy(y)
-    loss_fn = nn.CrossEntropyLoss()
-
-    def step():
-        optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        optimizer.step()
-    return step
+    return torch_lenet_step(*batch_of(batch), threads)
 
 
 # -- where the time goes -----------------------------------------------------------------------
