@@ -256,3 +256,31 @@ def test_succeeded_job_links_its_model(client, sessions, settings, train_job, ne
     job = client.get(f"/api/v1/jobs/{train_job['id']}").json
     assert job["model_url"] == f"/api/v1/models/{model_id}"
     assert job["progress"]["fraction"] == 1.0 and job["result"] == {"accuracy": 0.5}
+
+
+def test_list_items_carry_params_and_a_small_result_summary(client, sessions, network_id, dataset_id):
+    ids = [client.post("/api/v1/jobs", json={
+        "kind": "train", "network_id": network_id, "dataset_id": dataset_id,
+        "params": {"epochs": epochs, "batch_size": 8, "optimizer": {"type": "adam", "lr": 0.002}}}).json["id"]
+        for epochs in (2, 3)]
+    listing = client.get("/api/v1/jobs")
+    set_job(sessions, ids[0], status="succeeded", step=4, steps=4, result={
+        "split": "test", "loss": 0.42, "accuracy": 0.875, "macro_f1": 0.86,
+        "per_class": [{"name": "a", "precision": 1.0, "recall": 0.75, "f1": 0.86, "support": 4}],
+        "confusion_matrix": [[3, 1], [0, 4]]})
+    # The result changes the list, so the old ETag no longer answers 304.
+    changed = client.get("/api/v1/jobs", headers={"If-None-Match": listing.headers["ETag"]})
+    assert changed.status_code == 200
+    items = {item["id"]: item for item in changed.json["items"]}
+    finished, queued = items[ids[0]], items[ids[1]]
+    for item, epochs in ((finished, 2), (queued, 3)):
+        assert item["params"] == client.get(f"/api/v1/jobs/{item['id']}").json["params"]
+        assert (item["params"]["epochs"], item["params"]["batch_size"]) == (epochs, 8)
+        assert item["params"]["optimizer"]["type"] == "adam" and item["params"]["optimizer"]["lr"] == 0.002
+        assert "result" not in item
+    assert finished["result_summary"] == {"accuracy": 0.875, "loss": 0.42, "macro_f1": 0.86, "split": "test"}
+    assert queued["result_summary"] is None
+    detail = client.get(f"/api/v1/jobs/{ids[0]}").json
+    assert detail["result_summary"] == finished["result_summary"]
+    assert detail["result"]["confusion_matrix"] == [[3, 1], [0, 4]]
+    assert client.get("/api/v1/jobs", headers={"If-None-Match": changed.headers["ETag"]}).status_code == 304

@@ -39,3 +39,11 @@ def test_document_is_valid_openapi_3_1(client):
     from openapi_spec_validator import validate
 
     validate(client.get("/api/v1/openapi.json").json)
+
+
+def test_job_list_item_documents_params_and_the_result_summary(client):
+    schemas = client.get("/api/v1/openapi.json").json["components"]["schemas"]
+    item = schemas["JobListItem"]
+    assert {"params", "result_summary"} <= set(item["required"])
+    assert {"$ref": "#/components/schemas/ResultSummary"} in item["properties"]["result_summary"]["anyOf"]
+    assert set(schemas["ResultSummary"]["properties"]) == {"accuracy", "loss", "macro_f1", "split"}

@@ -140,6 +140,11 @@ def test_submit_from_new_job_page_watch_it_train_and_read_the_results(page, stac
     expect(dense_share).to_have_text("78.0%")  # dense_1 holds 48,120 of 61,706 parameters
     screenshot(page, "job-finished")
 
+    # The Jobs page shows the finished job's test accuracy, as the Job page writes it.
+    page.goto("/")
+    expect(page.locator(f"#jobs tr[data-job-id='{job_id}'] .test-accuracy")).to_have_text(
+        f"{job['result']['accuracy'] * 100:.2f}%")
+
 
 def test_cancel_a_running_job_from_the_jobs_page(page, stack, small_fashion_mnist):
     job_id = submit_api_job(stack, small_fashion_mnist, epochs=200, batch_size=8, workers=1)
@@ -182,6 +187,11 @@ def test_compare_two_runs_on_the_same_axes(page, stack, small_fashion_mnist):
         page.locator(f"#jobs tr[data-job-id='{job_id}'] input[type=checkbox]").check()
     page.click("#compare-selected")
     page.wait_for_url(re.compile(rf"/compare\?jobs={first},{second}$"))
+    # The job picker tells the runs apart by their parameters.
+    expect(page.locator(f"#picker-rows tr[data-job-id='{second}'] .job-params")).to_contain_text(
+        "2 epochs · batch 64 · adam lr 0.002", timeout=30_000)
+    expect(page.locator(f"#picker-rows tr[data-job-id='{first}'] .job-params")).to_contain_text(
+        "2 epochs · batch 32 · sgd lr 0.05")
     table_rows = page.locator("#compare-table tbody tr")
     expect(table_rows).to_have_count(2, timeout=30_000)
     for job_id in (first, second):

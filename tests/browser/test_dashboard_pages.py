@@ -61,3 +61,8 @@ def test_unknown_job_page_is_still_a_page(client):
     # The page itself is served; the browser learns from the API that the job does not exist.
     assert client.get("/jobs/999999").status_code == 200
     assert client.get("/jobs/not-a-number").status_code == 404
+
+
+def test_jobs_table_has_a_test_accuracy_column_and_the_picker_shows_parameters(client):
+    assert '<th class="num">Test acc.</th>' in client.get("/").get_data(as_text=True)
+    assert "<th>Parameters</th>" in client.get("/compare").get_data(as_text=True)

@@ -22,6 +22,7 @@ from services.api.schemas.jobs import (
     MetricView,
     NetworkRef,
     Progress,
+    ResultSummary,
     Timings,
     TrainJobRequest,
 )
@@ -54,6 +55,14 @@ def timings(job: Job) -> Timings:
                    duration_seconds=duration)
 
 
+def result_summary(result: dict | None) -> ResultSummary | None:
+    """A few numbers of the result, small enough for every item of a list: no per-class table or matrix."""
+    if not result or result.get("accuracy") is None:
+        return None
+    return ResultSummary(accuracy=result["accuracy"], loss=result.get("loss"), macro_f1=result.get("macro_f1"),
+                         split=result.get("split"))
+
+
 def list_item(job: Job, network: Network | None, dataset: Dataset) -> JobListItem:
     return JobListItem(
         id=job.id, kind=job.kind, status=job.status,
@@ -61,8 +70,8 @@ def list_item(job: Job, network: Network | None, dataset: Dataset) -> JobListIte
                     url=url_for("networks.get_network", network_id=network.id)) if network else None,
         dataset=Ref(id=dataset.id, name=dataset.name, url=url_for("datasets.get_dataset", dataset_id=dataset.id)),
         model_id=job.model_id, progress=progress(job), latest_metrics=job.latest_metrics or {},
-        error=job.error, attempt=job.attempt, cancel_requested=job.cancel_requested, timings=timings(job),
-        url=job_url(job.id))
+        params=job.params or {}, result_summary=result_summary(job.result), error=job.error,
+        attempt=job.attempt, cancel_requested=job.cancel_requested, timings=timings(job), url=job_url(job.id))
 
 
 def job_view(job: Job) -> dict:
@@ -73,7 +82,7 @@ def job_view(job: Job) -> dict:
     if network is not None:
         item["network"] = NetworkRef(**item["network"], summary=network.summary)
     view = JobView(
-        **item, params=job.params or {}, result=job.result or {}, worker_name=job.worker_name,
+        **item, result=job.result or {}, worker_name=job.worker_name,
         heartbeat_at=job.heartbeat_at, metrics_url=url_for("jobs.get_metrics", job_id=job.id),
         model_url=url_for("models.get_model", model_id=job.model_id) if job.model_id else None)
     return view.model_dump(mode="json")

@@ -96,6 +96,15 @@ class Timings(BaseModel):
         description="Running time: in total once finished, up to the last heartbeat while running.")
 
 
+class ResultSummary(BaseModel):
+    """The headline figures of a finished job's evaluation; the full report is in the job's `result`."""
+
+    accuracy: float
+    loss: float | None
+    macro_f1: float | None
+    split: str | None = Field(description="The split scored: `test`, or `train` for a dataset without one.")
+
+
 class JobListItem(BaseModel):
     id: int
     kind: Literal["train", "evaluate"]
@@ -105,6 +114,9 @@ class JobListItem(BaseModel):
     model_id: int | None
     progress: Progress
     latest_metrics: dict[str, Any]
+    params: dict[str, Any] = Field(description="The job's parameters as stored, defaults written out.")
+    result_summary: ResultSummary | None = Field(
+        description="Accuracy, loss and macro F1 of the evaluation; null until the job has a result.")
     error: str | None
     attempt: int
     cancel_requested: bool
@@ -118,7 +130,6 @@ class NetworkRef(Ref):
 
 class JobView(JobListItem):
     network: NetworkRef | None
-    params: dict[str, Any]
     result: dict[str, Any] = Field(description="Evaluation: loss, accuracy, per-class scores, confusion matrix.")
     worker_name: str | None
     heartbeat_at: UtcDatetime | None

@@ -29,18 +29,19 @@ async function showPicker() {
   const rows = (page.items || []).filter((job) => job.kind === "train").map((job) => {
     const box = element("input", { type: "checkbox", value: job.id, "aria-label": `Compare job ${job.id}`, checked: picked.has(job.id) });
     box.addEventListener("change", choosePicked);
-    return element("tr", {},
+    return element("tr", { dataset: { jobId: job.id } },
       element("td", {}, box),
       element("td", {}, element("a", { href: `/jobs/${job.id}` }, `#${job.id}`)),
       element("td", {}, networkLabel(job)),
       element("td", {}, datasetLabel(job)),
       element("td", {}, statusBadge(job.status)),
-      element("td", { class: "num" }, job.progress.epochs || "–"),
-      element("td", { class: "num" }, formatPercent(job.latest_metrics.val_accuracy)));
+      element("td", { class: "muted job-params" }, describeParams(job.params)),
+      element("td", { class: "num" }, formatPercent(job.latest_metrics.val_accuracy)),
+      element("td", { class: "num" }, formatPercent(job.result_summary?.accuracy, 2)));
   });
   document.getElementById("picker-rows").replaceChildren(...rows);
   if (rows.length === 0) {
-    document.getElementById("picker-rows").append(element("tr", {}, element("td", { colspan: 6, class: "empty" }, "No training jobs yet.")));
+    document.getElementById("picker-rows").append(element("tr", {}, element("td", { colspan: 8, class: "empty" }, "No training jobs yet.")));
   }
 }
 

@@ -82,6 +82,7 @@ function buildRow(job) {
     element("td", { class: "num loss" }),
     element("td", { class: "num accuracy" }),
     element("td", { class: "num speed" }),
+    element("td", { class: "num test-accuracy" }),
     element("td", { class: "created muted" }),
     element("td", { class: "actions" }));
 }
@@ -96,6 +97,7 @@ function updateRow(row, job) {
   row.querySelector(".loss").textContent = formatNumber(metrics.loss);
   row.querySelector(".accuracy").textContent = formatPercent(metrics.accuracy);
   row.querySelector(".speed").textContent = metrics.images_per_second ? formatCount(Math.round(metrics.images_per_second)) : "–";
+  updateTestAccuracy(row.querySelector(".test-accuracy"), job.result_summary);
   row.querySelector(".created").textContent = formatTime(job.timings?.created_at);
   // Rebuilt only when the status changes, so a click on Cancel is not undone by the next poll.
   const actionsState = `${job.status}:${Boolean(job.cancel_requested)}`;
@@ -103,6 +105,13 @@ function updateRow(row, job) {
     row.dataset.actionsState = actionsState;
     row.querySelector(".actions").replaceChildren(isFinal(job.status) ? "" : cancelButton(job, refreshFirstPage));
   }
+}
+
+// Blank until the job has a result; written as the Job page writes its evaluation accuracy.
+function updateTestAccuracy(cell, summary) {
+  cell.textContent = summary ? formatPercent(summary.accuracy, 2) : "";
+  if (summary && summary.split && summary.split !== "test") cell.title = `Scored on the ${summary.split} split`;
+  else cell.removeAttribute("title");
 }
 
 function afterRender() {
