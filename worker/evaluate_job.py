@@ -14,6 +14,7 @@ from worker.claim import claim_job
 from worker.errors import JobFailed
 from worker.lease import JobLease, heartbeat_seconds
 from worker.outcome import job_outcome
+from worker.params import parse_evaluate_batch_size
 from worker.scoring import score
 
 
@@ -41,9 +42,11 @@ def run_evaluate_job(job_id: int, worker_name: str, settings: Settings) -> str:
         lease.check_in(step=0, steps=1)
         # The model's own normalisation: the statistics of the data it was trained on.
         loss, accuracy, predictions = score(net, x, y, metadata["mean"], metadata["std"],
-                                            between_chunks=lease.check_in)
+                                            between_chunks=lease.check_in,
+                                            batch_size=parse_evaluate_batch_size(job.params))
         class_names = metadata.get("class_names") or dataset.class_names
         report = classification_report(np.asarray(y), predictions, len(class_names), class_names)
         result = {"split": split, "loss": loss, "accuracy": accuracy, "num_samples": int(len(y)), **report}
         lease.finish("succeeded", result=result, step=1, steps=1, eta_seconds=0.0)
     return outcome.status
+

@@ -62,6 +62,11 @@ def parse_train_params(params: dict | None) -> TrainParams:
     )
 
 
+def parse_evaluate_batch_size(params: dict | None) -> int:
+    """An evaluate job's images per forward pass (the API's default: 256)."""
+    return _whole(params or {}, "batch_size", 256, 1, 65_536)
+
+
 def default_workers(batch_size: int) -> int:
     """A job that does not say: every core this worker may use, but no shard under MIN_IMAGES_PER_SHARD."""
     cores = len(os.sched_getaffinity(0))

@@ -13,9 +13,9 @@ CHUNK_SAMPLES = 2048
 
 
 def score(net, x: np.ndarray, y: np.ndarray, mean, std, indices: np.ndarray | None = None,
-          between_chunks: Callable[[], None] | None = None) -> tuple[float, float, np.ndarray]:
-    """(mean loss, accuracy, predictions) of `net` on x[indices] (all of x when indices is None).
-    `between_chunks` runs after each chunk (heartbeat, cancel check)."""
+          between_chunks: Callable[[], None] | None = None, batch_size: int = 256) -> tuple[float, float, np.ndarray]:
+    """(mean loss, accuracy, predictions) of `net` on x[indices] (all of x when indices is None), run
+    `batch_size` images at a time. `between_chunks` runs after each chunk (heartbeat, cancel check)."""
     count = len(y) if indices is None else len(indices)
     loss_sum, correct = 0.0, 0
     predictions = np.empty(count, dtype=np.int64)
@@ -24,7 +24,7 @@ def score(net, x: np.ndarray, y: np.ndarray, mean, std, indices: np.ndarray | No
         chosen = slice(start, stop) if indices is None else indices[start:stop]
         batch = prepare_batch(x[chosen], mean, std)
         labels = np.asarray(y[chosen])
-        loss, accuracy, predicted = evaluate(net, batch, labels)
+        loss, accuracy, predicted = evaluate(net, batch, labels, batch_size=batch_size)
         loss_sum += float(loss) * (stop - start)
         correct += int(round(float(accuracy) * (stop - start)))
         predictions[start:stop] = predicted

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from worker.errors import JobFailed
-from worker.params import MIN_IMAGES_PER_SHARD, parse_train_params
+from worker.params import MIN_IMAGES_PER_SHARD, parse_evaluate_batch_size, parse_train_params
 
 
 def test_workers_default_to_the_cores_but_keep_shards_large_enough(monkeypatch):
@@ -30,3 +30,10 @@ def test_workers_default_on_one_core_is_in_process(monkeypatch):
 def test_bad_values_are_named(params, message):
     with pytest.raises(JobFailed, match=re.escape(message)):
         parse_train_params(params)
+
+
+def test_evaluate_batch_size_defaults_and_is_checked():
+    assert parse_evaluate_batch_size(None) == 256
+    assert parse_evaluate_batch_size({"batch_size": 32}) == 32
+    with pytest.raises(JobFailed, match=re.escape("batch_size=0 must be a whole number from 1 to 65536")):
+        parse_evaluate_batch_size({"batch_size": 0})

@@ -149,12 +149,13 @@ def test_bad_parameter_fails_with_its_name(settings, make_job, no_stop):
     assert "batch_size=0" in job_row(settings, job_id).error
 
 
-def test_evaluate_job_scores_the_trained_model(settings, make_job, no_stop, dataset_id):
+@pytest.mark.parametrize("params", [{}, {"batch_size": 7}])
+def test_evaluate_job_scores_the_trained_model(settings, make_job, no_stop, dataset_id, params):
     train_id = make_job()
     run_train_job(train_id, "w1", settings, no_stop)
     trained = job_row(settings, train_id)
     with session_scope(settings.database_url) as session:
-        job = Job(kind="evaluate", dataset_id=dataset_id, model_id=trained.model_id, params={})
+        job = Job(kind="evaluate", dataset_id=dataset_id, model_id=trained.model_id, params=params)
         session.add(job)
         session.flush()
         evaluate_id = job.id
@@ -163,6 +164,19 @@ def test_evaluate_job_scores_the_trained_model(settings, make_job, no_stop, data
     assert result["split"] == "test" and result["num_samples"] == 30
     assert result["accuracy"] == pytest.approx(trained.result["accuracy"])
     assert np.asarray(result["confusion_matrix"]).shape == (3, 3)
+
+
+def test_evaluate_job_with_a_bad_batch_size_fails_with_the_reason(settings, make_job, no_stop, dataset_id):
+    train_id = make_job()
+    run_train_job(train_id, "w1", settings, no_stop)
+    with session_scope(settings.database_url) as session:
+        job = Job(kind="evaluate", dataset_id=dataset_id, model_id=job_row(settings, train_id).model_id,
+                  params={"batch_size": 0})
+        session.add(job)
+        session.flush()
+        evaluate_id = job.id
+    assert run_evaluate_job(evaluate_id, "w1", settings) == "failed"
+    assert job_row(settings, evaluate_id).error == "parameter batch_size=0 must be a whole number from 1 to 65536"
 
 
 def test_job_too_big_for_the_worker_is_refused_with_the_estimate(settings, make_job, no_stop):
