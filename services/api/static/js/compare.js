@@ -19,7 +19,7 @@ function describeParams(params = {}) {
   if (params.batch_size) parts.push(`batch ${params.batch_size}`);
   if (optimizer.type) parts.push(`${optimizer.type} lr ${optimizer.lr ?? "?"}`);
   if (optimizer.momentum) parts.push(`momentum ${optimizer.momentum}`);
-  if (params.workers) parts.push(`${params.workers} workers`);
+  if (params.workers) parts.push(`${params.workers} worker${params.workers === 1 ? "" : "s"}`);
   return parts.join(" · ");
 }
 
