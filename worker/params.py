@@ -67,7 +67,11 @@ def parse_evaluate_batch_size(params: dict | None) -> int:
     return _whole(params or {}, "batch_size", 256, 1, 65_536)
 
 
+def worker_cores() -> int:
+    """The cores this worker process may run on (its CPU affinity)."""
+    return len(os.sched_getaffinity(0))
+
+
 def default_workers(batch_size: int) -> int:
     """A job that does not say: every core this worker may use, but no shard under MIN_IMAGES_PER_SHARD."""
-    cores = len(os.sched_getaffinity(0))
-    return max(1, min(cores, batch_size // MIN_IMAGES_PER_SHARD))
+    return max(1, min(worker_cores(), batch_size // MIN_IMAGES_PER_SHARD))

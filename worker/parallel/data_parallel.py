@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from worker.params import worker_cores
 from worker.parallel.segment import Segment, sweep_stale_segments
 from worker.parallel.shard_gradient import shard_gradient
 
@@ -49,11 +50,6 @@ def shard_bounds(batch_size: int, shards: int) -> list[tuple[int, int]]:
         bounds.append((start, stop))
         start = stop
     return bounds
-
-
-def default_workers() -> int:
-    """The cores this process may run on (its CPU affinity), the default for a job's ``workers``."""
-    return len(os.sched_getaffinity(0))
 
 
 class _Shard:
@@ -130,9 +126,9 @@ class DataParallel:
         self._batch: Segment | None = None
         self.grads = {name: np.zeros_like(grad) for name, grad in net.grads.items()}
         self.sample_offset = 0
-        if workers > default_workers():
+        if workers > worker_cores():
             log.warning("workers=%d but this worker may use only %d cores: each step waits for "
-                        "processes that share a core", workers, default_workers())
+                        "processes that share a core", workers, worker_cores())
         sweep_stale_segments()
         try:
             self._start()
