@@ -13,8 +13,7 @@ from services.api.job_queue import task_id_for
 from shared.config import load_settings
 from shared.db.migrate import upgrade_to_head
 from shared.queue import EVALUATE_TASK, TRAIN_TASK
-from tests.support.fixtures import redis_url  # noqa: F401
-from tests.support.services import free_port
+from tests.support.fixtures import env, redis_url  # noqa: F401
 
 LENET5 = {"name": "lenet5", "input_shape": [1, 28, 28], "layers": [
     {"type": "conv2d", "filters": 6, "kernel_size": 5, "padding": 2}, {"type": "relu"},
@@ -46,16 +45,6 @@ class RecordingQueue:
     def revoke(self, job) -> None:
         self.revoked.append(job.id)
         self.task_ids.setdefault(job.id, []).append(task_id_for(job))
-
-
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("CONVFORGE_VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'var' / 'convforge.db'}")
-    monkeypatch.setenv("ARTIFACT_DIR", str(tmp_path / "artifacts"))
-    # Nothing listens here: a test that reaches the broker by mistake fails fast.
-    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
-    return monkeypatch
 
 
 @pytest.fixture

@@ -11,17 +11,13 @@ from services.api.app import create_app
 from shared.config import load_settings
 from shared.db.migrate import upgrade_to_head
 from tests.browser.conftest import REPO
-from tests.support.services import free_port
+from tests.support.fixtures import env  # noqa: F401
 
 PAGES = ["/", "/jobs/1", "/compare", "/compare?jobs=1,2", "/new"]
 
 
 @pytest.fixture
-def client(tmp_path, monkeypatch):
-    monkeypatch.setenv("CONVFORGE_VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'var' / 'convforge.db'}")
-    monkeypatch.setenv("ARTIFACT_DIR", str(tmp_path / "artifacts"))
-    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
+def client(env):
     settings = load_settings()
     upgrade_to_head(settings.database_url)
     return create_app(settings).test_client()

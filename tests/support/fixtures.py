@@ -1,6 +1,8 @@
 """pytest fixtures for real services. Use them from a conftest.py:
 
     from tests.support.fixtures import postgres_database_url, postgres_server_url, redis_url  # noqa: F401
+
+and `env`, the environment of an API with nothing shared: a temp SQLite file and artifact store.
 """
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import pytest
 
 from tests.support.postgres import create_database, postgres_available, postgres_server
 from tests.support.redis import redis_binary, redis_server
-from tests.support.services import require_or_skip
+from tests.support.services import free_port, require_or_skip
 
 
 @pytest.fixture(scope="session")
@@ -35,3 +37,14 @@ def redis_url() -> Iterator[str]:
         require_or_skip("redis-server is not installed")
     with redis_server() as url:
         yield url
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    """Settings pointing at a temp SQLite file and artifact store; returns the monkeypatch to add more."""
+    monkeypatch.setenv("CONVFORGE_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'var' / 'convforge.db'}")
+    monkeypatch.setenv("ARTIFACT_DIR", str(tmp_path / "artifacts"))
+    # Nothing listens here: a test that reaches the broker by mistake fails fast.
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
+    return monkeypatch
