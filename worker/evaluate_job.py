@@ -2,10 +2,7 @@
 its samples when it has none), store loss, accuracy, per-class report and confusion matrix."""
 from __future__ import annotations
 
-import numpy as np
-
 from shared.cnn import load_model
-from shared.cnn.metrics import classification_report
 from shared.config import Settings
 from shared.data.store import open_arrays
 from shared.db.models import Dataset, Job, Model
@@ -15,7 +12,7 @@ from worker.errors import JobFailed
 from worker.lease import JobLease, heartbeat_seconds
 from worker.outcome import job_outcome
 from worker.params import parse_evaluate_batch_size
-from worker.scoring import score
+from worker.scoring import split_report
 
 
 def run_evaluate_job(job_id: int, worker_name: str, settings: Settings) -> str:
@@ -41,12 +38,9 @@ def run_evaluate_job(job_id: int, worker_name: str, settings: Settings) -> str:
                             f"{model.id} takes {list(expected)}")
         lease.check_in(step=0, steps=1)
         # The model's own normalisation: the statistics of the data it was trained on.
-        loss, accuracy, predictions = score(net, x, y, metadata["mean"], metadata["std"],
-                                            between_chunks=lease.check_in,
-                                            batch_size=parse_evaluate_batch_size(job.params))
-        class_names = metadata.get("class_names") or dataset.class_names
-        report = classification_report(np.asarray(y), predictions, len(class_names), class_names)
-        result = {"split": split, "loss": loss, "accuracy": accuracy, "num_samples": int(len(y)), **report}
+        result = split_report(net, x, y, metadata["mean"], metadata["std"],
+                              metadata.get("class_names") or dataset.class_names, split,
+                              between_chunks=lease.check_in, batch_size=parse_evaluate_batch_size(job.params))
         lease.finish("succeeded", result=result, step=1, steps=1, eta_seconds=0.0)
     return outcome.status
 

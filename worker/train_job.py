@@ -2,16 +2,13 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 import uuid
 from pathlib import Path
 
-import numpy as np
 from sqlalchemy.orm import Session
 
 from shared.cnn import save_model
-from shared.cnn.metrics import classification_report
 from shared.config import Settings
 from shared.data.store import open_arrays
 from shared.db.models import Dataset, Job, Model, Network
@@ -23,7 +20,7 @@ from worker.lease import JobLease, heartbeat_seconds
 from worker.memory import check_fits
 from worker.outcome import job_outcome
 from worker.params import parse_train_params
-from worker.scoring import score
+from worker.scoring import split_report
 from worker.training import TrainingData, TrainingRun
 
 
@@ -67,25 +64,20 @@ def _test_result(net, arrays: dict, dataset: Dataset, lease: JobLease) -> dict:
     """Loss, accuracy and the per-class report on the test split; empty when the dataset has none."""
     if "x_test" not in arrays:
         return {}
-    loss, accuracy, predictions = score(net, arrays["x_test"], arrays["y_test"], dataset.channel_mean,
-                                        dataset.channel_std, between_chunks=lease.check_in)
-    report = classification_report(np.asarray(arrays["y_test"]), predictions, dataset.num_classes,
-                                   dataset.class_names)
-    return {"split": "test", "loss": loss, "accuracy": accuracy, **report}
+    return split_report(net, arrays["x_test"], arrays["y_test"], dataset.channel_mean, dataset.channel_std,
+                        dataset.class_names, "test", between_chunks=lease.check_in)
 
 
 def _save(net, artifact_dir: Path, network: Network, dataset: Dataset, job_id: int, result: dict) -> Path:
     models_dir = Path(artifact_dir) / "models"
     models_dir.mkdir(parents=True, exist_ok=True)
     target = models_dir / f"{uuid.uuid4()}.npz"
-    partial = models_dir / f".{target.stem}.partial.npz"
-    save_model(partial, net, {
+    save_model(target, net, {  # written to a temporary file, then renamed
         "mean": list(dataset.channel_mean), "std": list(dataset.channel_std),
         "class_names": list(dataset.class_names), "dataset_id": dataset.id, "network_id": network.id,
         "job_id": job_id, "input_shape": list(dataset.input_shape),
         "test_accuracy": result.get("accuracy"),
     })
-    os.replace(partial, target)
     return target
 
 
