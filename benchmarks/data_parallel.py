@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from shared.cnn import Trainer, build_network  # noqa: E402
 from benchmarks.torch_lenet import torch_lenet_step  # noqa: E402
-from worker.parallel import open_data_parallel  # noqa: E402
+from worker.training.parallel import open_data_parallel  # noqa: E402
 
 LENET = json.loads((ROOT / "examples" / "lenet5.json").read_text())
 OPTIMIZER = {"type": "sgd", "lr": 0.01, "momentum": 0.9}

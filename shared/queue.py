@@ -12,7 +12,7 @@ from shared.config import Settings, load_settings
 TRAIN_TASK = "convforge.train"
 EVALUATE_TASK = "convforge.evaluate"
 JOB_QUEUE = "convforge.jobs"
-# Redis keys `<prefix><worker name>`, kept alive by each worker (worker/presence.py): a solo-pool worker
+# Redis keys `<prefix><worker name>`, kept alive by each worker (worker/housekeeping/presence.py): a solo-pool worker
 # busy with a job answers no broadcast ping, so "live workers" are the ping replies plus these keys.
 WORKER_PRESENCE_PREFIX = "convforge:worker:"
 

@@ -15,11 +15,11 @@ from celery.signals import worker_ready, worker_shutdown
 
 from shared.config import load_settings
 from shared.queue import EVALUATE_TASK, TRAIN_TASK, make_celery
-from worker.evaluate_job import run_evaluate_job
-from worker.presence import start_presence
-from worker.reaper import start_reaper
-from worker.shutdown import stop_requested
-from worker.train_job import run_train_job
+from worker.training.evaluate_job import run_evaluate_job
+from worker.housekeeping.presence import start_presence
+from worker.housekeeping.reaper import start_reaper
+from worker.housekeeping.shutdown import stop_requested
+from worker.training.train_job import run_train_job
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import requests
 from shared.cnn import load_model
 from tests.e2e.api import Client
 from tests.e2e.processes import descendants_alive, wait_for
-from worker.parallel.segment import PREFIX, SHM_DIR
+from worker.training.parallel.segment import PREFIX, SHM_DIR
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -26,7 +26,7 @@ LONG = {"epochs": 200, "batch_size": 128}
 
 def shard_pids(worker_pid: int) -> list[int]:
     return [child.pid for child in psutil.Process(worker_pid).children(recursive=True)
-            if "worker.parallel.shard_process" in " ".join(child.cmdline())]
+            if "worker.training.parallel.shard_process" in " ".join(child.cmdline())]
 
 
 def segments_of(pid: int) -> list[str]:

@@ -17,7 +17,7 @@ import redis
 from shared.queue import JOB_QUEUE, TRAIN_TASK
 from tests.e2e.api import Client
 from tests.e2e.processes import wait_for
-from worker.lost_messages import message_target
+from worker.housekeeping.lost_messages import message_target
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

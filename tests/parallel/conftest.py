@@ -9,7 +9,7 @@ import numpy as np
 import psutil
 import pytest
 
-from worker.parallel.segment import PREFIX, SHM_DIR
+from worker.training.parallel.segment import PREFIX, SHM_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 LENET = json.loads((ROOT / "examples" / "lenet5.json").read_text())
@@ -51,7 +51,7 @@ def shard_processes(pid: int | None = None) -> list[psutil.Process]:
     """Live shard processes started by ``pid`` (default: this process)."""
     parent = psutil.Process(pid or os.getpid())
     return [child for child in parent.children(recursive=True)
-            if "worker.parallel.shard_process" in " ".join(_cmdline(child))]
+            if "worker.training.parallel.shard_process" in " ".join(_cmdline(child))]
 
 
 def _cmdline(process: psutil.Process) -> list[str]:

@@ -10,7 +10,7 @@ import numpy as np
 
 from shared.cnn import Trainer, build_network
 from tests.parallel.conftest import SMALL_CONV, random_batch, with_layer
-from worker.parallel import open_data_parallel, shard_bounds
+from worker.training.parallel import open_data_parallel, shard_bounds
 
 WITH_BATCHNORM = with_layer(SMALL_CONV, 1, {"type": "batchnorm"})
 OPTIMIZER = {"type": "sgd", "lr": 0.1}

@@ -15,9 +15,9 @@ import pytest
 
 from shared.cnn import build_network
 from tests.parallel.conftest import ROOT, SMALL_CONV, random_batch, segments_of, shard_processes
-from worker.parallel import DataParallelError, open_data_parallel
-from worker.errors import JobFailed
-from worker.parallel.segment import PREFIX, SHM_DIR, Segment, sweep_stale_segments
+from worker.training.parallel import DataParallelError, open_data_parallel
+from worker.lifecycle.errors import JobFailed
+from worker.training.parallel.segment import PREFIX, SHM_DIR, Segment, sweep_stale_segments
 
 
 def test_processes_run_single_threaded_and_segments_are_unlinked_while_running():
@@ -70,7 +70,7 @@ PARENT = textwrap.dedent("""
     import sys
     from shared.cnn import build_network
     from tests.parallel.conftest import SMALL_CONV, random_batch
-    from worker.parallel import open_data_parallel
+    from worker.training.parallel import open_data_parallel
 
     net = build_network(SMALL_CONV, seed=0)
     x, y = random_batch(SMALL_CONV, 64, seed=0)

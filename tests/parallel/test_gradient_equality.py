@@ -6,7 +6,7 @@ import pytest
 
 from shared.cnn import build_network, softmax_cross_entropy
 from tests.parallel.conftest import LENET, SMALL_CONV, fashion_batch, random_batch
-from worker.parallel import open_data_parallel
+from worker.training.parallel import open_data_parallel
 
 
 def reference(net, x, y):

@@ -14,7 +14,7 @@ from shared.db.models import Job, Model
 from shared.db.session import session_scope
 from tests.worker.conftest import dataset_id, job_row, make_job, network_id, settings  # noqa: F401
 from tests.worker.test_train_job import StopAfter
-from worker.train_job import run_train_job
+from worker.training.train_job import run_train_job
 
 PARAMS = {"checkpoint_every_steps": 3}  # the tiny network of tests/worker has a dropout layer
 

@@ -8,7 +8,7 @@ import pytest
 
 from shared.cnn import Trainer, build_network
 from tests.parallel.conftest import SMALL_CONV, random_batch, with_layer
-from worker.parallel import open_data_parallel
+from worker.training.parallel import open_data_parallel
 
 WITH_DROPOUT = with_layer(SMALL_CONV, 5, {"type": "dropout", "rate": 0.5})
 OPTIMIZER = {"type": "sgd", "lr": 0.05, "momentum": 0.9}

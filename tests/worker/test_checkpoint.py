@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from worker.checkpoint import load_checkpoint, save_checkpoint
+from worker.training.checkpoint import load_checkpoint, save_checkpoint
 
 
 def test_nested_state_round_trips(tmp_path):

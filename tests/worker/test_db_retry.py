@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from worker import db_retry
+from worker.lifecycle import db_retry
 
 
 def test_connection_errors_are_retried_until_the_write_succeeds(monkeypatch):

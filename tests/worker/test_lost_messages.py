@@ -17,9 +17,9 @@ from shared.queue import EVALUATE_TASK, JOB_QUEUE, TRAIN_TASK, make_celery
 from tests.support.fixtures import redis_url  # noqa: F401
 from tests.support.services import free_port
 from tests.worker.conftest import job_row
-from worker.claim import claim_job
-from worker.lost_messages import CannotTell, message_target, messages_in_broker, queue_keys, resend_lost_messages
-from worker.train_job import run_train_job
+from worker.lifecycle.claim import claim_job
+from worker.housekeeping.lost_messages import CannotTell, message_target, messages_in_broker, queue_keys, resend_lost_messages
+from worker.training.train_job import run_train_job
 
 GRACE = 30
 
@@ -167,7 +167,7 @@ def test_running_job_is_left_to_the_reaper(settings, make_job, broker):
 def test_unreachable_broker_skips_the_pass(settings, make_job, broker, caplog):
     job_id = make_job()
     queued_since(settings, job_id, GRACE * 4)
-    caplog.set_level(logging.WARNING, logger="worker.lost_messages")
+    caplog.set_level(logging.WARNING, logger="worker.housekeeping.lost_messages")
     nowhere = f"redis://127.0.0.1:{free_port()}/0"
     assert resend_lost_messages(settings.database_url, nowhere, GRACE, broker.send) == []
     assert broker.sent == []
@@ -182,7 +182,7 @@ def test_queue_longer_than_the_bound_is_not_judged(settings, make_job, broker, c
         queued_since(settings, job_id, GRACE * 4)
     for job_id in waiting:
         broker.send_as_api(job_id)
-    caplog.set_level(logging.WARNING, logger="worker.lost_messages")
+    caplog.set_level(logging.WARNING, logger="worker.housekeeping.lost_messages")
     assert broker.resend(settings, limit=4) == []
     assert broker.sent == [] and "more than the 4" in caplog.text
     assert broker.resend(settings, limit=6) == [lost]

@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from worker.errors import JobFailed
-from worker.params import MIN_IMAGES_PER_SHARD, parse_evaluate_batch_size, parse_train_params
+from worker.lifecycle.errors import JobFailed
+from worker.training.params import MIN_IMAGES_PER_SHARD, parse_evaluate_batch_size, parse_train_params
 
 
 def test_workers_default_to_the_cores_but_keep_shards_large_enough(monkeypatch):

@@ -14,9 +14,9 @@ from shared.cnn import load_model
 from shared.db.models import Job, Metric, Model, utcnow
 from shared.db.session import session_scope
 from tests.worker.conftest import job_row
-from worker.checkpoint import checkpoint_path
-from worker.evaluate_job import run_evaluate_job
-from worker.train_job import run_train_job
+from worker.training.checkpoint import checkpoint_path
+from worker.training.evaluate_job import run_evaluate_job
+from worker.training.train_job import run_train_job
 
 
 class StopAfter(threading.Event):

@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 
 from shared.cnn.training import MICRO_BATCH
-from worker.errors import JobFailed
+from worker.lifecycle.errors import JobFailed
 
 BYTES_PER_VALUE = 4
 ACTIVATION_FACTOR = 3

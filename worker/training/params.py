@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from worker.errors import JobFailed
+from worker.lifecycle.errors import JobFailed
 
 DEFAULT_OPTIMIZER = {"type": "sgd", "lr": 0.05, "momentum": 0.9}
 # Enough points for a readable loss curve, few enough to keep the metrics table small.

@@ -7,12 +7,12 @@ from shared.config import Settings
 from shared.data.store import open_arrays
 from shared.db.models import Dataset, Job, Model
 from shared.db.session import session_scope
-from worker.claim import claim_job
-from worker.errors import JobFailed
-from worker.lease import JobLease, heartbeat_seconds
-from worker.outcome import job_outcome
-from worker.params import parse_evaluate_batch_size
-from worker.scoring import split_report
+from worker.lifecycle.claim import claim_job
+from worker.lifecycle.errors import JobFailed
+from worker.lifecycle.lease import JobLease, heartbeat_seconds
+from worker.lifecycle.outcome import job_outcome
+from worker.training.params import parse_evaluate_batch_size
+from worker.training.scoring import split_report
 
 
 def run_evaluate_job(job_id: int, worker_name: str, settings: Settings) -> str:

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from worker.params import worker_cores
-from worker.parallel.segment import Segment, sweep_stale_segments
-from worker.parallel.shard_gradient import shard_gradient
+from worker.training.params import worker_cores
+from worker.training.parallel.segment import Segment, sweep_stale_segments
+from worker.training.parallel.shard_gradient import shard_gradient
 
 BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                          "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -59,7 +59,7 @@ class _Shard:
         parent_end, child_end = socket.socketpair()
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "worker.parallel.shard_process",
+                [sys.executable, "-m", "worker.training.parallel.shard_process",
                  str(child_end.fileno()), str(os.getpid())],
                 # cwd: `-m` puts the working directory first on sys.path; the project's must win.
                 pass_fds=[child_end.fileno()], env=env, cwd=PROJECT_ROOT)

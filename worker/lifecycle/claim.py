@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 
 from shared.db.models import FINAL_STATES, Job, utcnow
 from shared.db.session import session_scope
-from worker.db_retry import with_retry
+from worker.lifecycle.db_retry import with_retry
 
 
 @dataclass(frozen=True)

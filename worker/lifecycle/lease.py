@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 from shared.config import Settings
 from shared.db.models import Job, Metric, utcnow
 from shared.db.session import session_scope
-from worker.claim import Claim
-from worker.db_retry import with_retry
-from worker.errors import JobCancelled
+from worker.lifecycle.claim import Claim
+from worker.lifecycle.db_retry import with_retry
+from worker.lifecycle.errors import JobCancelled
 
 log = logging.getLogger(__name__)
 

@@ -40,7 +40,7 @@ from sqlalchemy import select
 from shared.db.models import Job, utcnow
 from shared.db.session import session_scope
 from shared.queue import EVALUATE_TASK, JOB_QUEUE, TRAIN_TASK
-from worker.claim import as_utc
+from worker.lifecycle.claim import as_utc
 
 log = logging.getLogger(__name__)
 

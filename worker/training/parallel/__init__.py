@@ -6,9 +6,9 @@ one shard of every batch; the sum equals the single-process full-batch gradient.
 """
 from __future__ import annotations
 
-from worker.parallel.data_parallel import DataParallel, DataParallelError, open_data_parallel, shard_bounds
+from worker.training.parallel.data_parallel import DataParallel, DataParallelError, open_data_parallel, shard_bounds
 
-# The name the training job's seam (worker/gradients.py) calls.
+# The name the training job's seam (worker/training/gradients.py) calls.
 open_gradients = open_data_parallel
 
 __all__ = ["DataParallel", "DataParallelError", "open_data_parallel", "open_gradients", "shard_bounds"]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from worker.errors import JobFailed
+from worker.lifecycle.errors import JobFailed
 
 SHM_DIR = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
 PREFIX = "convforge-dp-"

@@ -10,7 +10,7 @@ concurrent reapers harmless.
 It also deletes checkpoints left by jobs that ended without their worker's help (a job given back on
 shutdown and then cancelled while queued never runs again to delete its own), and sends again the
 message of a job that has been `queued` for longer than the lease with no message for it in the broker
-(worker/lost_messages.py).
+(worker/housekeeping/lost_messages.py).
 """
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ from sqlalchemy import select, update
 
 from shared.db.models import FINAL_STATES, Job, utcnow
 from shared.db.session import session_scope
-from worker.checkpoint import remove_checkpoint
-from worker.claim import as_utc
-from worker.lost_messages import TASK_BY_KIND, resend_lost_messages
+from worker.training.checkpoint import remove_checkpoint
+from worker.lifecycle.claim import as_utc
+from worker.housekeeping.lost_messages import TASK_BY_KIND, resend_lost_messages
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """A shard process: computes one shard of every batch of a job, until told to stop or orphaned.
 
-Started by `DataParallel` as ``python -m worker.parallel.shard_process FD PARENT_PID`` with the BLAS
+Started by `DataParallel` as ``python -m worker.training.parallel.shard_process FD PARENT_PID`` with the BLAS
 thread variables set to 1 (so they are read before NumPy loads). It talks to the parent over the
 socket FD; weights, batches and gradients travel through shared-memory segments.
 
@@ -21,8 +21,8 @@ from multiprocessing.connection import Connection
 import numpy as np
 
 from shared.cnn import build_network
-from worker.parallel.segment import Segment
-from worker.parallel.shard_gradient import shard_gradient
+from worker.training.parallel.segment import Segment
+from worker.training.parallel.shard_gradient import shard_gradient
 
 PARENT_CHECK_SECONDS = 1.0
 

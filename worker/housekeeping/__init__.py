@@ -1,0 +1,1 @@
+"""Housekeeping beside the jobs: reaper, lost messages, presence, shutdown."""

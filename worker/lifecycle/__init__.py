@@ -1,0 +1,1 @@
+"""A job's lifecycle: claim, lease, outcome, errors, database retry."""

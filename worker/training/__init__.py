@@ -1,0 +1,1 @@
+"""Training and evaluation: the training run, parameters, memory, checkpoints, scoring, data parallelism."""
