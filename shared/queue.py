@@ -1,6 +1,6 @@
 """The Celery application settings shared by the API (which only sends) and the workers.
 
-The API enqueues by task name (`TRAIN_TASK`, `EVALUATE_TASK`) and never imports `worker/`.
+The API enqueues by task name (`shared.jobs.TASK_BY_KIND`) and never imports `worker/`.
 Messages carry only a job id; the database row is the source of truth for the job's state.
 """
 from __future__ import annotations
@@ -8,9 +8,8 @@ from __future__ import annotations
 from celery import Celery
 
 from shared.config import Settings, load_settings
+from shared.jobs.tasks import JOB_TASKS
 
-TRAIN_TASK = "convforge.train"
-EVALUATE_TASK = "convforge.evaluate"
 JOB_QUEUE = "convforge.jobs"
 # Redis keys `<prefix><worker name>`, kept alive by each worker (worker/housekeeping/presence.py): a solo-pool worker
 # busy with a job answers no broadcast ping, so "live workers" are the ping replies plus these keys.
@@ -23,7 +22,7 @@ def make_celery(settings: Settings | None = None, name: str = "convforge") -> Ce
     transport = {"visibility_timeout": settings.visibility_timeout_seconds}
     app.conf.update(
         task_default_queue=JOB_QUEUE,
-        task_routes={TRAIN_TASK: {"queue": JOB_QUEUE}, EVALUATE_TASK: {"queue": JOB_QUEUE}},
+        task_routes={task: {"queue": JOB_QUEUE} for task in JOB_TASKS},
         task_serializer="json",
         accept_content=["json"],
         # No result backend: job state lives in the database row.

@@ -14,7 +14,8 @@ from celery.exceptions import Reject
 from celery.signals import worker_ready, worker_shutdown
 
 from shared.config import load_settings
-from shared.queue import EVALUATE_TASK, TRAIN_TASK, make_celery
+from shared.jobs import EVALUATE_TASK, TRAIN_TASK
+from shared.queue import make_celery
 from worker.training.evaluate_job import run_evaluate_job
 from worker.housekeeping.presence import start_presence
 from worker.housekeeping.reaper import start_reaper

@@ -10,11 +10,11 @@ from kombu.exceptions import KombuError
 
 from shared.config import Settings
 from shared.db.models import Job
-from shared.queue import EVALUATE_TASK, TRAIN_TASK, WORKER_PRESENCE_PREFIX, make_celery
+from shared.jobs import TASK_BY_KIND, as_utc
+from shared.queue import WORKER_PRESENCE_PREFIX, make_celery
 
 log = logging.getLogger(__name__)
 
-TASK_FOR_KIND = {"train": TRAIN_TASK, "evaluate": EVALUATE_TASK}
 # Fail fast when the broker is down: the request is waiting.
 SEND_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.3, "interval_max": 0.5}
 CONNECT_TIMEOUT_SECONDS = 2
@@ -30,8 +30,7 @@ def task_id_for(job: Job) -> str:
 
     The creation time is part of it: workers remember revoked ids, and a fresh database reuses job ids.
     """
-    created = job.created_at if job.created_at.tzinfo else job.created_at.replace(tzinfo=timezone.utc)
-    micros = (created - EPOCH) // timedelta(microseconds=1)
+    micros = (as_utc(job.created_at) - EPOCH) // timedelta(microseconds=1)
     return f"convforge-job-{job.id}-{micros}"
 
 
@@ -47,7 +46,7 @@ class JobQueue:
 
     def send(self, job: Job) -> None:
         try:
-            self.celery.send_task(TASK_FOR_KIND[job.kind], args=[job.id], task_id=task_id_for(job),
+            self.celery.send_task(TASK_BY_KIND[job.kind], args=[job.id], task_id=task_id_for(job),
                                   retry=True, retry_policy=SEND_RETRY_POLICY)
         except (KombuError, OSError, redis.RedisError) as exc:
             raise BrokerUnavailable(f"the message broker at {self.safe_broker_url()} cannot be reached "

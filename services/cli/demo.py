@@ -13,8 +13,6 @@ REPO = Path(__file__).resolve().parents[2]
 DATASET_FILE = REPO / "data" / "fashion-mnist-small.npz"
 DATASET_NAME = "fashion-mnist-small"
 NETWORK_FILE = REPO / "examples" / "lenet5.json"
-DEMO_PARAMS = {"epochs": 3, "batch_size": 64, "optimizer": {"type": "sgd", "lr": 0.05, "momentum": 0.9},
-               "seed": 0, "validation_split": 0.1}
 
 
 def run_demo(client: ApiClient, epochs: int) -> dict:
@@ -29,7 +27,7 @@ def run_demo(client: ApiClient, epochs: int) -> dict:
     print(f"\nnetwork {network['id']} {definition['name']}:")
     print(client.get_text(f"/networks/{network['id']}/summary", format="text"), flush=True)
     job = client.post("/jobs", {"kind": "train", "network_id": network["id"], "dataset_id": dataset["id"],
-                                "params": {**DEMO_PARAMS, "epochs": epochs}})
+                                "params": {"epochs": epochs}})  # the rest: the job defaults
     print(f"training job {job['id']}: {epochs} epochs", flush=True)
     job = follow_job(client, job["id"])
     print("\n".join(outcome_lines(job)), flush=True)

@@ -9,8 +9,10 @@ from pathlib import Path
 from services.cli.follow import FINAL_STATES, follow_job, outcome_lines
 from services.cli.rest import ApiClient, ApiError
 from shared.config import load_settings
+from shared.jobs import DEFAULT_LEARNING_RATES, DEFAULT_MOMENTUM, TrainParams, default_optimizer
 
-OPTIMIZERS = ("sgd", "adam", "adamw")
+# Shown in --help only: an option left out is not sent, and the API fills in the job contract's default.
+DEFAULTS = TrainParams()
 
 
 def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
@@ -18,14 +20,15 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("definition", type=Path, help="network definition (JSON file)")
         parser.add_argument("--dataset", required=True,
                             help="a dataset id, or a file to upload first (.npz, IDX, CSV, zip of image folders)")
-        parser.add_argument("--epochs", type=int, default=1)
-        parser.add_argument("--batch-size", type=int, default=64)
-        parser.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
-        parser.add_argument("--lr", type=float, default=None, help="learning rate (default 0.05 for sgd, 0.001 else)")
-        parser.add_argument("--momentum", type=float, default=0.9, help="sgd only")
-        parser.add_argument("--workers", type=int, default=None, help="processes per training step")
-        parser.add_argument("--seed", type=int, default=0)
-        parser.add_argument("--validation-split", type=float, default=0.1)
+        parser.add_argument("--epochs", type=int, help=f"default {DEFAULTS.epochs}")
+        parser.add_argument("--batch-size", type=int, help=f"images per step (default {DEFAULTS.batch_size})")
+        parser.add_argument("--optimizer", choices=tuple(DEFAULT_LEARNING_RATES), help="default sgd")
+        parser.add_argument("--lr", type=float, help="learning rate (default " + ", ".join(
+            f"{rate:g} for {kind}" for kind, rate in DEFAULT_LEARNING_RATES.items()) + ")")
+        parser.add_argument("--momentum", type=float, help=f"sgd only (default {DEFAULT_MOMENTUM:g})")
+        parser.add_argument("--workers", type=int, help="processes per training step (default: the worker decides)")
+        parser.add_argument("--seed", type=int, help=f"default {DEFAULTS.seed}")
+        parser.add_argument("--validation-split", type=float, help=f"default {DEFAULTS.validation_split:g}")
         parser.add_argument("--no-follow", action="store_true", help="print the job id and return at once")
     elif command == "jobs":
         parser.add_argument("--status", help="only jobs in this state (or states, comma-separated)")
@@ -71,11 +74,23 @@ def dataset_id_for(client: ApiClient, dataset: str) -> int:
     return uploaded["id"]
 
 
-def optimizer_spec(args: argparse.Namespace) -> dict:
-    spec = {"type": args.optimizer, "lr": args.lr if args.lr is not None else (0.05 if args.optimizer == "sgd" else 0.001)}
-    if args.optimizer == "sgd":
+def optimizer_spec(args: argparse.Namespace) -> dict | None:
+    """The optimizer the options ask for, or None when they name none (the job's default applies)."""
+    if args.optimizer is None and args.lr is None and args.momentum is None:
+        return None
+    spec = default_optimizer(args.optimizer or "sgd")
+    if args.lr is not None:
+        spec["lr"] = args.lr
+    if args.momentum is not None and spec["type"] == "sgd":
         spec["momentum"] = args.momentum
     return spec
+
+
+def train_params(args: argparse.Namespace) -> dict:
+    """The parameters the options set; the API fills in the rest and stores them all."""
+    given = {"epochs": args.epochs, "batch_size": args.batch_size, "optimizer": optimizer_spec(args),
+             "seed": args.seed, "validation_split": args.validation_split, "workers": args.workers}
+    return {name: value for name, value in given.items() if value is not None}
 
 
 def train(client: ApiClient, args: argparse.Namespace) -> int:
@@ -83,12 +98,8 @@ def train(client: ApiClient, args: argparse.Namespace) -> int:
     dataset_id = dataset_id_for(client, args.dataset)
     network = client.post("/networks", definition)
     print(client.get_text(f"/networks/{network['id']}/summary", format="text"))
-    params = {"epochs": args.epochs, "batch_size": args.batch_size, "optimizer": optimizer_spec(args),
-              "seed": args.seed, "validation_split": args.validation_split}
-    if args.workers is not None:
-        params["workers"] = args.workers
     job = client.post("/jobs", {"kind": "train", "network_id": network["id"], "dataset_id": dataset_id,
-                                "params": params})
+                                "params": train_params(args)})
     print(f"job {job['id']} queued: {client.base_url}{job['url']}", file=sys.stderr)
     if args.no_follow:
         print(job["id"])

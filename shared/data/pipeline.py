@@ -11,11 +11,16 @@ AUGMENT_KEYS = {"crop_padding", "flip"}
 _SPLIT_STREAM, _EPOCH_STREAM = 0, 1
 
 
+def held_out_count(num_samples: int, validation_split: float) -> int:
+    """How many of `num_samples` a validation split holds out."""
+    return int(round(num_samples * validation_split))
+
+
 def split_indices(num_samples: int, validation_split: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(train_idx, val_idx), both sorted int64; val gets round(num_samples * validation_split) samples."""
+    """(train_idx, val_idx), both sorted int64; val gets held_out_count(...) samples."""
     if not 0.0 <= validation_split < 1.0:
         raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
-    num_val = int(round(num_samples * validation_split))
+    num_val = held_out_count(num_samples, validation_split)
     if num_samples - num_val < 1:
         raise ValueError(f"validation_split {validation_split} leaves no training samples out of {num_samples}")
     order = np.random.default_rng([seed, _SPLIT_STREAM]).permutation(num_samples)

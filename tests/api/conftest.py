@@ -12,7 +12,7 @@ from services.api.app import create_app
 from services.api.job_queue import task_id_for
 from shared.config import load_settings
 from shared.db.migrate import upgrade_to_head
-from shared.queue import EVALUATE_TASK, TRAIN_TASK
+from shared.jobs import EVALUATE_TASK, TRAIN_TASK
 from tests.support.fixtures import env, redis_url  # noqa: F401
 
 LENET5 = {"name": "lenet5", "input_shape": [1, 28, 28], "layers": [

@@ -9,7 +9,8 @@ import redis
 from services.api.job_queue import BrokerUnavailable, JobQueue, task_id_for
 from shared.config import load_settings
 from shared.db.models import Job
-from shared.queue import JOB_QUEUE, TRAIN_TASK
+from shared.jobs import TRAIN_TASK
+from shared.queue import JOB_QUEUE
 from tests.support.services import free_port
 
 pytestmark = pytest.mark.e2e

@@ -5,7 +5,7 @@ from sqlalchemy import update
 
 from services.api.app import create_app
 from shared.db.models import Job, Metric, Model
-from shared.queue import EVALUATE_TASK, TRAIN_TASK
+from shared.jobs import EVALUATE_TASK, TRAIN_TASK, TrainParams, resolved_params
 from tests.api.conftest import LENET5, npz_bytes, upload
 
 PROBLEM = "application/problem+json"
@@ -55,7 +55,29 @@ def test_defaults_are_written_out_explicitly(client, network_id, dataset_id):
     params = job["params"]
     assert (params["epochs"], params["batch_size"], params["seed"], params["validation_split"]) == (1, 64, 0, 0.1)
     assert params["optimizer"]["type"] == "sgd" and params["optimizer"]["momentum"] == 0.9
-    assert "workers" not in params and "schedule" not in params
+    assert (params["checkpoint_every_steps"], params["scoring_batch_size"]) == (500, 256)
+    assert set(params) == set(TrainParams.model_fields)  # every field written, nothing left to guess
+    # Left to the worker, which writes its choice into the row when the job starts.
+    assert params["workers"] is None and params["log_every_steps"] is None and job["processes"] is None
+    assert params["schedule"] is None
+
+
+def test_stored_params_are_what_the_worker_parses(client, sessions, network_id, dataset_id):
+    job = client.post("/api/v1/jobs", json={"kind": "train", "network_id": network_id, "dataset_id": dataset_id,
+                                            "params": {"epochs": 2, "workers": 2}}).json
+    with sessions() as session:
+        stored = session.get(Job, job["id"]).params
+    assert stored == job["params"]
+    assert resolved_params(TrainParams.model_validate(stored)) == stored
+    assert job["processes"] == 2
+
+
+def test_job_view_shows_the_processes_the_worker_decided(client, sessions, train_job):
+    assert client.get(f"/api/v1/jobs/{train_job['id']}").json["processes"] is None
+    set_job(sessions, train_job["id"], status="running", params={**train_job["params"], "workers": 3})
+    view = client.get(f"/api/v1/jobs/{train_job['id']}").json
+    assert view["processes"] == 3 and view["params"]["workers"] == 3
+    assert client.get("/api/v1/jobs").json["items"][0]["processes"] == 3
 
 
 @pytest.mark.parametrize("params, loc", [
@@ -131,6 +153,7 @@ def test_evaluate_job(client, queue, sessions, settings, network_id, dataset_id)
     assert response.status_code == 202
     assert response.json["model_id"] == model_id and response.json["network"]["id"] == network_id
     assert queue.sent == [(EVALUATE_TASK, response.json["id"])]
+    assert response.json["params"] == {"batch_size": 256} and response.json["processes"] is None
     missing = client.post("/api/v1/jobs", json={"kind": "evaluate", "model_id": 77, "dataset_id": dataset_id})
     assert missing.status_code == 422 and missing.json["errors"][0]["loc"] == ["model_id"]
 

@@ -14,7 +14,8 @@ import time
 import pytest
 import redis
 
-from shared.queue import JOB_QUEUE, TRAIN_TASK
+from shared.jobs import TRAIN_TASK
+from shared.queue import JOB_QUEUE
 from tests.e2e.api import Client
 from tests.e2e.processes import wait_for
 from worker.housekeeping.lost_messages import message_target

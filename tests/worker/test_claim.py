@@ -8,8 +8,9 @@ from sqlalchemy import update
 
 from shared.db.models import Job, utcnow
 from shared.db.session import session_scope
+from shared.jobs import as_utc
 from tests.worker.conftest import job_row
-from worker.lifecycle.claim import as_utc, claim_job
+from worker.lifecycle.claim import claim_job
 from worker.lifecycle.lease import JobLease
 from worker.training.checkpoint import checkpoint_path, save_checkpoint
 from worker.housekeeping.reaper import requeue_stale_jobs, sweep_checkpoints

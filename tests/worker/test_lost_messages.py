@@ -13,7 +13,8 @@ from sqlalchemy import update
 from shared.config import load_settings
 from shared.db.models import Job, utcnow
 from shared.db.session import session_scope
-from shared.queue import EVALUATE_TASK, JOB_QUEUE, TRAIN_TASK, make_celery
+from shared.jobs import EVALUATE_TASK, TRAIN_TASK
+from shared.queue import JOB_QUEUE, make_celery
 from tests.support.fixtures import redis_url  # noqa: F401
 from tests.support.services import free_port
 from tests.worker.conftest import job_row

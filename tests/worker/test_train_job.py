@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from shared.cnn import load_model
 from shared.db.models import Job, Metric, Model, utcnow
 from shared.db.session import session_scope
+from shared.jobs import TrainParams, resolved_params
 from tests.worker.conftest import job_row
 from worker.training.checkpoint import checkpoint_path
 from worker.training.evaluate_job import run_evaluate_job
@@ -68,6 +69,20 @@ def test_job_trains_and_stores_model_metrics_and_result(settings, make_job, no_s
     _net, metadata = load_model(settings.artifact_dir / _model_path(settings, job.model_id))
     assert metadata["class_names"] == ["a", "b", "c"] and metadata["mean"] == [0.35]
     assert not checkpoint_path(settings.artifact_dir, job_id).exists()
+
+
+def test_the_row_says_the_parameters_the_job_runs_with(settings, make_job):
+    job_id = make_job()  # partial params, as an older row has them
+    with session_scope(settings.database_url) as session:
+        partial = session.get(Job, job_id).params
+    seen_while_training = []
+    stop = StopAfter(1, action=lambda: seen_while_training.append(job_row(settings, job_id).params))
+    assert run_train_job(job_id, "w1", settings, stop) == "succeeded"
+    # 120 training samples in batches of 16: 8 steps an epoch, too few for 20 points, so every step is
+    # logged; 16 images a step are too few to share, so one process.
+    expected = resolved_params(TrainParams(**partial, workers=1, log_every_steps=1))
+    assert seen_while_training == [expected]
+    assert job_row(settings, job_id).params == expected
 
 
 def _model_path(settings, model_id: int):
@@ -176,7 +191,7 @@ def test_evaluate_job_with_a_bad_batch_size_fails_with_the_reason(settings, make
         session.flush()
         evaluate_id = job.id
     assert run_evaluate_job(evaluate_id, "w1", settings) == "failed"
-    assert job_row(settings, evaluate_id).error == "parameter batch_size=0 must be a whole number from 1 to 65536"
+    assert job_row(settings, evaluate_id).error == "parameter batch_size=0: Input should be greater than or equal to 1"
 
 
 def test_job_too_big_for_the_worker_is_refused_with_the_estimate(settings, make_job, no_stop):

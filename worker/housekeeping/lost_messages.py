@@ -39,13 +39,11 @@ from sqlalchemy import select
 
 from shared.db.models import Job, utcnow
 from shared.db.session import session_scope
-from shared.queue import EVALUATE_TASK, JOB_QUEUE, TRAIN_TASK
-from worker.lifecycle.claim import as_utc
+from shared.jobs import JOB_TASKS, TASK_BY_KIND, as_utc
+from shared.queue import JOB_QUEUE
 
 log = logging.getLogger(__name__)
 
-TASK_BY_KIND = {"train": TRAIN_TASK, "evaluate": EVALUATE_TASK}
-OUR_TASKS = frozenset(TASK_BY_KIND.values())
 # Messages read per list at most; a longer queue is not checked (see the module's docstring).
 MAX_MESSAGES_READ = 5000
 # Set (with an expiry) by the worker whose turn it is, so many workers do not all read the queue.
@@ -76,7 +74,7 @@ def message_target(message: bytes | str | dict) -> tuple[str, int] | None:
     body = _decoded_body(message)
     if task is None and isinstance(body, dict):  # Celery's message protocol 1: all in the body
         task = body.get("task")
-    if task not in OUR_TASKS:
+    if task not in JOB_TASKS:
         return None
     for args in (_args_from_body(body), _args_from_repr(headers.get("argsrepr"))):
         if args:

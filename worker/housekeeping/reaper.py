@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
 from pathlib import Path
 from typing import Callable
 
@@ -24,9 +23,9 @@ from sqlalchemy import select, update
 
 from shared.db.models import FINAL_STATES, Job, utcnow
 from shared.db.session import session_scope
+from shared.jobs import TASK_BY_KIND, lease_expired
 from worker.training.checkpoint import remove_checkpoint
-from worker.lifecycle.claim import as_utc
-from worker.housekeeping.lost_messages import TASK_BY_KIND, resend_lost_messages
+from worker.housekeeping.lost_messages import resend_lost_messages
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +39,7 @@ def requeue_stale_jobs(database_url: str, lease_seconds: float, send: Callable[[
             select(Job.id, Job.kind, Job.attempt, Job.heartbeat_at).where(Job.status == "running")
         ).all()
         for row in rows:
-            if row.heartbeat_at is not None and now - as_utc(row.heartbeat_at) <= timedelta(seconds=lease_seconds):
+            if not lease_expired(row.heartbeat_at, now, lease_seconds):
                 continue
             moved = session.execute(
                 update(Job)

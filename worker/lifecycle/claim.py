@@ -10,12 +10,12 @@ whose UPDATE matches a row runs the job:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select, update
 
 from shared.db.models import FINAL_STATES, Job, utcnow
 from shared.db.session import session_scope
+from shared.jobs import lease_expired
 from worker.lifecycle.db_retry import with_retry
 
 
@@ -24,11 +24,6 @@ class Claim:
     job_id: int
     attempt: int
     resumed: bool  # True when taken over from a vanished worker
-
-
-def as_utc(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; every timestamp this project writes is UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def claim_job(database_url: str, job_id: int, worker_name: str, lease_seconds: float) -> Claim | None:
@@ -70,7 +65,7 @@ def _claim(database_url: str, job_id: int, worker_name: str, lease_seconds: floa
                 .execution_options(synchronize_session=False)
             )
             return None
-        if row.status != "running" or not _lease_expired(row.heartbeat_at, now, lease_seconds):
+        if row.status != "running" or not lease_expired(row.heartbeat_at, now, lease_seconds):
             return None
         taken = session.execute(
             update(Job)
@@ -86,7 +81,3 @@ def _claim(database_url: str, job_id: int, worker_name: str, lease_seconds: floa
         if taken.rowcount != 1:
             return None
         return Claim(job_id, row.attempt + 1, resumed=True)
-
-
-def _lease_expired(heartbeat_at: datetime | None, now: datetime, lease_seconds: float) -> bool:
-    return heartbeat_at is None or now - as_utc(heartbeat_at) > timedelta(seconds=lease_seconds)

@@ -1,4 +1,4 @@
-"""How a job stops early. Each maps to one outcome in the task (see worker/training/train_job.py)."""
+"""How a job stops early. Each maps to one final state (see `job_outcome` in worker/lifecycle/outcome.py)."""
 from __future__ import annotations
 
 

@@ -11,7 +11,7 @@ from worker.lifecycle.claim import claim_job
 from worker.lifecycle.errors import JobFailed
 from worker.lifecycle.lease import JobLease, heartbeat_seconds
 from worker.lifecycle.outcome import job_outcome
-from worker.training.params import parse_evaluate_batch_size
+from worker.training.params import parse_evaluate_params
 from worker.training.scoring import split_report
 
 
@@ -40,7 +40,7 @@ def run_evaluate_job(job_id: int, worker_name: str, settings: Settings) -> str:
         # The model's own normalisation: the statistics of the data it was trained on.
         result = split_report(net, x, y, metadata["mean"], metadata["std"],
                               metadata.get("class_names") or dataset.class_names, split,
-                              between_chunks=lease.check_in, batch_size=parse_evaluate_batch_size(job.params))
+                              between_chunks=lease.check_in, batch_size=parse_evaluate_params(job.params).batch_size)
         lease.finish("succeeded", result=result, step=1, steps=1, eta_seconds=0.0)
     return outcome.status
 

@@ -18,11 +18,11 @@ import numpy as np
 
 from shared.cnn import Trainer, build_network
 from shared.data.pipeline import epoch_order, prepare_batch, split_indices
+from shared.jobs import TrainParams
 from worker.training.checkpoint import load_checkpoint, save_checkpoint
 from worker.lifecycle.errors import JobCancelled, JobFailed, ShutdownRequested
 from worker.training.gradients import open_gradients
 from worker.lifecycle.lease import JobLease
-from worker.training.params import TrainParams
 from worker.training.scoring import score
 
 # Progress, heartbeat and the cancel flag are synced at most this often: cheap, and prompt enough.
@@ -55,7 +55,6 @@ class TrainingRun:
     def __init__(self, definition: dict, data: TrainingData, params: TrainParams, lease: JobLease,
                  checkpoint_file: Path, stop_requested: threading.Event):
         self.data = data
-        self.params = params
         self.lease = lease
         self.checkpoint_file = checkpoint_file
         self.stop_requested = stop_requested
@@ -63,9 +62,12 @@ class TrainingRun:
         self.steps_per_epoch = math.ceil(len(self.train_idx) / params.batch_size)
         self.total_steps = params.epochs * self.steps_per_epoch
         self.log_every = params.log_interval(self.steps_per_epoch)
+        # Every parameter now has the value this run uses; the job's row is given these (see train_job.py).
+        self.params = params.model_copy(update={"log_every_steps": self.log_every})
+        self.augment = params.augment.model_dump()
         self.net = build_network(definition, seed=params.seed)
         self.position = Position()
-        self.lr = float(params.optimizer.get("lr", 0.0))
+        self.lr = float(params.optimizer.lr)
         self.latest: dict = {}  # the job row's latest_metrics
 
     def run(self):
@@ -125,7 +127,7 @@ class TrainingRun:
         chosen = np.sort(order[start:start + params.batch_size])  # sorted reads are kinder to a memmap
         rng = np.random.default_rng([params.seed, position.epoch, position.step_in_epoch])
         batch = prepare_batch(self.data.x_train[chosen], self.data.mean, self.data.std,
-                              augment=params.augment, rng=rng)
+                              augment=self.augment, rng=rng)
         result = trainer.train_step(batch, np.asarray(self.data.y_train[chosen]))
         self.lr = float(result.lr)
         if not math.isfinite(float(result.loss)):
@@ -147,7 +149,8 @@ class TrainingRun:
         metrics = []
         if len(self.val_idx):
             loss, accuracy, _ = score(self.net, self.data.x_train, self.data.y_train, self.data.mean,
-                                      self.data.std, self.val_idx, between_chunks=self._sync)
+                                      self.data.std, self.val_idx, between_chunks=self._sync,
+                                      batch_size=self.params.scoring_batch_size)
             position.seq += 1
             metrics.append(self._metric("val", loss, accuracy, images_per_second=None))
         position.epoch += 1

@@ -14,7 +14,7 @@ CHUNK_SAMPLES = 2048
 
 
 def score(net, x: np.ndarray, y: np.ndarray, mean, std, indices: np.ndarray | None = None,
-          between_chunks: Callable[[], None] | None = None, batch_size: int = 256) -> tuple[float, float, np.ndarray]:
+          between_chunks: Callable[[], None] | None = None, *, batch_size: int) -> tuple[float, float, np.ndarray]:
     """(mean loss, accuracy, predictions) of `net` on x[indices] (all of x when indices is None), run
     `batch_size` images at a time. `between_chunks` runs after each chunk (heartbeat, cancel check)."""
     count = len(y) if indices is None else len(indices)
@@ -35,7 +35,7 @@ def score(net, x: np.ndarray, y: np.ndarray, mean, std, indices: np.ndarray | No
 
 
 def split_report(net, x: np.ndarray, y: np.ndarray, mean, std, class_names: list[str], split: str,
-                 between_chunks: Callable[[], None] | None = None, batch_size: int = 256) -> dict:
+                 between_chunks: Callable[[], None] | None = None, *, batch_size: int) -> dict:
     """The stored evaluation of one split: loss, accuracy, per-class scores and the confusion matrix."""
     loss, accuracy, predictions = score(net, x, y, mean, std, between_chunks=between_chunks,
                                         batch_size=batch_size)

@@ -1,4 +1,5 @@
-"""The train task's body: claim, load, train, test, save the model, finish."""
+"""The train task's body: claim, load, record the parameters it runs with, train, test, save the model,
+finish."""
 from __future__ import annotations
 
 import hashlib
@@ -13,6 +14,7 @@ from shared.config import Settings
 from shared.data.store import open_arrays
 from shared.db.models import Dataset, Job, Model, Network
 from shared.db.session import session_scope
+from shared.jobs import resolved_params
 from worker.training.checkpoint import checkpoint_path
 from worker.lifecycle.claim import claim_job
 from worker.lifecycle.errors import JobFailed
@@ -44,8 +46,10 @@ def run_train_job(job_id: int, worker_name: str, settings: Settings, stop_reques
             run = TrainingRun(network.definition, data, params, lease, checkpoint_file, stop_requested)
         except ValueError as exc:  # e.g. a validation split that leaves no training samples
             raise JobFailed(f"cannot start training: {exc}") from exc
+        # The row says what this worker decided (processes, log interval), before any step runs.
+        lease.check_in(params=resolved_params(run.params))
         net = run.run()
-        result = _test_result(net, arrays, dataset, lease)
+        result = _test_result(net, arrays, dataset, lease, run.params.scoring_batch_size)
         model_file = _save(net, settings.artifact_dir, network, dataset, job_id, result)
 
         def add_model(session: Session) -> dict:
@@ -60,12 +64,12 @@ def run_train_job(job_id: int, worker_name: str, settings: Settings, stop_reques
     return outcome.status
 
 
-def _test_result(net, arrays: dict, dataset: Dataset, lease: JobLease) -> dict:
+def _test_result(net, arrays: dict, dataset: Dataset, lease: JobLease, batch_size: int) -> dict:
     """Loss, accuracy and the per-class report on the test split; empty when the dataset has none."""
     if "x_test" not in arrays:
         return {}
     return split_report(net, arrays["x_test"], arrays["y_test"], dataset.channel_mean, dataset.channel_std,
-                        dataset.class_names, "test", between_chunks=lease.check_in)
+                        dataset.class_names, "test", between_chunks=lease.check_in, batch_size=batch_size)
 
 
 def _save(net, artifact_dir: Path, network: Network, dataset: Dataset, job_id: int, result: dict) -> Path:

@@ -11,7 +11,7 @@ from services.api.job_queue import BrokerUnavailable
 from services.api.pagination import fetch_page
 from services.api.problems import Problem, not_found, validation_problem
 from services.api.route_table import api_route
-from services.api.schemas.common import Page, Ref, as_utc
+from services.api.schemas.common import Page, Ref
 from services.api.schemas.jobs import (
     EvaluateJobRequest,
     JobListItem,
@@ -27,7 +27,9 @@ from services.api.schemas.jobs import (
     TrainJobRequest,
 )
 from services.api.validation import json_body, parse_body, parse_query
+from shared.data.pipeline import held_out_count
 from shared.db.models import JOB_KINDS, Dataset, Job, Metric, Model, Network, utcnow
+from shared.jobs import as_utc, resolved_params
 
 bp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs")
 
@@ -63,6 +65,10 @@ def result_summary(result: dict | None) -> ResultSummary | None:
                          split=result.get("split"))
 
 
+def processes(job: Job) -> int | None:
+    return (job.params or {}).get("workers") if job.kind == "train" else None
+
+
 def list_item(job: Job, network: Network | None, dataset: Dataset) -> JobListItem:
     return JobListItem(
         id=job.id, kind=job.kind, status=job.status,
@@ -70,7 +76,8 @@ def list_item(job: Job, network: Network | None, dataset: Dataset) -> JobListIte
                     url=url_for("networks.get_network", network_id=network.id)) if network else None,
         dataset=Ref(id=dataset.id, name=dataset.name, url=url_for("datasets.get_dataset", dataset_id=dataset.id)),
         model_id=job.model_id, progress=progress(job), latest_metrics=job.latest_metrics or {},
-        params=job.params or {}, result_summary=result_summary(job.result), error=job.error,
+        params=job.params or {}, processes=processes(job), result_summary=result_summary(job.result),
+        error=job.error,
         attempt=job.attempt, cancel_requested=job.cancel_requested, timings=timings(job), url=job_url(job.id))
 
 
@@ -107,7 +114,7 @@ def new_train_job(request: TrainJobRequest) -> Job:
     dataset = referenced(Dataset, request.dataset_id, "dataset_id", "dataset")
     errors = mismatches(network, dataset)
     params = request.params
-    held_out = round(dataset.num_samples * params.validation_split)
+    held_out = held_out_count(dataset.num_samples, params.validation_split)
     if dataset.num_samples - held_out < 1:
         errors.append({"loc": ["params", "validation_split"], "msg": (
             f"params.validation_split: {params.validation_split} holds out {held_out} of the dataset's "
@@ -116,7 +123,7 @@ def new_train_job(request: TrainJobRequest) -> Job:
         raise validation_problem(errors, "The job cannot run on this dataset: "
                                  + "; ".join(error["msg"] for error in errors))
     return Job(kind="train", status="queued", network_id=network.id, dataset_id=dataset.id,
-               params=params.model_dump(mode="json", exclude_none=True), epochs=params.epochs)
+               params=resolved_params(params), epochs=params.epochs)
 
 
 def new_evaluate_job(request: EvaluateJobRequest) -> Job:
@@ -128,7 +135,7 @@ def new_evaluate_job(request: EvaluateJobRequest) -> Job:
         raise validation_problem(errors, "The model does not fit the dataset: "
                                  + "; ".join(error["msg"] for error in errors))
     return Job(kind="evaluate", status="queued", network_id=network.id, dataset_id=dataset.id,
-               model_id=model.id, params=request.params.model_dump(mode="json"))
+               model_id=model.id, params=resolved_params(request.params))
 
 
 @api_route(bp, "", "POST", summary="Queue a training or an evaluation job",

@@ -1,20 +1,17 @@
 """Shapes shared by every resource: problem documents, pages and the paging query."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Annotated, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from shared.jobs import as_utc
 
 Item = TypeVar("Item")
 
 # Row ids are Integer columns: 32-bit on PostgreSQL.
 MAX_ID = 2**31 - 1
-
-
-def as_utc(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; every stored time is UTC.
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]

@@ -1,5 +1,5 @@
-"""Job shapes: what POST /jobs accepts (validated here, so the worker gets explicit parameters) and
-what GET /jobs and GET /jobs/{id} answer."""
+"""Job shapes: what POST /jobs accepts and what GET /jobs and GET /jobs/{id} answer. The parameters of
+each kind are the job contract's (shared.jobs), the same models the worker parses the row with."""
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -7,40 +7,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.api.schemas.common import MAX_ID, PageQuery, Ref, UtcDatetime
-from shared.cnn import OptimizerSpec, ScheduleSpec
 from shared.db.models import JOB_STATES
-
-DEFAULT_OPTIMIZER = {"type": "sgd", "lr": 0.05, "momentum": 0.9}
-
-
-class AugmentSpec(BaseModel):
-    """Training-time augmentation: random crop after zero padding, random horizontal flip."""
-
-    model_config = ConfigDict(extra="forbid")
-    crop_padding: int = Field(0, ge=0, le=32)
-    flip: bool = False
-
-
-class TrainParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    epochs: int = Field(1, ge=1, le=10_000)
-    batch_size: int = Field(64, ge=1, le=65_536)
-    optimizer: OptimizerSpec = Field(default_factory=lambda: OptimizerSpec(**DEFAULT_OPTIMIZER))
-    schedule: ScheduleSpec | None = Field(None, description="Learning-rate schedule; constant when absent.")
-    seed: int = Field(0, ge=0, le=2**32 - 1)
-    validation_split: float = Field(0.1, ge=0, lt=1)
-    workers: int | None = Field(None, ge=1, le=256,
-                                description="Data-parallel processes; absent: the worker's default.")
-    augment: AugmentSpec = Field(default_factory=AugmentSpec)
-    checkpoint_every_steps: int | None = Field(None, ge=1, le=10**9,
-                                               description="Besides every epoch; absent: the worker's default.")
-    log_every_steps: int | None = Field(None, ge=1, le=10**9,
-                                        description="Train metrics interval; absent: about 20 points per epoch.")
-
-
-class EvaluateParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    batch_size: int = Field(256, ge=1, le=65_536)
+from shared.jobs import EvaluateParams, TrainParams
 
 
 class TrainJobRequest(BaseModel):
@@ -114,7 +82,10 @@ class JobListItem(BaseModel):
     model_id: int | None
     progress: Progress
     latest_metrics: dict[str, Any]
-    params: dict[str, Any] = Field(description="The job's parameters as stored, defaults written out.")
+    params: dict[str, Any] = Field(description="The job's parameters as stored: every default written out, "
+                                                "and what the worker decided once the job started.")
+    processes: int | None = Field(description="Processes a train job computes each step's gradient with (its "
+                                              "`workers`); null for an evaluate job, or until a worker decides.")
     result_summary: ResultSummary | None = Field(
         description="Accuracy, loss and macro F1 of the evaluation; null until the job has a result.")
     error: str | None
