@@ -11,8 +11,8 @@ from shared.config import Settings, load_settings
 from shared.jobs.tasks import JOB_TASKS
 
 JOB_QUEUE = "convforge.jobs"
-# Redis keys `<prefix><worker name>`, kept alive by each worker (worker/housekeeping/presence.py): a solo-pool worker
-# busy with a job answers no broadcast ping, so "live workers" are the ping replies plus these keys.
+# Redis keys `<prefix><worker name>`, kept alive by each worker (worker/housekeeping/presence.py): a
+# solo-pool worker busy with a job answers no broadcast ping, so "live workers" are the ping replies plus these keys.
 WORKER_PRESENCE_PREFIX = "convforge:worker:"
 
 

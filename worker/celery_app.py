@@ -16,10 +16,10 @@ from celery.signals import worker_ready, worker_shutdown
 from shared.config import load_settings
 from shared.jobs import EVALUATE_TASK, TRAIN_TASK
 from shared.queue import make_celery
-from worker.training.evaluate_job import run_evaluate_job
 from worker.housekeeping.presence import start_presence
 from worker.housekeeping.reaper import start_reaper
 from worker.housekeeping.shutdown import stop_requested
+from worker.training.evaluate_job import run_evaluate_job
 from worker.training.train_job import run_train_job
 
 log = logging.getLogger(__name__)

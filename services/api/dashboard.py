@@ -11,6 +11,8 @@ from pathlib import Path
 from flask import Blueprint, render_template
 from jinja2.utils import htmlsafe_json_dumps
 
+from shared.jobs import TrainParams
+
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 
 bp = Blueprint(
@@ -43,7 +45,9 @@ def new_job_page():
     examples = example_definitions()
     # Serialised here, not with |tojson, which sorts keys: a definition should read in its own order.
     examples_json = htmlsafe_json_dumps(examples, dumps=json.dumps)
-    return render_template("dashboard/new.html", page="new", examples=examples, examples_json=examples_json)
+    # The form starts from the job contract's defaults.
+    return render_template("dashboard/new.html", page="new", examples=examples, examples_json=examples_json,
+                           defaults=TrainParams())
 
 
 def example_definitions() -> dict[str, dict]:

@@ -26,7 +26,7 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--lr", type=float, help="learning rate (default " + ", ".join(
             f"{rate:g} for {kind}" for kind, rate in DEFAULT_LEARNING_RATES.items()) + ")")
         parser.add_argument("--momentum", type=float, help=f"sgd only (default {DEFAULT_MOMENTUM:g})")
-        parser.add_argument("--workers", type=int, help="processes per training step (default: the worker decides)")
+        parser.add_argument("--workers", type=int, help="processes per step (default: the worker decides)")
         parser.add_argument("--seed", type=int, help=f"default {DEFAULTS.seed}")
         parser.add_argument("--validation-split", type=float, help=f"default {DEFAULTS.validation_split:g}")
         parser.add_argument("--no-follow", action="store_true", help="print the job id and return at once")

@@ -20,7 +20,8 @@ from shared.jobs.params import (
 from shared.jobs.tasks import EVALUATE_TASK, JOB_TASKS, TASK_BY_KIND, TRAIN_TASK
 
 __all__ = [
-    "DEFAULT_LEARNING_RATES", "DEFAULT_MOMENTUM", "DEFAULT_OPTIMIZER", "EVALUATE_TASK", "JOB_TASKS", "PARAMS_BY_KIND", "TASK_BY_KIND", "TRAIN_TASK",
+    "DEFAULT_LEARNING_RATES", "DEFAULT_MOMENTUM", "DEFAULT_OPTIMIZER", "EVALUATE_TASK", "JOB_TASKS",
+    "PARAMS_BY_KIND", "TASK_BY_KIND", "TRAIN_TASK",
     "AugmentSpec", "EvaluateParams", "TrainParams", "as_utc", "default_optimizer", "lease_expired",
     "resolved_params",
 ]

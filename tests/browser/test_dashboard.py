@@ -106,6 +106,8 @@ def test_submit_from_new_job_page_watch_it_train_and_read_the_results(page, stac
     validation_points = page.evaluate("() => Chart.getChart('loss-chart').data.datasets[1].data.length")
     assert validation_points == 3  # one per epoch
     expect(page.locator("#learning-rate")).to_be_hidden()  # a constant rate needs no curve
+    processes = page.locator("#job-stats .stat").filter(has_text="Processes")
+    expect(processes.locator(".value")).to_have_text("1")  # the job asked for one worker process
 
     # Evaluation: accuracy, per-class scores, the confusion matrix over the 1,000 test images.
     job = api(stack, "GET", f"/jobs/{job_id}")

@@ -10,6 +10,7 @@ import pytest
 from services.api.app import create_app
 from shared.config import load_settings
 from shared.db.migrate import upgrade_to_head
+from shared.jobs import DEFAULT_OPTIMIZER, TrainParams
 from tests.browser.conftest import REPO
 from tests.support.fixtures import env  # noqa: F401
 
@@ -51,6 +52,17 @@ def test_new_job_page_offers_the_bundled_examples_in_their_own_key_order(client)
     on_disk = json.loads((REPO / "examples" / "lenet5.json").read_text())
     assert list(examples["lenet5"]) == list(on_disk)
     assert examples["lenet5"]["layers"] == on_disk["layers"]
+
+
+def test_new_job_form_starts_from_the_job_defaults(client):
+    html = client.get("/new").get_data(as_text=True)
+    values = dict(re.findall(r'<input type="number" name="(\w+)" value="([^"]*)"', html))
+    defaults = TrainParams()
+    assert float(values["batch_size"]) == defaults.batch_size
+    assert float(values["lr"]) == DEFAULT_OPTIMIZER["lr"]
+    assert float(values["momentum"]) == DEFAULT_OPTIMIZER["momentum"]
+    assert float(values["validation_split"]) == defaults.validation_split
+    assert float(values["seed"]) == defaults.seed
 
 
 def test_unknown_job_page_is_still_a_page(client):

@@ -1,9 +1,12 @@
 """The convforge commands' failures: a message and a non-zero exit, never a traceback."""
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 
+from services.cli.jobs import add_arguments, train_params
+from shared.jobs import DEFAULT_LEARNING_RATES, DEFAULT_MOMENTUM
 from tests.e2e.processes import CONVFORGE, REPO
 from tests.support.services import free_port
 
@@ -43,3 +46,17 @@ def test_up_refuses_a_busy_port(tmp_path):
         result = convforge("up", CONVFORGE_VAR_DIR=str(tmp_path / "var"), CONVFORGE_API_BIND=f"127.0.0.1:{port}")
     assert result.returncode == 1
     assert f"port {port} on 127.0.0.1 is already in use" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_train_sends_only_the_options_given_and_the_api_fills_in_the_rest():
+    parser = argparse.ArgumentParser()
+    add_arguments("train", parser)
+
+    def params(*options: str) -> dict:
+        return train_params(parser.parse_args(["net.json", "--dataset", "1", *options]))
+
+    assert params() == {}
+    assert params("--optimizer", "adam", "--epochs", "2") == {
+        "epochs": 2, "optimizer": {"type": "adam", "lr": DEFAULT_LEARNING_RATES["adam"]}}
+    assert params("--lr", "0.01", "--workers", "2") == {
+        "workers": 2, "optimizer": {"type": "sgd", "lr": 0.01, "momentum": DEFAULT_MOMENTUM}}

@@ -15,8 +15,8 @@ import pytest
 
 from shared.cnn import build_network
 from tests.parallel.conftest import ROOT, SMALL_CONV, random_batch, segments_of, shard_processes
-from worker.training.parallel import DataParallelError, open_data_parallel
 from worker.lifecycle.errors import JobFailed
+from worker.training.parallel import DataParallelError, open_data_parallel
 from worker.training.parallel.segment import PREFIX, SHM_DIR, Segment, sweep_stale_segments
 
 

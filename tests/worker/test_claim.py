@@ -10,10 +10,10 @@ from shared.db.models import Job, utcnow
 from shared.db.session import session_scope
 from shared.jobs import as_utc
 from tests.worker.conftest import job_row
+from worker.housekeeping.reaper import requeue_stale_jobs, sweep_checkpoints
 from worker.lifecycle.claim import claim_job
 from worker.lifecycle.lease import JobLease
 from worker.training.checkpoint import checkpoint_path, save_checkpoint
-from worker.housekeeping.reaper import requeue_stale_jobs, sweep_checkpoints
 
 
 def _age_heartbeat(settings, job_id: int, seconds: float) -> None:

@@ -18,8 +18,14 @@ from shared.queue import JOB_QUEUE, make_celery
 from tests.support.fixtures import redis_url  # noqa: F401
 from tests.support.services import free_port
 from tests.worker.conftest import job_row
+from worker.housekeeping.lost_messages import (
+    CannotTell,
+    message_target,
+    messages_in_broker,
+    queue_keys,
+    resend_lost_messages,
+)
 from worker.lifecycle.claim import claim_job
-from worker.housekeeping.lost_messages import CannotTell, message_target, messages_in_broker, queue_keys, resend_lost_messages
 from worker.training.train_job import run_train_job
 
 GRACE = 30

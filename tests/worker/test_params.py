@@ -67,5 +67,6 @@ def test_bad_values_are_named(params, message):
 
 def test_evaluate_batch_size_is_checked():
     assert parse_evaluate_params({"batch_size": 32}).batch_size == 32
-    with pytest.raises(JobFailed, match=re.escape("parameter batch_size=0: Input should be greater than or equal to 1")):
+    message = "parameter batch_size=0: Input should be greater than or equal to 1"
+    with pytest.raises(JobFailed, match=re.escape(message)):
         parse_evaluate_params({"batch_size": 0})

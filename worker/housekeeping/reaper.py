@@ -24,8 +24,8 @@ from sqlalchemy import select, update
 from shared.db.models import FINAL_STATES, Job, utcnow
 from shared.db.session import session_scope
 from shared.jobs import TASK_BY_KIND, lease_expired
-from worker.training.checkpoint import remove_checkpoint
 from worker.housekeeping.lost_messages import resend_lost_messages
+from worker.training.checkpoint import remove_checkpoint
 
 log = logging.getLogger(__name__)
 

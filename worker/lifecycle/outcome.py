@@ -8,9 +8,9 @@ from typing import Iterator
 
 from sqlalchemy.exc import DBAPIError
 
-from worker.training.checkpoint import remove_checkpoint
 from worker.lifecycle.errors import JobCancelled, JobFailed, ShutdownRequested
 from worker.lifecycle.lease import JobLease, LeaseLost
+from worker.training.checkpoint import remove_checkpoint
 
 log = logging.getLogger(__name__)
 

@@ -28,6 +28,7 @@ def run_evaluate_job(job_id: int, worker_name: str, settings: Settings) -> str:
             session.expunge_all()
         if model is None:
             raise JobFailed(f"evaluate job {job_id} names no model (model_id={job.model_id})")
+        params = parse_evaluate_params(job.params)
         net, metadata = load_model(settings.artifact_dir / model.path)
         arrays = open_arrays(settings.artifact_dir / dataset.path)
         split = "test" if "x_test" in arrays else "train"
@@ -40,7 +41,7 @@ def run_evaluate_job(job_id: int, worker_name: str, settings: Settings) -> str:
         # The model's own normalisation: the statistics of the data it was trained on.
         result = split_report(net, x, y, metadata["mean"], metadata["std"],
                               metadata.get("class_names") or dataset.class_names, split,
-                              between_chunks=lease.check_in, batch_size=parse_evaluate_params(job.params).batch_size)
+                              between_chunks=lease.check_in, batch_size=params.batch_size)
         lease.finish("succeeded", result=result, step=1, steps=1, eta_seconds=0.0)
     return outcome.status
 

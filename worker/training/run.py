@@ -19,10 +19,10 @@ import numpy as np
 from shared.cnn import Trainer, build_network
 from shared.data.pipeline import epoch_order, prepare_batch, split_indices
 from shared.jobs import TrainParams
-from worker.training.checkpoint import load_checkpoint, save_checkpoint
 from worker.lifecycle.errors import JobCancelled, JobFailed, ShutdownRequested
-from worker.training.gradients import open_gradients
 from worker.lifecycle.lease import JobLease
+from worker.training.checkpoint import load_checkpoint, save_checkpoint
+from worker.training.gradients import open_gradients
 from worker.training.scoring import score
 
 # Progress, heartbeat and the cancel flag are synced at most this often: cheap, and prompt enough.

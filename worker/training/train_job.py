@@ -15,15 +15,15 @@ from shared.data.store import open_arrays
 from shared.db.models import Dataset, Job, Model, Network
 from shared.db.session import session_scope
 from shared.jobs import resolved_params
-from worker.training.checkpoint import checkpoint_path
 from worker.lifecycle.claim import claim_job
 from worker.lifecycle.errors import JobFailed
 from worker.lifecycle.lease import JobLease, heartbeat_seconds
-from worker.training.memory import check_fits
 from worker.lifecycle.outcome import job_outcome
+from worker.training.checkpoint import checkpoint_path
+from worker.training.memory import check_fits
 from worker.training.params import parse_train_params
-from worker.training.scoring import split_report
 from worker.training.run import TrainingData, TrainingRun
+from worker.training.scoring import split_report
 
 
 def run_train_job(job_id: int, worker_name: str, settings: Settings, stop_requested: threading.Event) -> str:

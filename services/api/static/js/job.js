@@ -93,6 +93,8 @@ function showJob(job) {
     training && ["Validation accuracy", formatPercent(metrics.val_accuracy)],
     training && ["Images/s", metrics.images_per_second ? formatCount(Math.round(metrics.images_per_second)) : "–"],
     training && ["Learning rate", metrics.learning_rate == null ? "–" : String(Number(metrics.learning_rate.toPrecision(3)))],
+    // Decided by the worker when the job starts, unless the job asked for a number.
+    training && ["Processes", job.processes == null ? "–" : String(job.processes)],
     ["Running time", formatDuration(job.timings?.duration_seconds)],
     ["ETA", job.status === "running" ? formatDuration(job.progress?.eta_seconds) : "–"],
   ].filter(Boolean);
