@@ -51,8 +51,8 @@ class TrainParams(BaseModel):
     validation_split: float = Field(0.1, ge=0, lt=1)
     workers: int | None = Field(
         None, ge=1, le=MAX_WORKERS,
-        description="Data-parallel processes per step. Null: the worker decides (its cores, no shard under "
-                    "64 images) and writes its choice here when the job starts.")
+        description="Data-parallel processes per step. Null: the worker decides (its cores, but no shard too "
+                    "small to gain from it) and writes its choice here when the job starts.")
     augment: AugmentSpec = Field(default_factory=AugmentSpec)
     checkpoint_every_steps: int = Field(500, ge=1, le=10**9, description="Checkpoints besides every epoch's.")
     log_every_steps: int | None = Field(

@@ -12,7 +12,7 @@ from services.api.app import create_app
 from services.api.job_queue import task_id_for
 from shared.config import load_settings
 from shared.db.migrate import upgrade_to_head
-from shared.jobs import EVALUATE_TASK, TRAIN_TASK
+from shared.jobs import TASK_BY_KIND
 from tests.support.fixtures import env, redis_url  # noqa: F401
 
 LENET5 = {"name": "lenet5", "input_shape": [1, 28, 28], "layers": [
@@ -39,7 +39,7 @@ class RecordingQueue:
     task_ids: dict[int, list[str]] = field(default_factory=dict)  # job id -> ids sent, then revoked
 
     def send(self, job) -> None:
-        self.sent.append(({"train": TRAIN_TASK, "evaluate": EVALUATE_TASK}[job.kind], job.id))
+        self.sent.append((TASK_BY_KIND[job.kind], job.id))
         self.task_ids.setdefault(job.id, []).append(task_id_for(job))
 
     def revoke(self, job) -> None:
