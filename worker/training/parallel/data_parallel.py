@@ -32,7 +32,7 @@ BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THR
                          "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 STOP_GRACE_SECONDS = 5.0
 # The directory that holds the `worker` and `shared` packages, for the shard processes' imports.
-PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
+PROJECT_ROOT = str(Path(__file__).resolve().parents[3])
 
 log = logging.getLogger(__name__)
 
