@@ -20,7 +20,7 @@ from shared.cnn import Trainer, build_network
 from shared.data.pipeline import epoch_order, prepare_batch, split_indices
 from worker.checkpoint import load_checkpoint, save_checkpoint
 from worker.errors import JobCancelled, JobFailed, ShutdownRequested
-from worker.gradients import open_gradients
+from worker.gradients import gradient_engine
 from worker.lease import JobLease
 from worker.params import TrainParams
 from worker.scoring import score
@@ -70,15 +70,13 @@ class TrainingRun:
 
     def run(self):
         """Train to the end and return the network; raises JobCancelled, ShutdownRequested, JobFailed."""
-        with open_gradients(self.net, self.params.workers) as gradients:
+        with gradient_engine(self.net, self.params.workers) as gradients:
             try:
                 trainer = Trainer(self.net, self.params.optimizer, self.params.schedule,
                                   total_steps=self.total_steps, gradients=gradients)
             except ValueError as exc:  # the engine's message names the optimizer or schedule field
                 raise JobFailed(f"cannot start training: {exc}") from exc
             self._resume(trainer)
-            if gradients is not None:  # data-parallel dropout masks continue the resumed sample stream
-                gradients.sample_offset = trainer.sample_offset
             self._loop(trainer)
         return self.net
 
