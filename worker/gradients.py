@@ -5,7 +5,7 @@ that stops the processes it started (and frees their shared memory) on exit, als
 """
 from __future__ import annotations
 
-from shared.cnn import GradientEngine, InProcessGradients
+from shared.cnn.gradients import GradientEngine, InProcessGradients
 from worker.parallel import DataParallel
 
 

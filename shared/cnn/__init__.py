@@ -7,7 +7,6 @@
 """
 from .definition import NetworkDefinition
 from .errors import DefinitionError, ModelFileError, SpecError
-from .gradients import GradientEngine, InProcessGradients
 from .losses import mean_squared_error, softmax_cross_entropy
 from .network import Network, build_network
 from .optimizers import Optimizer, OptimizerSpec, make_optimizer
@@ -18,8 +17,8 @@ from .training import StepResult, Trainer, evaluate, fit
 from .validation import parse_definition
 
 __all__ = [
-    "DefinitionError", "GradientEngine", "InProcessGradients", "ModelFileError", "Network",
-    "NetworkDefinition", "NetworkSummary", "Optimizer", "OptimizerSpec", "ScheduleSpec", "SpecError", "StepResult", "Trainer",
+    "DefinitionError", "ModelFileError", "Network", "NetworkDefinition", "NetworkSummary",
+    "Optimizer", "OptimizerSpec", "ScheduleSpec", "SpecError", "StepResult", "Trainer",
     "build_network", "evaluate", "fit", "load_model", "make_optimizer", "make_schedule",
     "mean_squared_error", "parse_definition", "save_model", "softmax_cross_entropy", "summarize",
 ]

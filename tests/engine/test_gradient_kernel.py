@@ -3,8 +3,8 @@ share-scaled gradients add up to the whole batch's, for every loss the Trainer o
 import numpy as np
 import pytest
 
-from shared.cnn import InProcessGradients, build_network
-from shared.cnn.gradients import LOSSES, images_per_pass, loss_and_gradient, shard_gradient
+from shared.cnn import build_network
+from shared.cnn.gradients import LOSSES, InProcessGradients, images_per_pass, loss_and_gradient, shard_gradient
 
 NET = {"input_shape": [2, 6, 6], "layers": [
     {"type": "conv2d", "filters": 3, "kernel_size": 3}, {"type": "relu"},

@@ -3,8 +3,9 @@ import math
 import numpy as np
 import pytest
 
-from shared.cnn import (InProcessGradients, OptimizerSpec, ScheduleSpec, SpecError, Trainer, build_network,
-                        evaluate, fit, make_optimizer, make_schedule, mean_squared_error, softmax_cross_entropy)
+from shared.cnn import (OptimizerSpec, ScheduleSpec, SpecError, Trainer, build_network, evaluate, fit,
+                        make_optimizer, make_schedule, mean_squared_error, softmax_cross_entropy)
+from shared.cnn.gradients import InProcessGradients
 
 TINY = {"input_shape": [1, 6, 6], "layers": [
     {"type": "conv2d", "filters": 4, "kernel_size": 3}, {"type": "relu"},

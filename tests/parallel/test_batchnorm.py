@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from shared.cnn import InProcessGradients, build_network
+from shared.cnn import build_network
+from shared.cnn.gradients import InProcessGradients
 from tests.parallel.conftest import SMALL_CONV, random_batch, with_layer
 from worker.parallel import DataParallel, shard_bounds
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from shared.cnn import InProcessGradients, Trainer, build_network
+from shared.cnn import Trainer, build_network
+from shared.cnn.gradients import InProcessGradients
 from tests.parallel.conftest import SMALL_CONV, random_batch, with_layer
 from worker.gradients import gradient_engine
 from worker.parallel import DataParallel
