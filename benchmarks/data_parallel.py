@@ -5,8 +5,7 @@
 
 Prints images/s of full training steps (forward, backward, SGD update; float32, Fashion-MNIST
 images) at batch 128 and 512 for: one process with 1 BLAS thread, one process with 2 BLAS threads,
-2 processes with 1 BLAS thread each (`workers=2`), and PyTorch CPU with 2 threads when importable;
-also, for comparison, one process splitting each batch over 2 threads (`Trainer(threads=2)`).
+2 processes with 1 BLAS thread each (`workers=2`), and PyTorch CPU with 2 threads when importable.
 All configurations, both batch sizes, take turns in short rounds and each reports its median
 round, so a noisy neighbour on a shared machine hurts all of them alike; ratios come from the same
 run. CPU time per image is printed too: it shows the cost of each configuration even when other
@@ -31,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from shared.cnn import Trainer, build_network  # noqa: E402
 from benchmarks.torch_lenet import torch_lenet_step  # noqa: E402
-from worker.training.parallel import open_data_parallel  # noqa: E402
+from worker.training.parallel import DataParallel  # noqa: E402
 
 LENET = json.loads((ROOT / "examples" / "lenet5.json").read_text())
 OPTIMIZER = {"type": "sgd", "lr": 0.01, "momentum": 0.9}
@@ -46,9 +45,8 @@ def fashion_batch(batch: int):
     return (data["x_train"][:batch] / np.float32(255)).astype(np.float32), data["y_train"][:batch]
 
 
-def numpy_step(batch: int, threads: int, net=None, gradients=None, trainer_threads: int = 1):
-    trainer = Trainer(net or build_network(LENET, seed=0), OPTIMIZER, gradients=gradients,
-                      threads=trainer_threads)
+def numpy_step(batch: int, threads: int, net=None, gradients=None):
+    trainer = Trainer(net or build_network(LENET, seed=0), OPTIMIZER, gradients=gradients)
     x, y = fashion_batch(batch)
 
     def step():
@@ -99,13 +97,11 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         for batch in BATCHES:
             net = build_network(LENET, seed=0)
-            gradients = stack.enter_context(open_data_parallel(net, 2))
+            gradients = stack.enter_context(DataParallel(net, 2))
             pids += gradients.shard_pids
             steps[batch, "1 process, 1 BLAS thread"] = numpy_step(batch, 1)
             steps[batch, "1 process, 2 BLAS threads"] = numpy_step(batch, 2)
             steps[batch, DATA_PARALLEL] = numpy_step(batch, 1, net, gradients)
-            # For comparison: the engine's own in-process split over 2 Python threads.
-            steps[batch, "1 process, 2 Trainer threads"] = numpy_step(batch, 1, trainer_threads=2)
             torch = torch_step(batch, 2)
             if torch is not None:
                 steps[batch, "PyTorch CPU, 2 threads"] = torch

@@ -7,9 +7,8 @@ Prints images/s of a full training step (forward, backward, SGD update) in float
 milliseconds. PyTorch is used when importable (it is not a project dependency).
 
 Both use the same number of threads (``--threads``, default: the CPUs this process may use):
-PyTorch through ``torch.set_num_threads``; convforge through ``Trainer(threads=...)``, which splits
-each batch over that many threads, with BLAS held to one thread per call (threadpoolctl) so
-the two kinds of threads do not compete. convforge and PyTorch rounds alternate, so both see
+PyTorch through ``torch.set_num_threads``; convforge, one process, through its BLAS thread pool
+(threadpoolctl). convforge and PyTorch rounds alternate, so both see
 the same machine load; each figure is the best round, as timeit advises, since other work on
 the machine only ever slows a round down.
 """
@@ -35,13 +34,13 @@ BATCHES = (32, 128, 512)
 OPTIMIZER = {"type": "sgd", "lr": 0.01, "momentum": 0.9}
 
 
-def limit_blas_to_one_thread():
-    """Hold BLAS to one thread per call for the rest of the run (None if threadpoolctl is missing)."""
+def limit_blas(threads: int):
+    """Hold BLAS to ``threads`` threads for the rest of the run (None if threadpoolctl is missing)."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
         return None
-    return threadpool_limits(limits=1, user_api="blas")
+    return threadpool_limits(limits=threads, user_api="blas")
 
 
 def timed_round(step, batch: int, seconds: float) -> float:
@@ -68,8 +67,8 @@ def batch_of(batch: int, seed: int = 0):
     return rng.random((batch, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, size=batch)
 
 
-def convforge_step(batch: int, threads: int):
-    trainer = Trainer(build_network(LENET, seed=0), OPTIMIZER, threads=threads)
+def convforge_step(batch: int):
+    trainer = Trainer(build_network(LENET, seed=0), OPTIMIZER)
     x, y = batch_of(batch)
     return lambda: trainer.train_step(x, y)
 
@@ -192,12 +191,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=4.0, help="timing budget per measurement")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     args = parser.parse_args()
-    limited = limit_blas_to_one_thread()
+    limited = limit_blas(args.threads)
     print(f"LeNet-5 training step (forward, backward, SGD momentum update), float32, {args.threads} threads; "
-          f"NumPy {np.__version__}, BLAS {'1 thread per call' if limited else 'threads not limited'}")
+          f"NumPy {np.__version__}, BLAS {f'{args.threads} threads' if limited else 'threads not limited'}")
     rows = []
     for batch in BATCHES:
-        steps = [convforge_step(batch, args.threads)]
+        steps = [convforge_step(batch)]
         torch_fn = torch_step(batch, args.threads)
         if torch_fn:
             steps.append(torch_fn)

@@ -93,18 +93,6 @@ class Network:
             return x.astype(self.dtype) * self.dtype.type(1 / 255)
         return x.astype(self.dtype, copy=False)
 
-    def replica(self) -> "Network":
-        """A network sharing this one's parameters and buffers (the same arrays) but with its own
-        gradients and scratch memory, so that threads can run forward/backward side by side."""
-        twin = Network(self.definition, self.summary, self.seed, self.dtype)
-        for mine, theirs in zip(self.layers, twin.layers):
-            for key, value in mine.params.items():
-                theirs.params[key] = value
-                setattr(theirs, key, value)
-            theirs.buffers.update(mine.buffers)
-        twin.params, twin.buffers = dict(self.params), dict(self.buffers)
-        return twin
-
     # -- state -------------------------------------------------------------------------------
 
     def state_arrays(self) -> dict[str, np.ndarray]:

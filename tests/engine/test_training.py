@@ -5,6 +5,7 @@ import pytest
 
 from shared.cnn import (OptimizerSpec, ScheduleSpec, SpecError, Trainer, build_network, evaluate, fit,
                         make_optimizer, make_schedule, mean_squared_error, softmax_cross_entropy)
+from shared.cnn.gradients import InProcessGradients
 
 TINY = {"input_shape": [1, 6, 6], "layers": [
     {"type": "conv2d", "filters": 4, "kernel_size": 3}, {"type": "relu"},
@@ -110,37 +111,50 @@ def test_loss_goes_down_on_a_tiny_problem(optimizer):
 
 
 def test_micro_batches_give_the_full_batch_gradient(monkeypatch):
-    from shared.cnn import training
+    from shared.cnn import gradients
     x, y = tiny_problem(n=10)
-    net = build_network(TINY, seed=1, dtype="float64")
-    trainer = Trainer(net, {"type": "sgd"})
-    loss, correct, grads = trainer.compute_gradients(x, y)
+    engine = InProcessGradients(build_network(TINY, seed=1, dtype="float64"))
+    loss, correct, grads = engine(x, y, 0)
     whole = {k: v.copy() for k, v in grads.items()}
-    monkeypatch.setattr(training, "MICRO_BATCH", 3)
-    loss_parts, correct_parts, parts = trainer.compute_gradients(x, y)
+    monkeypatch.setattr(gradients, "MICRO_BATCH", 3)
+    loss_parts, correct_parts, parts = engine(x, y, 0)
     assert loss_parts == pytest.approx(loss) and correct_parts == correct
     for key in whole:
         np.testing.assert_allclose(parts[key], whole[key], rtol=1e-10, atol=1e-12)
 
 
-def test_custom_gradient_function_and_checkpoint_state():
+def test_custom_gradient_engine_and_checkpoint_state():
     x, y = tiny_problem(n=8)
     net = build_network(TINY)
-    calls = []
 
-    def gradients(xb, yb):
-        calls.append(len(xb))
-        return 0.25, 3, {k: np.ones_like(v) for k, v in net.params.items()}
+    class Engine:
+        loss = "cross_entropy"
+        calls = []
 
-    trainer = Trainer(net, {"type": "sgd", "lr": 0.5}, gradients=gradients)
+        def __call__(self, xb, yb, first_sample_id):
+            self.calls.append((len(xb), first_sample_id))
+            return 0.25, 3, {k: np.ones_like(v) for k, v in net.params.items()}
+
+    engine = Engine()
+    trainer = Trainer(net, {"type": "sgd", "lr": 0.5}, gradients=engine)
     before = net.params["dense_1.bias"].copy()
     result = trainer.train_step(x, y)
-    assert calls == [8] and (result.loss, result.correct, result.count, result.lr) == (0.25, 3, 8, 0.5)
-    np.testing.assert_allclose(net.params["dense_1.bias"], before - 0.5)
+    trainer.train_step(x, y)
+    assert engine.calls == [(8, 0), (8, 8)]
+    assert (result.loss, result.correct, result.count, result.lr) == (0.25, 3, 8, 0.5)
+    np.testing.assert_allclose(net.params["dense_1.bias"], before - 1.0)
     state = trainer.state_dict()
     fresh = Trainer(net, {"type": "sgd", "lr": 0.5})
     fresh.load_state_dict(state)
-    assert fresh.step == 1 and fresh.sample_offset == 8
+    assert fresh.step == 2 and fresh.sample_offset == 16
+
+
+def test_engine_and_trainer_must_agree_on_the_loss():
+    net = build_network(TINY)
+    with pytest.raises(ValueError, match="computes the 'cross_entropy' loss, not 'mse'"):
+        Trainer(net, {"type": "sgd"}, loss="mse", gradients=InProcessGradients(net))
+    with pytest.raises(ValueError, match="loss must be one of"):
+        Trainer(net, {"type": "sgd"}, loss="hinge")
 
 
 def test_fit_and_evaluate():
@@ -150,23 +164,3 @@ def test_fit_and_evaluate():
     assert len(history) == 4 and history[-1]["loss"] < history[0]["loss"]
     loss, accuracy, predictions = evaluate(net, x, y, batch_size=40)
     assert predictions.shape == (96,) and accuracy > 0.9 and loss == pytest.approx(history[-1]["val_loss"])
-
-
-def test_threads_give_the_single_thread_gradient():
-    x, y = tiny_problem(n=70)
-    definition = {**TINY, "layers": TINY["layers"][:4] + [{"type": "dropout", "rate": 0.3},
-                                                         {"type": "dense", "units": 2}]}
-    single = Trainer(build_network(definition, seed=3, dtype="float64"), {"type": "sgd"})
-    threaded = Trainer(build_network(definition, seed=3, dtype="float64"), {"type": "sgd"}, threads=2)
-    loss_1, correct_1, grads_1 = single.compute_gradients(x, y)
-    grads_1 = {k: v.copy() for k, v in grads_1.items()}
-    loss_2, correct_2, grads_2 = threaded.compute_gradients(x, y)
-    assert len(threaded._replicas) == 2
-    assert loss_2 == pytest.approx(loss_1) and correct_2 == correct_1
-    for key in grads_1:
-        np.testing.assert_allclose(grads_2[key], grads_1[key], rtol=1e-10, atol=1e-12)
-    for _ in range(3):
-        single.train_step(x, y)
-        threaded.train_step(x, y)
-    for key, value in single.net.params.items():
-        np.testing.assert_allclose(threaded.net.params[key], value, rtol=1e-9, atol=1e-12)

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from shared.cnn import Trainer, build_network
+from shared.cnn import build_network
+from shared.cnn.gradients import InProcessGradients
 from tests.parallel.conftest import SMALL_CONV, random_batch, with_layer
-from worker.training.parallel import open_data_parallel, shard_bounds
+from worker.training.parallel import DataParallel, shard_bounds
 
 WITH_BATCHNORM = with_layer(SMALL_CONV, 1, {"type": "batchnorm"})
-OPTIMIZER = {"type": "sgd", "lr": 0.1}
-
 
 def single_process(x, y, offset=0):
     net = build_network(WITH_BATCHNORM, seed=5, dtype="float64")
-    grads = Trainer(net, OPTIMIZER).compute_gradients(x, y, sample_offset=offset)[2]
+    grads = InProcessGradients(net)(x, y, offset)[2]
     return {name: grad.copy() for name, grad in grads.items()}, net.buffers
 
 
@@ -37,8 +36,8 @@ def test_per_shard_statistics():
     whole_grads, whole_buffers = single_process(x, y)
 
     net = build_network(WITH_BATCHNORM, seed=5, dtype="float64")
-    with open_data_parallel(net, 3) as gradients:
-        actual = gradients(x, y)[2]
+    with DataParallel(net, 3) as gradients:
+        actual = gradients(x, y, 0)[2]
 
     for name in expected_grads:
         np.testing.assert_allclose(actual[name], expected_grads[name], rtol=1e-10, atol=1e-14)

@@ -15,16 +15,16 @@ import pytest
 
 from shared.cnn import build_network
 from tests.parallel.conftest import ROOT, SMALL_CONV, random_batch, segments_of, shard_processes
+from worker.training.parallel import DataParallel, DataParallelError
 from worker.lifecycle.errors import JobFailed
-from worker.training.parallel import DataParallelError, open_data_parallel
 from worker.training.parallel.segment import PREFIX, SHM_DIR, Segment, sweep_stale_segments
 
 
 def test_processes_run_single_threaded_and_segments_are_unlinked_while_running():
     net = build_network(SMALL_CONV, seed=0)
     x, y = random_batch(SMALL_CONV, 30, seed=0)
-    with open_data_parallel(net, 3) as gradients:
-        gradients(x, y)
+    with DataParallel(net, 3) as gradients:
+        gradients(x, y, 0)
         shards = shard_processes()
         assert len(shards) == 2
         # One BLAS thread: OpenBLAS starts no threads of its own in a shard process.
@@ -37,20 +37,20 @@ def test_failure_in_a_shard_process_is_raised_naming_its_exception():
     net = build_network(SMALL_CONV, seed=0)
     x, y = random_batch(SMALL_CONV, 10, seed=0)
     y[-1] = 99  # only the second shard, computed by the shard process, sees the bad label
-    with open_data_parallel(net, 2) as gradients:
+    with DataParallel(net, 2) as gradients:
         with pytest.raises(DataParallelError, match=r"failed: ValueError: labels must be in"):
-            gradients(x, y)
+            gradients(x, y, 0)
 
 
 def test_a_killed_shard_process_is_reported():
     net = build_network(SMALL_CONV, seed=0)
     x, y = random_batch(SMALL_CONV, 10, seed=0)
-    with open_data_parallel(net, 2) as gradients:
-        gradients(x, y)
+    with DataParallel(net, 2) as gradients:
+        gradients(x, y, 0)
         shard = shard_processes()[0]
         shard.kill()  # not reaped here: the parent must see its exit status
         with pytest.raises(DataParallelError, match=f"{shard.pid} exited with status -9"):
-            gradients(x, y)
+            gradients(x, y, 0)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -59,10 +59,10 @@ def test_shard_processes_leave_group_signals_to_the_parent(signum):
     # the step and checkpoints, so its shard processes must still be there.
     net = build_network(SMALL_CONV, seed=0)
     x, y = random_batch(SMALL_CONV, 10, seed=0)
-    with open_data_parallel(net, 2) as gradients:
-        gradients(x, y)
+    with DataParallel(net, 2) as gradients:
+        gradients(x, y, 0)
         shard_processes()[0].send_signal(signum)
-        loss, _, _ = gradients(x, y)
+        loss, _, _ = gradients(x, y, 0)
         assert np.isfinite(loss)
 
 
@@ -70,15 +70,15 @@ PARENT = textwrap.dedent("""
     import sys
     from shared.cnn import build_network
     from tests.parallel.conftest import SMALL_CONV, random_batch
-    from worker.training.parallel import open_data_parallel
+    from worker.training.parallel import DataParallel
 
     net = build_network(SMALL_CONV, seed=0)
     x, y = random_batch(SMALL_CONV, 64, seed=0)
-    gradients = open_data_parallel(net, 3)
-    gradients(x, y)
+    gradients = DataParallel(net, 3)
+    gradients(x, y, 0)
     print("running", flush=True)
     while True:
-        gradients(x, y)
+        gradients(x, y, 0)
 """)
 
 

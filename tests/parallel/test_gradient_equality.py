@@ -6,7 +6,7 @@ import pytest
 
 from shared.cnn import build_network, softmax_cross_entropy
 from tests.parallel.conftest import LENET, SMALL_CONV, fashion_batch, random_batch
-from worker.training.parallel import open_data_parallel
+from worker.training.parallel import DataParallel
 
 
 def reference(net, x, y):
@@ -32,8 +32,8 @@ def test_lenet_gradient_matches_full_batch(dtype, rtol):
     x, y = fashion_batch(300, dtype=np.dtype(dtype))
     net = build_network(LENET, seed=3, dtype=dtype)
     loss, correct, expected = reference(net, x, y)
-    with open_data_parallel(net, 2) as gradients:
-        dp_loss, dp_correct, actual = gradients(x, y)
+    with DataParallel(net, 2) as gradients:
+        dp_loss, dp_correct, actual = gradients(x, y, 0)
     assert_same_gradients(expected, actual, rtol)
     assert dp_loss == pytest.approx(loss, rel=rtol)
     assert dp_correct == correct
@@ -45,8 +45,8 @@ def test_uneven_and_empty_shards(batch):
     x, y = random_batch(SMALL_CONV, batch, seed=batch)
     net = build_network(SMALL_CONV, seed=1, dtype="float64")
     loss, correct, expected = reference(net, x, y)
-    with open_data_parallel(net, 3) as gradients:
-        dp_loss, dp_correct, actual = gradients(x, y)
+    with DataParallel(net, 3) as gradients:
+        dp_loss, dp_correct, actual = gradients(x, y, 0)
     assert_same_gradients(expected, actual, 1e-10)
     assert dp_loss == pytest.approx(loss, rel=1e-10)
     assert dp_correct == correct
@@ -55,15 +55,15 @@ def test_uneven_and_empty_shards(batch):
 def test_batches_of_changing_size_and_dtype():
     # The shared batch buffer is replaced when a batch does not fit or changes its element type.
     net = build_network(SMALL_CONV, seed=2, dtype="float64")
-    with open_data_parallel(net, 2) as gradients:
+    with DataParallel(net, 2) as gradients:
         for count, dtype in [(5, np.float64), (40, np.float64), (12, np.float32), (40, np.float32)]:
             x, y = random_batch(SMALL_CONV, count, seed=count, dtype=dtype)
             _, _, expected = reference(net, x, y)
-            _, _, actual = gradients(x, y)
+            _, _, actual = gradients(x, y, 0)
             assert_same_gradients(expected, actual, 1e-6 if dtype == np.float32 else 1e-10)
 
 
 def test_needs_two_workers():
     net = build_network(SMALL_CONV, seed=0)
     with pytest.raises(ValueError, match="at least 2 workers"):
-        open_data_parallel(net, 1)
+        DataParallel(net, 1)

@@ -1,14 +1,14 @@
 """Training for N steps with 1, 2 and 3 processes gives the same weights, dropout included."""
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 import pytest
 
 from shared.cnn import Trainer, build_network
+from shared.cnn.gradients import InProcessGradients
 from tests.parallel.conftest import SMALL_CONV, random_batch, with_layer
-from worker.training.parallel import open_data_parallel
+from worker.training.gradients import gradient_engine
+from worker.training.parallel import DataParallel
 
 WITH_DROPOUT = with_layer(SMALL_CONV, 5, {"type": "dropout", "rate": 0.5})
 OPTIMIZER = {"type": "sgd", "lr": 0.05, "momentum": 0.9}
@@ -16,8 +16,7 @@ OPTIMIZER = {"type": "sgd", "lr": 0.05, "momentum": 0.9}
 
 def train(definition, workers, steps=6, batch=33):
     net = build_network(definition, seed=7, dtype="float64")
-    opened = open_data_parallel(net, workers) if workers > 1 else contextlib.nullcontext()
-    with opened as gradients:
+    with gradient_engine(net, workers) as gradients:
         trainer = Trainer(net, OPTIMIZER, total_steps=steps, gradients=gradients)
         losses = []
         for step in range(steps):
@@ -39,17 +38,23 @@ def test_same_weights_with_1_2_3_processes(definition):
                                        err_msg=f"{name} with {workers} processes")
 
 
-def test_dropout_follows_the_sample_offset_set_on_resume():
-    # A resumed job continues the sample stream where it stopped: masks follow `sample_offset`.
+def test_dropout_follows_the_sample_offset_of_a_resumed_trainer():
+    # A resumed job continues the sample stream where it stopped: masks follow `sample_offset`,
+    # which the Trainer, restored from its checkpoint, hands to whichever engine it uses.
     x, y = random_batch(WITH_DROPOUT, 20, seed=1)
+    in_process = InProcessGradients(build_network(WITH_DROPOUT, seed=7, dtype="float64"))
+    from_start = in_process(x, y, 0)[2]["dense_1.weight"].copy()
+    assert not np.allclose(from_start, in_process(x, y, 1000)[2]["dense_1.weight"])
+
+    def resumed_step(net, gradients=None):
+        trainer = Trainer(net, OPTIMIZER, gradients=gradients)
+        trainer.load_state_dict({**trainer.state_dict(), "sample_offset": np.array(1000)})
+        trainer.train_step(x, y)
+        return net.params
+
+    expected = resumed_step(in_process.net)
     net = build_network(WITH_DROPOUT, seed=7, dtype="float64")
-    expected = Trainer(net, OPTIMIZER).compute_gradients(x, y, sample_offset=1000)[2]
-    expected = {name: grad.copy() for name, grad in expected.items()}
-    shifted = Trainer(net, OPTIMIZER).compute_gradients(x, y, sample_offset=0)[2]
-    assert not np.allclose(shifted["dense_1.weight"], expected["dense_1.weight"])
-    with open_data_parallel(net, 2) as gradients:
-        gradients.sample_offset = 1000
-        actual = gradients(x, y)[2]
-        for name in expected:
-            np.testing.assert_allclose(actual[name], expected[name], rtol=1e-10, atol=1e-14)
-        assert gradients.sample_offset == 1020
+    with DataParallel(net, 2) as gradients:
+        actual = resumed_step(net, gradients)
+    for name in expected:
+        np.testing.assert_allclose(actual[name], expected[name], rtol=1e-10, atol=1e-14)

@@ -1,22 +1,13 @@
-"""The one seam between a training job and data parallelism.
+"""Where a training job's gradients come from: this process for one worker, else shard processes too.
 
-`open_gradients(net, workers)` yields what `Trainer(..., gradients=...)` takes: None for `workers == 1`
-(the Trainer computes gradients in-process), otherwise the data-parallel strategy from `worker.training.parallel`,
-imported only when asked for. `worker.training.parallel.open_gradients(net, workers)` is a context manager that
-starts its processes on entry and stops them (and frees shared memory) on exit, also on errors.
+`gradient_engine(net, workers)` returns what `Trainer(..., gradients=...)` takes, a context manager
+that stops the processes it started (and frees their shared memory) on exit, also on errors.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Iterator
+from shared.cnn.gradients import GradientEngine, InProcessGradients
+from worker.training.parallel import DataParallel
 
 
-@contextmanager
-def open_gradients(net, workers: int) -> Iterator[object | None]:
-    if workers == 1:
-        yield None
-        return
-    from worker.training import parallel  # lazy: single-process jobs never load it
-
-    with parallel.open_gradients(net, workers) as gradients:
-        yield gradients
+def gradient_engine(net, workers: int) -> GradientEngine:
+    return InProcessGradients(net) if workers == 1 else DataParallel(net, workers)

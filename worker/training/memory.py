@@ -2,8 +2,9 @@
 
 The estimate, from the network's summary alone: activations of one forward pass kept for backward,
 their gradients and the engine's scratch buffers (about 3x the activations of the images in one pass),
-plus parameters, gradients and up to two optimizer slots per parameter (4x the parameters).
-The Trainer runs a batch in passes of at most MICRO_BATCH images unless the network has batchnorm.
+plus parameters, the last pass's gradients, the batch's summed gradients and up to two optimizer slots
+per parameter (5x the parameters).
+The images in one pass follow the engine's own rule, `images_per_pass`.
 """
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ from pathlib import Path
 
 import psutil
 
-from shared.cnn.training import MICRO_BATCH
+from shared.cnn.gradients import images_per_pass
 from worker.lifecycle.errors import JobFailed
 
 BYTES_PER_VALUE = 4
 ACTIVATION_FACTOR = 3
-PARAMETER_FACTOR = 4
+PARAMETER_FACTOR = 5
 
 
 CGROUP_MEMORY_MAX = Path("/sys/fs/cgroup/memory.max")  # a container's limit (cgroup v2)
@@ -35,9 +36,8 @@ def memory_limit(configured: int) -> int:
 
 
 def training_bytes(summary: dict, batch_size: int) -> int:
-    has_batchnorm = any(layer["type"] == "batchnorm" for layer in summary["layers"])
-    images_per_pass = batch_size if has_batchnorm else min(batch_size, MICRO_BATCH)
-    activations = summary["activation_bytes"] * images_per_pass * ACTIVATION_FACTOR
+    images = images_per_pass((layer["type"] for layer in summary["layers"]), batch_size)
+    activations = summary["activation_bytes"] * images * ACTIVATION_FACTOR
     return activations + summary["total_params"] * BYTES_PER_VALUE * PARAMETER_FACTOR
 
 

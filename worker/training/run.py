@@ -22,7 +22,7 @@ from shared.jobs import TrainParams
 from worker.lifecycle.errors import JobCancelled, JobFailed, ShutdownRequested
 from worker.lifecycle.lease import JobLease
 from worker.training.checkpoint import load_checkpoint, save_checkpoint
-from worker.training.gradients import open_gradients
+from worker.training.gradients import gradient_engine
 from worker.training.scoring import score
 
 # Progress, heartbeat and the cancel flag are synced at most this often: cheap, and prompt enough.
@@ -72,15 +72,13 @@ class TrainingRun:
 
     def run(self):
         """Train to the end and return the network; raises JobCancelled, ShutdownRequested, JobFailed."""
-        with open_gradients(self.net, self.params.workers) as gradients:
+        with gradient_engine(self.net, self.params.workers) as gradients:
             try:
                 trainer = Trainer(self.net, self.params.optimizer, self.params.schedule,
                                   total_steps=self.total_steps, gradients=gradients)
             except ValueError as exc:  # the engine's message names the optimizer or schedule field
                 raise JobFailed(f"cannot start training: {exc}") from exc
             self._resume(trainer)
-            if gradients is not None:  # data-parallel dropout masks continue the resumed sample stream
-                gradients.sample_offset = trainer.sample_offset
             self._loop(trainer)
         return self.net
 

@@ -1,4 +1,4 @@
-"""Data-parallel training for one job: ``open_data_parallel(net, workers)``.
+"""Data-parallel training for one job: ``DataParallel(net, workers)``, a gradient engine.
 
 ``workers`` processes (the caller plus ``workers - 1`` shard processes) each compute the gradient of
 one shard of every batch; the sum equals the single-process full-batch gradient. See
@@ -6,9 +6,6 @@ one shard of every batch; the sum equals the single-process full-batch gradient.
 """
 from __future__ import annotations
 
-from worker.training.parallel.data_parallel import DataParallel, DataParallelError, open_data_parallel, shard_bounds
+from worker.training.parallel.data_parallel import DataParallel, DataParallelError, shard_bounds
 
-# The name the training job's seam (worker/training/gradients.py) calls.
-open_gradients = open_data_parallel
-
-__all__ = ["DataParallel", "DataParallelError", "open_data_parallel", "open_gradients", "shard_bounds"]
+__all__ = ["DataParallel", "DataParallelError", "shard_bounds"]

@@ -1,5 +1,6 @@
-"""Synchronous data parallelism: each batch is cut into shards, one per process, and the shards'
-gradients are summed before the single update the Trainer applies.
+"""Synchronous data parallelism, the worker's gradient engine for ``Trainer(gradients=...)``: each
+batch is cut into shards, one per process, each runs ``shared.cnn.gradients.shard_gradient``, and
+the shards' gradients are summed before the single update the Trainer applies.
 
 The calling process computes the first shard itself on the live network; ``workers - 1`` shard
 processes compute the others. They start once per job and share three things through memory
@@ -24,9 +25,9 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from shared.cnn.gradients import BatchGradient, check_loss, shard_gradient
 from worker.training.params import worker_cores
 from worker.training.parallel.segment import Segment, sweep_stale_segments
-from worker.training.parallel.shard_gradient import shard_gradient
 
 BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                          "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -109,23 +110,24 @@ class _Shard:
 
 
 class DataParallel:
-    """Callable ``(x, y) -> (loss_mean, correct, grads)`` for ``Trainer(gradients=...)``.
+    """A ``GradientEngine`` over ``workers`` processes: this one and ``workers - 1`` shard processes,
+    started here.
 
     ``grads`` (the same dict every call) holds the full-batch gradient. Use as a context manager (or call
     ``close()``): it stops the shard processes and frees the shared memory, also after errors.
     """
 
-    def __init__(self, net, workers: int):
+    def __init__(self, net, workers: int, loss: str = "cross_entropy"):
         if workers < 2:
             raise ValueError(f"data parallelism needs at least 2 workers, not {workers}")
         self.net = net
         self.workers = workers
+        self.loss = check_loss(loss)
         self._blas = ThreadpoolController()
         self._shards: list[_Shard] = []
         self._model: Segment | None = None
         self._batch: Segment | None = None
         self.grads = {name: np.zeros_like(grad) for name, grad in net.grads.items()}
-        self.sample_offset = 0
         if workers > worker_cores():
             log.warning("workers=%d but this worker may use only %d cores: each step waits for "
                         "processes that share a core", workers, worker_cores())
@@ -142,7 +144,7 @@ class DataParallel:
         self._shards = [_Shard(env) for _ in range(self.workers - 1)]
         net = self.net
         for slot, shard in enumerate(self._shards):
-            shard.request("init", slot, net.definition, net.seed, net.dtype.name)
+            shard.request("init", slot, net.definition, net.seed, net.dtype.name, self.loss)
         for shard in self._shards:
             shard.reply()
         arrays = [(f"param:{k}", v.shape, v.dtype) for k, v in net.params.items()]
@@ -184,13 +186,12 @@ class DataParallel:
         batch.arrays["x"][first_row:len(x)] = x[first_row:]
         batch.arrays["y"][first_row:len(y)] = y[first_row:]
 
-    def __call__(self, x: np.ndarray, y: np.ndarray):
-        """One batch's (loss_mean, correct, grads). ``sample_offset``, the global index of ``x[0]``
-        in the sample stream (dropout masks follow it), advances by the batch size each call, as
-        the Trainer's own does; set it after restoring a Trainer from a checkpoint."""
+    def __call__(self, x: np.ndarray, y: np.ndarray, first_sample_id: int) -> BatchGradient:
+        """One batch's (loss_mean, correct, grads); ``first_sample_id`` is the global index of
+        ``x[0]`` in the sample stream (dropout masks follow it)."""
         net, model = self.net, self._model.arrays
         x, y = np.asarray(x), np.asarray(y)
-        first_sample_id, batch_size = self.sample_offset, len(y)
+        batch_size = len(y)
         own, *others = shard_bounds(batch_size, self.workers)
         busy = [(slot, bounds) for slot, bounds in enumerate(others) if bounds[1] > bounds[0]]
 
@@ -204,7 +205,7 @@ class DataParallel:
 
         with self._blas.limit(limits=1, user_api="blas"):
             loss_sum, correct = shard_gradient(net, x[:own[1]], y[:own[1]], first_sample_id,
-                                               batch_size, self.grads)
+                                               batch_size, self.grads, self.loss)
         for slot, _ in busy:
             _, shard_loss, shard_correct = self._shards[slot].reply()
             loss_sum += shard_loss
@@ -216,7 +217,6 @@ class DataParallel:
             buffer *= own[1] / batch_size
             for slot, (start, stop) in busy:
                 buffer += (stop - start) / batch_size * model[f"buffer{slot}:{name}"]
-        self.sample_offset = first_sample_id + batch_size
         return loss_sum / batch_size, correct, self.grads
 
     def close(self) -> None:
@@ -235,8 +235,3 @@ class DataParallel:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
-
-
-def open_data_parallel(net, workers: int) -> DataParallel:
-    """Start ``workers - 1`` shard processes for ``net``; the result is a context manager."""
-    return DataParallel(net, workers)

@@ -21,8 +21,8 @@ from multiprocessing.connection import Connection
 import numpy as np
 
 from shared.cnn import build_network
+from shared.cnn.gradients import shard_gradient
 from worker.training.parallel.segment import Segment
-from worker.training.parallel.shard_gradient import shard_gradient
 
 PARENT_CHECK_SECONDS = 1.0
 
@@ -33,6 +33,7 @@ class ShardProcess:
         self.parent_pid = parent_pid
         self.net = None
         self.slot = None
+        self.loss = None
         self.segments: dict[str, Segment] = {}
 
     def run(self) -> None:
@@ -60,8 +61,9 @@ class ShardProcess:
         except (EOFError, OSError):
             return None
 
-    def init(self, slot: int, definition, seed: int, dtype: str):
+    def init(self, slot: int, definition, seed: int, dtype: str, loss: str):
         self.slot = slot
+        self.loss = loss
         self.net = build_network(definition, seed=seed, dtype=dtype)
         return ("ready",)
 
@@ -82,7 +84,7 @@ class ShardProcess:
             np.copyto(value, model[f"buffer:{name}"])
         grads = {name: model[f"grad{self.slot}:{name}"] for name in net.grads}
         loss_sum, correct = shard_gradient(net, batch["x"][start:stop], batch["y"][start:stop],
-                                           first_sample_id + start, batch_size, grads)
+                                           first_sample_id + start, batch_size, grads, self.loss)
         for name, value in net.buffers.items():
             np.copyto(model[f"buffer{self.slot}:{name}"], value)
         return ("done", loss_sum, correct)

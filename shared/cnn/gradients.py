@@ -1,0 +1,118 @@
+"""The gradient of a batch: one kernel for the Trainer, the worker's shard processes and the
+worker's memory estimate.
+
+A batch, or one process's shard of it, runs forward and backward in passes of at most
+``MICRO_BATCH`` images, which keeps the working set in cache. Each pass's loss gradient is scaled
+by its share of the whole batch, so the passes' gradients, and the shards', simply add up to the
+gradient of the whole batch's mean loss. Batchnorm is the exception: its statistics must see
+every image of a shard together, so a network with it runs each shard in one pass.
+
+The Trainer takes its gradients from a gradient engine (``GradientEngine``): ``InProcessGradients``
+by default; the worker's data-parallel engine runs ``shard_gradient`` in several processes.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Protocol
+
+import numpy as np
+
+from .losses import mean_squared_error, softmax_cross_entropy
+
+LOSSES = {"cross_entropy": softmax_cross_entropy, "mse": mean_squared_error}
+
+# The most images in one forward/backward pass (measured on LeNet-5: larger passes fall out of cache).
+MICRO_BATCH = 128
+
+# Layer types that normalise with the statistics of the images they see together.
+BATCH_STATISTICS_LAYERS = frozenset({"batchnorm"})
+
+BatchGradient = tuple[float, int, dict[str, np.ndarray]]
+
+
+class GradientEngine(Protocol):
+    """What ``Trainer(gradients=...)`` takes. ``engine(x, y, first_sample_id)`` returns
+    (mean loss, correct predictions, gradients of the mean loss); ``first_sample_id`` is the
+    global index of ``x[0]`` in the stream of training samples (dropout masks follow it).
+    Engines are context managers: leaving one frees whatever it started."""
+
+    loss: str
+
+    def __call__(self, x: np.ndarray, y: np.ndarray, first_sample_id: int) -> BatchGradient: ...
+
+    def __enter__(self) -> "GradientEngine": ...
+
+    def __exit__(self, *exc_info) -> None: ...
+
+
+def check_loss(loss: str) -> str:
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {sorted(LOSSES)}, not {loss!r}")
+    return loss
+
+
+def images_per_pass(layer_types: Iterable[str], images: int) -> int:
+    """How many of ``images`` (a batch or a shard) one forward/backward pass holds."""
+    if BATCH_STATISTICS_LAYERS.intersection(layer_types):
+        return images
+    return min(images, MICRO_BATCH)
+
+
+def loss_and_gradient(loss: str, output: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """(mean loss, its gradient with respect to ``output``); with "mse", integer labels are one-hot."""
+    y = np.asarray(y)
+    if loss == "mse" and y.ndim == 1 and output.ndim == 2 and np.issubdtype(y.dtype, np.integer):
+        y = np.eye(output.shape[1], dtype=output.dtype)[y]
+    return LOSSES[loss](output, y)
+
+
+def count_correct(output: np.ndarray, y: np.ndarray) -> int:
+    y = np.asarray(y)
+    if output.ndim != 2 or y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+        return 0
+    return int(np.count_nonzero(output.argmax(axis=1) == y))
+
+
+def shard_gradient(net, x: np.ndarray, y: np.ndarray, first_sample_id: int, batch_size: int,
+                   out: dict[str, np.ndarray], loss: str = "cross_entropy") -> tuple[float, int]:
+    """Write into ``out`` (arrays shaped like ``net.grads``) the gradient of the mean loss of a
+    batch of ``batch_size`` images, restricted to its images ``x`` (the batch's images from
+    ``first_sample_id`` on); return (the loss summed over ``x``, correct predictions)."""
+    count = len(y)
+    size = images_per_pass((layer.plan.type for layer in net.layers), count)
+    loss_sum, correct = 0.0, 0
+    for start in range(0, count, size):
+        stop = min(start + size, count)
+        ids = np.arange(first_sample_id + start, first_sample_id + stop)
+        output = net.forward(x[start:stop], training=True, sample_ids=ids)
+        loss_mean, grad = loss_and_gradient(loss, output, y[start:stop])
+        if stop - start != batch_size:
+            grad *= grad.dtype.type((stop - start) / batch_size)
+        net.backward(grad, need_input_grad=False)
+        for name, value in net.grads.items():
+            if start == 0:
+                np.copyto(out[name], value)
+            else:
+                out[name] += value
+        loss_sum += loss_mean * (stop - start)
+        correct += count_correct(output, y[start:stop])
+    return loss_sum, correct
+
+
+class InProcessGradients:
+    """The default engine: the whole batch in this process, on ``net`` itself."""
+
+    def __init__(self, net, loss: str = "cross_entropy"):
+        self.net = net
+        self.loss = check_loss(loss)
+        self.grads = {name: np.zeros_like(grad) for name, grad in net.grads.items()}
+
+    def __call__(self, x: np.ndarray, y: np.ndarray, first_sample_id: int) -> BatchGradient:
+        y = np.asarray(y)
+        loss_sum, correct = shard_gradient(self.net, x, y, first_sample_id, len(y), self.grads, self.loss)
+        return loss_sum / len(y), correct, self.grads
+
+    def __enter__(self) -> "InProcessGradients":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        pass
