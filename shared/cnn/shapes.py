@@ -38,7 +38,7 @@ def plan_network(definition: NetworkDefinition, max_params: int, max_activation_
         loc = ["layers", index] + ([spec.size_field] if spec.size_field else [])
         if total_params > max_params:
             raise DefinitionError([{"loc": loc, "msg": (
-                f"layers[{index}] {name}: the network would need {total_params:,} parameters "
+                f"layers[{index}] {name}: the network would need {count(total_params)} parameters "
                 f"(~{gib(total_params * BYTES_PER_VALUE)} as float32) by this layer; the limit is "
                 f"{max_params:,}")}])
         if total_bytes > max_activation_bytes:
@@ -55,6 +55,16 @@ def plan_network(definition: NetworkDefinition, max_params: int, max_activation_
     return plans
 
 
+def count(n: int) -> str:
+    """A whole number for a message: with thousands separators, or in powers of ten when huge."""
+    return f"{n:,}" if n < 10**18 else _powers_of_ten(n)
+
+
+def _powers_of_ten(n: int) -> str:
+    digits = str(n)
+    return f"{digits[0]}.{digits[1]}e{len(digits) - 1}"
+
+
 def gib(n_bytes: int) -> str:
     """A size for a message; exact integer arithmetic, so no size is too large to print."""
     if n_bytes < 2**28:
@@ -62,5 +72,4 @@ def gib(n_bytes: int) -> str:
     tenths = (n_bytes * 10 + 2**29) // 2**30  # GiB, rounded to tenths
     if tenths < 10**16:
         return f"{tenths // 10}.{tenths % 10} GiB"
-    digits = str(n_bytes // 2**30)
-    return f"{digits[0]}.{digits[1]}e{len(digits) - 1} GiB"
+    return f"{_powers_of_ten(n_bytes // 2**30)} GiB"

@@ -61,10 +61,6 @@ def slide(window: Window, in_shape, kernel_field: str, word: str) -> tuple[int, 
         # A window made mostly of padding would pool nothing real (PyTorch has the same rule).
         raise ShapeError("padding", f"padding {pad_text(window)} must be at most half the pool "
                          f"size {kernel_text(window)}")
-    if word == "kernel" and (max(pt, pb) >= eh or max(pl, pr) >= ew):
-        # Such a window would read padding only: its output is the bias alone, whatever the input.
-        raise ShapeError("padding", f"padding {pad_text(window)} must be smaller than the kernel "
-                         f"{kernel_text(window)}{_dilated(window)}, or a window reads padding only")
     hp, wp = h + pt + pb, w + pl + pr
     if eh > hp or ew > wp:
         raise ShapeError(kernel_field, f"{word} {kernel_text(window)}{_dilated(window)} is larger "
@@ -111,7 +107,7 @@ def axis_formula(n, k, s, p_before, p_after, dl, out) -> str:
 def unread(n, k, s, p_before, dl, out) -> tuple[list[tuple[int, int]], int] | None:
     """Input indices (rows or columns) no window reads: up to MAX_LISTED_RANGES first ranges
     (first, last) and the count of all; None when a dilated window is too large to walk."""
-    if dl > 1:
+    if dl > 1 and k > 1:
         return _unread_dilated(n, k, s, p_before, dl, out)
     # Padded position q is read when it is in a window [o*s, o*s + k - 1], 0 <= o < out.
     if k >= s:  # windows touch or overlap: one read run from 0, everything after it unread
@@ -138,15 +134,14 @@ def unread(n, k, s, p_before, dl, out) -> tuple[list[tuple[int, int]], int] | No
 def _unread_dilated(n, k, s, p_before, dl, out):
     if out * k > MAX_DILATED_READS:
         return None
-    read = {o * s + t * dl - p_before for o in range(out) for t in range(k)}
-    indices = [i for i in range(n) if i not in read]
-    ranges = []
-    for i in indices:
-        if ranges and ranges[-1][1] == i - 1:
-            ranges[-1] = (ranges[-1][0], i)
-        else:
-            ranges.append((i, i))
-    return ranges[:MAX_LISTED_RANGES], len(indices)
+    positions = {o * s + t * dl - p_before for o in range(out) for t in range(k)}
+    read = sorted(i for i in positions if 0 <= i < n)
+    ranges, previous = [], -1
+    for index in read + [n]:  # the gaps between consecutive reads
+        if index > previous + 1 and len(ranges) < MAX_LISTED_RANGES:
+            ranges.append((previous + 1, index - 1))
+        previous = index
+    return ranges, n - len(read)
 
 
 def _unread_text(word: str, found) -> str:
