@@ -8,11 +8,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from pydantic import TypeAdapter
 
 from shared.cnn import DefinitionError, build_network, parse_definition, summarize
 from shared.cnn.layers.base import Layer
 from shared.cnn.layers.plan import LayerPlan
-from shared.cnn.layers.registry import LAYER_TYPES
+from shared.cnn.layers.registry import LAYER_TYPES, definition_union, layer_types_in
 from shared.cnn.layers.spec import LayerSpec
 from shared.cnn.summary import NetworkSummary
 
@@ -129,3 +130,25 @@ def test_a_new_layer_type_is_one_new_module(tmp_path):
     assert "scale" not in LAYER_TYPES
     with pytest.raises(DefinitionError):
         build_network({"input_shape": [3, 4, 4], "layers": [{"type": "scale"}]})
+
+
+def test_a_block_type_may_hold_any_layer_type_blocks_included():
+    module = type(sys)("block_type")
+    exec(textwrap.dedent('''
+        from typing import Literal
+        from shared.cnn.layers.base import Layer
+        from shared.cnn.layers.spec import LayerSpec
+
+        class BlockSpec(LayerSpec):
+            type: Literal["block"]
+            layers: list["AnyLayer"]
+            title = "Block"
+
+        class Block(Layer):
+            schema = BlockSpec
+    '''), module.__dict__)
+    types = {**LAYER_TYPES, **layer_types_in([module])}
+    block = TypeAdapter(definition_union(types)).validate_python(
+        {"type": "block", "layers": [{"type": "relu"}, {"type": "block", "layers": [{"type": "dense", "units": 3}]}]})
+    assert [layer.type for layer in block.layers] == ["relu", "block"]
+    assert block.layers[1].layers[0].units == 3
