@@ -6,108 +6,17 @@ size rules both come out as one ``DefinitionError`` whose messages name the laye
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal, Union
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from .errors import DefinitionError
+from .layers import registry as layers_registry
+from .layers.plan import default_layer_names
+from .layers.spec import PositiveInt
 
-PositiveInt = Annotated[int, Field(gt=0)]
-Pair = tuple[PositiveInt, PositiveInt]
-IntOrPair = Union[PositiveInt, Pair]
-PaddingPair = tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0)]]
-Padding = Union[Annotated[int, Field(ge=0)], PaddingPair, Literal["same", "valid"]]
-
-
-class LayerSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
-    name: str | None = None
-
-    @field_validator("name")
-    @classmethod
-    def _plain_name(cls, name: str | None) -> str | None:
-        if name is not None and (not name or "." in name or len(name) > 64):
-            raise ValueError("a layer name is 1-64 characters without '.'")
-        return name
-
-
-class Conv2D(LayerSpec):
-    type: Literal["conv2d"]
-    filters: PositiveInt
-    kernel_size: IntOrPair
-    stride: IntOrPair = 1
-    padding: Padding = 0
-    dilation: IntOrPair = 1
-    bias: bool = True
-    init: Literal["he", "xavier"] = "he"
-
-
-class MaxPool2D(LayerSpec):
-    """Max pooling; ties inside a window go to the first position in row-major order."""
-
-    type: Literal["maxpool2d"]
-    pool_size: IntOrPair
-    stride: IntOrPair | None = None  # None: the pool size, windows side by side
-    padding: Padding = 0
-
-
-class AvgPool2D(LayerSpec):
-    """Mean pooling; padded positions count as zeros in the mean (PyTorch's count_include_pad)."""
-
-    type: Literal["avgpool2d"]
-    pool_size: IntOrPair
-    stride: IntOrPair | None = None
-    padding: Padding = 0
-
-
-class GlobalAvgPool2D(LayerSpec):
-    type: Literal["global_avgpool2d"]
-
-
-class Flatten(LayerSpec):
-    type: Literal["flatten"]
-
-
-class Dense(LayerSpec):
-    type: Literal["dense"]
-    units: PositiveInt
-    bias: bool = True
-    init: Literal["he", "xavier"] = "he"
-
-
-class ReLU(LayerSpec):
-    type: Literal["relu"]
-
-
-class LeakyReLU(LayerSpec):
-    type: Literal["leaky_relu"]
-    negative_slope: Annotated[float, Field(ge=0, lt=1)] = 0.01
-
-
-class Sigmoid(LayerSpec):
-    type: Literal["sigmoid"]
-
-
-class Tanh(LayerSpec):
-    type: Literal["tanh"]
-
-
-class Dropout(LayerSpec):
-    type: Literal["dropout"]
-    rate: Annotated[float, Field(ge=0, lt=1)] = 0.5
-
-
-class BatchNorm(LayerSpec):
-    type: Literal["batchnorm"]
-    momentum: Annotated[float, Field(gt=0, le=1)] = 0.1
-    eps: Annotated[float, Field(gt=0)] = 1e-5
-
-
-AnyLayer = Annotated[
-    Union[Conv2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D, Flatten, Dense, ReLU, LeakyReLU,
-          Sigmoid, Tanh, Dropout, BatchNorm],
-    Field(discriminator="type"),
-]
+AnyLayer = layers_registry.AnyLayer
+_TAGS = set(layers_registry.LAYER_TYPES)
 
 
 class NetworkDefinition(BaseModel):
@@ -128,22 +37,8 @@ class NetworkDefinition(BaseModel):
         return data
 
 
-def default_layer_names(layers: list) -> list[str]:
-    counts: dict[str, int] = {}
-    names = []
-    for layer in layers:
-        kind = layer.get("type") if isinstance(layer, dict) else None
-        kind = kind if isinstance(kind, str) else "layer"
-        counts[kind] = counts.get(kind, 0) + 1
-        given = layer.get("name") if isinstance(layer, dict) else None
-        names.append(given if isinstance(given, str) and given else f"{kind}_{counts[kind]}")
-    return names
-
-
 _UNION_BRANCH = re.compile(r"[\[\-]|^(int|str|float|bool)$")
 _adapter = TypeAdapter(NetworkDefinition)
-_TAGS = {"conv2d", "maxpool2d", "avgpool2d", "global_avgpool2d", "flatten", "dense", "relu",
-         "leaky_relu", "sigmoid", "tanh", "dropout", "batchnorm"}
 
 
 def parse_schema(data) -> NetworkDefinition:

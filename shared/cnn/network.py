@@ -4,8 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 from .definition import NetworkDefinition, parse_schema
-from .layers import LAYER_CLASSES, MaxPool2D, ReLU
+from .layers.activations import ReLU
 from .layers.base import ForwardContext
+from .layers.pooling import MaxPool2D
+from .layers.registry import layer_type
 from .summary import NetworkSummary, summarize
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -30,7 +32,7 @@ class Network:
         self.dtype = np.dtype(dtype)
         self.input_shape = tuple(definition.input_shape)
         rng = np.random.default_rng(seed)
-        self.layers = [LAYER_CLASSES[plan.type](plan, self.dtype, rng) for plan in summary.plans]
+        self.layers = [layer_type(plan.type).compute(plan, self.dtype, rng) for plan in summary.plans]
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
         self.buffers: dict[str, np.ndarray] = {}
@@ -49,7 +51,7 @@ class Network:
                 ) -> np.ndarray:
         """NCHW (or (N, F) for a flat input) -> (N, outputs) or (N, C, H, W).
 
-        Integer images (uint8) are scaled to [0, 1]; floats are used as given.
+        uint8 images are scaled to [0, 1]; any other type (floats, other integers) is used as given.
         """
         x = self._check_input(x)
         batch = x.shape[0]
@@ -79,9 +81,6 @@ class Network:
             grad = order[position].backward(grad, need_input_grad or position > 0)
         return _to_external(grad) if need_input_grad else None
 
-    def predict(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        return np.concatenate([self.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
-
     def _check_input(self, x) -> np.ndarray:
         x = np.asarray(x)
         if x.ndim != len(self.input_shape) + 1 or tuple(x.shape[1:]) != self.input_shape:
@@ -89,7 +88,7 @@ class Network:
                              f"{', '.join(map(str, self.input_shape))}) but got {x.shape}")
         if x.shape[0] == 0:
             raise ValueError("the batch is empty")
-        if np.issubdtype(x.dtype, np.integer):
+        if x.dtype == np.uint8:
             return x.astype(self.dtype) * self.dtype.type(1 / 255)
         return x.astype(self.dtype, copy=False)
 

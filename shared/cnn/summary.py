@@ -7,10 +7,7 @@ from .definition import NetworkDefinition, parse_schema
 from .shapes import BYTES_PER_VALUE, LayerPlan, plan_network
 from .validation import MAX_ACTIVATION_BYTES_PER_SAMPLE, MAX_PARAMS
 
-_TYPE_TITLES = {"conv2d": "Conv2D", "maxpool2d": "MaxPool2D", "avgpool2d": "AvgPool2D",
-                "global_avgpool2d": "GlobalAvgPool2D", "flatten": "Flatten", "dense": "Dense",
-                "relu": "ReLU", "leaky_relu": "LeakyReLU", "sigmoid": "Sigmoid", "tanh": "Tanh",
-                "dropout": "Dropout", "batchnorm": "BatchNorm"}
+INDENT = "  "  # a held layer's row is indented under its block's row, as torchinfo shows nesting
 
 
 @dataclass(frozen=True)
@@ -31,26 +28,21 @@ class NetworkSummary:
         return sum(p.trainable_params for p in self.plans)
 
     @property
-    def total_macs(self) -> int:
-        return sum(p.macs for p in self.plans)
-
-    @property
     def activation_bytes(self) -> int:
         input_bytes = BYTES_PER_VALUE
         for size in self.input_shape:
             input_bytes *= size
         return input_bytes + sum(p.activation_bytes for p in self.plans)
 
+    @property
+    def total_macs(self) -> int:
+        return sum(_total_macs(p) for p in self.plans)
+
     def as_dict(self) -> dict:
         return {
             "name": self.name,
             "input_shape": list(self.input_shape),
-            "layers": [{
-                "name": p.name, "type": p.type, "input_shape": list(p.input_shape),
-                "output_shape": list(p.output_shape), "params": p.params,
-                "trainable_params": p.trainable_params, "macs": p.macs,
-                "activation_bytes": p.activation_bytes, "explain": p.explain,
-            } for p in self.plans],
+            "layers": [_layer_dict(p) for p in self.plans],
             "total_params": self.total_params,
             "trainable_params": self.trainable_params,
             "non_trainable_params": self.total_params - self.trainable_params,
@@ -60,8 +52,8 @@ class NetworkSummary:
 
     def as_text(self) -> str:
         """A table in the style of Keras' ``model.summary()``."""
-        rows = [(f"{p.name} ({_TYPE_TITLES[p.type]})", str(tuple(p.output_shape)), f"{p.params:,}",
-                 f"{p.macs:,}") for p in self.plans]
+        rows = [(f"{INDENT * depth}{p.name} ({p.spec.title})", str(tuple(p.output_shape)),
+                 f"{p.params:,}", f"{_total_macs(p):,}") for p, depth in _rows(self.plans)]
         header = ("Layer (type)", "Output Shape", "Param #", "Mult-Adds")
         widths = [max(len(r[i]) for r in rows + [header]) + 3 for i in range(4)]
         width = sum(widths)
@@ -85,7 +77,28 @@ class NetworkSummary:
 
     def explain(self) -> str:
         """One line per layer with the arithmetic a person would write."""
-        return "\n".join(p.explain for p in self.plans)
+        return "\n".join(INDENT * depth + p.explain for p, depth in _rows(self.plans))
+
+
+def _rows(plans, depth: int = 0):
+    """(plan, nesting depth), each block followed by the layers it holds."""
+    for plan in plans:
+        yield plan, depth
+        yield from _rows(plan.children, depth + 1)
+
+
+def _total_macs(plan: LayerPlan) -> int:
+    return plan.macs + sum(_total_macs(child) for child in plan.children)
+
+
+def _layer_dict(p: LayerPlan) -> dict:
+    row = {"name": p.name, "type": p.type, "input_shape": list(p.input_shape),
+           "output_shape": list(p.output_shape), "params": p.params,
+           "trainable_params": p.trainable_params, "macs": _total_macs(p),
+           "activation_bytes": p.activation_bytes, "explain": p.explain}
+    if p.children:
+        row["layers"] = [_layer_dict(child) for child in p.children]
+    return row
 
 
 def summarize(definition: dict | NetworkDefinition, *, max_params: int = MAX_PARAMS,

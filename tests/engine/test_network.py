@@ -49,6 +49,14 @@ def test_uint8_images_are_scaled(lenet5):
     np.testing.assert_allclose(net.forward(images), net.forward(images / 255.0), rtol=1e-5, atol=1e-6)
 
 
+def test_other_integer_inputs_are_used_as_given(lenet5):
+    net = build_network(lenet5)
+    values = np.random.default_rng(0).integers(0, 4, size=(3, 1, 28, 28))
+    for dtype in (np.int64, np.int32, np.uint16):
+        np.testing.assert_allclose(net.forward(values.astype(dtype)), net.forward(values.astype(np.float64)),
+                                   rtol=1e-5, atol=1e-6)
+
+
 def test_wrong_input_shape_is_a_clear_error(lenet5):
     with pytest.raises(ValueError, match=r"expects input of shape \(batch, 1, 28, 28\)"):
         build_network(lenet5).forward(np.zeros((2, 28, 28)))

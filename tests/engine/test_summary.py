@@ -87,3 +87,11 @@ def test_text_table_like_keras(lenet5):
     assert "conv2d_1 (Conv2D)" in text and "(6, 28, 28)" in text
     assert "Total params: 61,706" in text
     assert "Trainable params: 61,706" in text
+
+
+def test_explain_never_rounds_a_fraction_up_to_the_next_whole_number():
+    # (500 - 1)/250 + 1 = 2.996: printed as "3., floor -> 2" before
+    text = summarize(conv_net([1, 500, 1], filters=1, kernel_size=1, stride=[250, 1])).explain()
+    assert "H2 = (500 - 1 + 2*0)/250 + 1 = 2.996, floor -> 2" in text
+    text = summarize(conv_net([1, 100_000, 1], filters=1, kernel_size=1, stride=[100_000, 1])).explain()
+    assert "= 1.99999, floor -> 1" in text

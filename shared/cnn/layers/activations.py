@@ -1,12 +1,39 @@
 """Element-wise activations; each keeps only what its derivative needs."""
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 import numpy as np
+from pydantic import Field
 
 from .base import Layer
+from .spec import LayerSpec
+
+
+class ReLUSpec(LayerSpec):
+    type: Literal["relu"]
+    title = "ReLU"
+
+
+class LeakyReLUSpec(LayerSpec):
+    type: Literal["leaky_relu"]
+    negative_slope: Annotated[float, Field(ge=0, lt=1)] = 0.01
+    title = "LeakyReLU"
+
+
+class SigmoidSpec(LayerSpec):
+    type: Literal["sigmoid"]
+    title = "Sigmoid"
+
+
+class TanhSpec(LayerSpec):
+    type: Literal["tanh"]
+    title = "Tanh"
 
 
 class ReLU(Layer):
+    schema = ReLUSpec
+
     def forward(self, x, ctx):
         # out = max(x, 0)
         self.out = np.maximum(x, 0, out=self.workspace("out", x.shape, x.dtype))
@@ -18,6 +45,8 @@ class ReLU(Layer):
 
 
 class LeakyReLU(Layer):
+    schema = LeakyReLUSpec
+
     def forward(self, x, ctx):
         # out = x if x > 0 else slope * x
         self.positive = x > 0
@@ -28,6 +57,8 @@ class LeakyReLU(Layer):
 
 
 class Sigmoid(Layer):
+    schema = SigmoidSpec
+
     def forward(self, x, ctx):
         # out = 1 / (1 + exp(-x)), written with tanh so large |x| never overflows
         self.out = 0.5 * (1.0 + np.tanh(0.5 * x))
@@ -39,6 +70,8 @@ class Sigmoid(Layer):
 
 
 class Tanh(Layer):
+    schema = TanhSpec
+
     def forward(self, x, ctx):
         self.out = np.tanh(x)
         return self.out

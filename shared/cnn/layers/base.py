@@ -8,10 +8,12 @@ NCHW at its edges, so this layout never shows outside.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
-from ..shapes import LayerPlan
+from .plan import LayerPlan
+from .spec import LayerSpec
 
 
 @dataclass
@@ -22,6 +24,8 @@ class ForwardContext:
 
 
 class Layer:
+    schema: ClassVar[type[LayerSpec]]  # the definition schema of the layer type this class computes
+
     def __init__(self, plan: LayerPlan, dtype: np.dtype, rng: np.random.Generator | None = None):
         self.plan = plan
         self.name = plan.name

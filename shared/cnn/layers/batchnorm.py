@@ -6,12 +6,39 @@ else) view and reduce along its contiguous rows. Running statistics follow PyTor
 """
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 import numpy as np
+from pydantic import Field
 
 from .base import Layer
+from .plan import LayerPlan
+from .spec import LayerSpec
+
+
+class BatchNormSpec(LayerSpec):
+    type: Literal["batchnorm"]
+    momentum: Annotated[float, Field(gt=0, le=1)] = 0.1
+    eps: Annotated[float, Field(gt=0)] = 1e-5
+
+    title = "BatchNorm"
+
+    def shape_rule(self, plan: LayerPlan) -> None:
+        c = plan.input_shape[0]
+        plan.param_shapes = {"weight": (c,), "bias": (c,)}
+        plan.buffer_shapes = {"running_mean": (c,), "running_var": (c,)}
+        plan.macs = 2 * c
+
+    def explain(self, plan: LayerPlan) -> str:
+        c = plan.input_shape[0]
+        over = "channels" if len(plan.input_shape) > 1 else "features"
+        return (f"normalises {c} {over}; params = 4*{c} = {4 * c} ({2 * c} trainable weight "
+                f"and bias, {2 * c} running statistics)")
 
 
 class BatchNorm(Layer):
+    schema = BatchNormSpec
+
     def __init__(self, plan, dtype, rng=None):
         super().__init__(plan, dtype)
         channels = plan.param_shapes["weight"][0]

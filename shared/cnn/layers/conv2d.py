@@ -5,15 +5,62 @@ GEMM and its gradient comes out of the weight-gradient GEMM as the last column.
 """
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .base import Layer, pad_feature_map, unpad_feature_map, window_slice
 from .gemm import matmul_by_columns, matmul_transposed_by_columns
 from .init import initial_weight
+from .plan import BYTES_PER_VALUE, LayerPlan
+from .spec import IntOrPair, LayerSpec, Padding, PositiveInt, needs_feature_map
+from .window import slide, window_explain, window_of
+
+
+class Conv2DSpec(LayerSpec):
+    type: Literal["conv2d"]
+    filters: PositiveInt
+    kernel_size: IntOrPair
+    stride: IntOrPair = 1
+    padding: Padding = 0
+    dilation: IntOrPair = 1
+    bias: bool = True
+    init: Literal["he", "xavier"] = "he"
+
+    title = "Conv2D"
+    size_field = "filters"
+
+    def shape_rule(self, plan: LayerPlan) -> None:
+        needs_feature_map(plan)
+        c = plan.input_shape[0]
+        plan.window = window_of(self.kernel_size, self.stride, self.padding, self.dilation,
+                                plan.input_shape)
+        out_h, out_w = slide(plan.window, plan.input_shape, "kernel_size", "kernel")
+        kh, kw = plan.window.kernel
+        plan.output_shape = (self.filters, out_h, out_w)
+        plan.param_shapes = {"weight": (self.filters, c, kh, kw)}
+        if self.bias:
+            plan.param_shapes["bias"] = (self.filters,)
+        plan.macs = (kh * kw * c + self.bias) * self.filters * out_h * out_w
+
+    def explain(self, plan: LayerPlan) -> str:
+        _, c, kh, kw = plan.param_shapes["weight"]
+        bias_term = " + 1" if self.bias else ""
+        return (f"{window_explain(plan)}; params = ({kh}*{kw}*{c}{bias_term}) * {self.filters} "
+                f"= {plan.params}")
+
+    def scratch(self, plan: LayerPlan) -> tuple[int, str, str]:
+        # the engine gathers every window of a sample before its GEMM
+        _, c, kh, kw = plan.param_shapes["weight"]
+        rows = c * kh * kw + 1
+        return (rows * plan.output_shape[1] * plan.output_shape[2] * BYTES_PER_VALUE,
+                f"gathering its {kh}x{kw}x{c} windows", "kernel_size")
 
 
 class Conv2D(Layer):
+    schema = Conv2DSpec
+
     def __init__(self, plan, dtype, rng):
         super().__init__(plan, dtype)
         spec, window = plan.spec, plan.window

@@ -1,13 +1,54 @@
 """Fully connected layer on (features, batch) activations."""
 from __future__ import annotations
 
+import math
+from typing import Literal
+
 import numpy as np
 
 from .base import Layer
 from .init import initial_weight
+from .plan import LayerPlan
+from .spec import LayerSpec, PositiveInt, needs_flat
+
+
+class DenseSpec(LayerSpec):
+    type: Literal["dense"]
+    units: PositiveInt
+    bias: bool = True
+    init: Literal["he", "xavier"] = "he"
+
+    title = "Dense"
+    size_field = "units"
+
+    def shape_rule(self, plan: LayerPlan) -> None:
+        needs_flat(plan)
+        plan.output_shape = (self.units,)
+        plan.param_shapes = {"weight": (self.units, plan.input_shape[0])}
+        if self.bias:
+            plan.param_shapes["bias"] = (self.units,)
+        plan.macs = plan.params
+
+    def explain(self, plan: LayerPlan) -> str:
+        bias_term = " + 1" if self.bias else ""
+        return (f"units = {self.units}; params = ({plan.input_shape[0]}{bias_term}) * {self.units} "
+                f"= {plan.params}")
+
+
+class FlattenSpec(LayerSpec):
+    type: Literal["flatten"]
+    title = "Flatten"
+
+    def shape_rule(self, plan: LayerPlan) -> None:
+        plan.output_shape = (math.prod(plan.input_shape),)
+
+    def explain(self, plan: LayerPlan) -> str:
+        return f"{'*'.join(map(str, plan.input_shape))} = {plan.output_shape[0]}; params = 0"
 
 
 class Dense(Layer):
+    schema = DenseSpec
+
     def __init__(self, plan, dtype, rng):
         super().__init__(plan, dtype)
         units, n_in = plan.param_shapes["weight"]
@@ -34,6 +75,8 @@ class Dense(Layer):
 
 class Flatten(Layer):
     """(C, H, W, N) -> (C*H*W, N): the same feature order as flattening NCHW per image."""
+
+    schema = FlattenSpec
 
     def __init__(self, plan, dtype, rng=None):
         super().__init__(plan, dtype)

@@ -6,9 +6,13 @@ matches a single-process run for the same seed. The mask comes from a counter-ba
 """
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 import numpy as np
+from pydantic import Field
 
 from .base import Layer
+from .spec import LayerSpec
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
@@ -33,7 +37,15 @@ def keep_mask(seed: int, layer_index: int, sample_ids: np.ndarray, per_sample: i
     return bits >= threshold
 
 
+class DropoutSpec(LayerSpec):
+    type: Literal["dropout"]
+    rate: Annotated[float, Field(ge=0, lt=1)] = 0.5
+    title = "Dropout"
+
+
 class Dropout(Layer):
+    schema = DropoutSpec
+
     def forward(self, x, ctx):
         # training: out = x * keep / (1 - rate); evaluation: out = x
         rate = self.plan.spec.rate

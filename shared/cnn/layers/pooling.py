@@ -1,9 +1,56 @@
 """Max, mean and global mean pooling, computed as elementwise work over kernel-offset slices."""
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
 from .base import Layer, pad_feature_map, unpad_feature_map, window_slice
+from .plan import LayerPlan
+from .spec import IntOrPair, LayerSpec, Padding, needs_feature_map
+from .window import slide, window_explain, window_of
+
+
+class _PoolSpec(LayerSpec):
+    pool_size: IntOrPair
+    stride: IntOrPair | None = None  # None: the pool size, windows side by side
+    padding: Padding = 0
+
+    def shape_rule(self, plan: LayerPlan) -> None:
+        needs_feature_map(plan)
+        plan.window = window_of(self.pool_size, self.stride, self.padding, 1, plan.input_shape)
+        plan.output_shape = (plan.input_shape[0],
+                             *slide(plan.window, plan.input_shape, "pool_size", "pool"))
+
+    def explain(self, plan: LayerPlan) -> str:
+        return f"{window_explain(plan)}; params = 0"
+
+
+class MaxPool2DSpec(_PoolSpec):
+    """Max pooling; ties inside a window go to the first position in row-major order."""
+
+    type: Literal["maxpool2d"]
+    title = "MaxPool2D"
+
+
+class AvgPool2DSpec(_PoolSpec):
+    """Mean pooling; padded positions count as zeros in the mean (PyTorch's count_include_pad)."""
+
+    type: Literal["avgpool2d"]
+    title = "AvgPool2D"
+
+
+class GlobalAvgPool2DSpec(LayerSpec):
+    type: Literal["global_avgpool2d"]
+    title = "GlobalAvgPool2D"
+
+    def shape_rule(self, plan: LayerPlan) -> None:
+        needs_feature_map(plan)
+        plan.output_shape = (plan.input_shape[0],)
+
+    def explain(self, plan: LayerPlan) -> str:
+        c, h, w = plan.input_shape
+        return f"mean over {h}x{w} per channel -> {c}; params = 0"
 
 
 class _Pool(Layer):
@@ -19,6 +66,7 @@ class _Pool(Layer):
 
 
 class MaxPool2D(_Pool):
+    schema = MaxPool2DSpec
     """Max pooling. Ties inside a window go to the first position in row-major order
     (lowest row, then lowest column): only that input receives the gradient."""
 
@@ -64,6 +112,8 @@ class MaxPool2D(_Pool):
 class AvgPool2D(_Pool):
     """Mean pooling; padded positions count as zeros in the mean (PyTorch's count_include_pad)."""
 
+    schema = AvgPool2DSpec
+
     def forward(self, x, ctx):
         # out[c, y, x, n] = mean_{i,j} x_pad[c, y*s + i, x*s + j, n]
         x_pad = pad_feature_map(x, self.window.padding)
@@ -86,6 +136,8 @@ class AvgPool2D(_Pool):
 
 
 class GlobalAvgPool2D(Layer):
+    schema = GlobalAvgPool2DSpec
+
     def __init__(self, plan, dtype, rng=None):
         super().__init__(plan, dtype)
         self.input_shape = None

@@ -1,0 +1,60 @@
+"""What every layer type's definition schema shares, and the hooks each type fills in.
+
+A layer type's module holds a ``LayerSpec`` subclass (its JSON fields, its shape rule, its
+explanation and its title) and a compute class (``Layer`` subclass whose ``schema`` names that
+spec); the registry finds both there.
+"""
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .plan import LayerPlan, ShapeError
+
+PositiveInt = Annotated[int, Field(gt=0)]
+Pair = tuple[PositiveInt, PositiveInt]
+IntOrPair = Union[PositiveInt, Pair]
+PaddingPair = tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0)]]
+Padding = Union[Annotated[int, Field(ge=0)], PaddingPair, Literal["same", "valid"]]
+
+
+class LayerSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+    name: str | None = None
+
+    title: ClassVar[str]  # the type column of the summary table, e.g. "Conv2D"
+    size_field: ClassVar[str | None] = None  # the field to blame when the network grows too big
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, name: str | None) -> str | None:
+        if name is not None and (not name or "." in name or len(name) > 64):
+            raise ValueError("a layer name is 1-64 characters without '.'")
+        return name
+
+    def shape_rule(self, plan: LayerPlan) -> None:
+        """From ``plan.input_shape`` set ``plan.output_shape`` and, where the type has them,
+        ``param_shapes``, ``buffer_shapes``, ``macs``, ``window`` and ``children``; raise
+        ShapeError in the user's numbers. The default keeps the shape (element-wise layers)."""
+
+    def explain(self, plan: LayerPlan) -> str:
+        """The arithmetic a person would write for this layer (the layer name is added)."""
+        return f"same shape {plan.input_shape}; params = 0"
+
+    def scratch(self, plan: LayerPlan) -> tuple[int, str, str] | None:
+        """(bytes per sample, what they hold, the field to blame) of a working buffer the layer
+        allocates beyond its output, checked against the activation limit; None if none."""
+        return None
+
+
+def needs_feature_map(plan: LayerPlan) -> None:
+    if len(plan.input_shape) == 1:
+        raise ShapeError(None, f"needs a (channels, height, width) input but gets the flat "
+                         f"shape {plan.input_shape}")
+
+
+def needs_flat(plan: LayerPlan) -> None:
+    if len(plan.input_shape) != 1:
+        raise ShapeError(None, f"needs a flat input but gets {plan.input_shape}; add a flatten "
+                         f"layer before it")
