@@ -15,10 +15,9 @@ from services.cli.demo import run_demo
 from services.cli.embedded_redis import RedisNotFound, redis_process, wait_for_redis
 from services.cli.processes import ChildProcess
 from services.cli.rest import ApiClient, ApiError
-from shared.config import Settings, load_settings
+from shared.config import DEFAULT_API_BIND, Settings, load_settings
 from shared.queue import JOB_QUEUE
 
-DEFAULT_API_BIND = "127.0.0.1:8000"
 STARTUP_SECONDS = 120
 # A worker stopping checkpoints its job first; a step rarely takes long, a checkpoint of a big net may.
 WORKER_STOP_SECONDS = 60
@@ -46,17 +45,13 @@ def run(command: str, args: argparse.Namespace) -> int:
         if command == "migrate":
             return migrate(settings)
         if command == "api":
-            os.execv(sys.executable, api_command(args.bind or api_bind()))
+            os.execv(sys.executable, api_command(args.bind or settings.api_bind))
         if command == "worker":
             os.execv(sys.executable, worker_command(args.name, args.loglevel))
         return up(settings, args.demo, args.demo_epochs)
     except (StackError, ApiError, RedisNotFound, ValueError) as exc:
         print(f"convforge {command}: {exc}", file=sys.stderr)
         return 1
-
-
-def api_bind() -> str:
-    return os.environ.get("CONVFORGE_API_BIND") or DEFAULT_API_BIND
 
 
 def api_command(bind: str) -> list[str]:
@@ -92,7 +87,7 @@ def _safe_url(url: str) -> str:
 
 
 def up(settings: Settings, demo: bool, demo_epochs: int) -> int:
-    bind = api_bind()
+    bind = settings.api_bind
     host, _, port = bind.rpartition(":")
     api_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
     _require_free_port(host or "127.0.0.1", int(port), "the API (set CONVFORGE_API_BIND)")
