@@ -16,6 +16,7 @@ from celery.signals import worker_ready, worker_shutdown
 from shared.config import load_settings
 from shared.queue import EVALUATE_TASK, TRAIN_TASK, make_celery
 from worker.evaluate_job import run_evaluate_job
+from worker.job_message import accepted_job_id
 from worker.presence import start_presence
 from worker.reaper import start_reaper
 from worker.shutdown import stop_requested
@@ -24,12 +25,17 @@ from worker.train_job import run_train_job
 log = logging.getLogger(__name__)
 
 celery_app = make_celery()
+# A message the worker cannot read is logged and dropped instead of stopping the worker.
+celery_app.conf.broker_transport = "worker.broker_transport:Transport"
 _housekeeping_stopping = threading.Event()
 
 
 @celery_app.task(name=TRAIN_TASK, bind=True)
 def train(self, job_id: int) -> str:
-    status = run_train_job(int(job_id), self.request.hostname, load_settings(), stop_requested)
+    settings = load_settings()
+    if accepted_job_id(TRAIN_TASK, "train", job_id, settings.database_url) is None:
+        return "refused"
+    status = run_train_job(job_id, self.request.hostname, settings, stop_requested)
     log.info("train job %s: %s", job_id, status)
     if status == "requeued":
         # The worker is shutting down: the message goes back to the queue (acks_late) for the next worker.
@@ -39,7 +45,10 @@ def train(self, job_id: int) -> str:
 
 @celery_app.task(name=EVALUATE_TASK, bind=True)
 def evaluate(self, job_id: int) -> str:
-    status = run_evaluate_job(int(job_id), self.request.hostname, load_settings())
+    settings = load_settings()
+    if accepted_job_id(EVALUATE_TASK, "evaluate", job_id, settings.database_url) is None:
+        return "refused"
+    status = run_evaluate_job(job_id, self.request.hostname, settings)
     log.info("evaluate job %s: %s", job_id, status)
     return status
 

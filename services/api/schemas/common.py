@@ -6,10 +6,9 @@ from typing import Annotated, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-Item = TypeVar("Item")
+from shared.db.models import MAX_ID
 
-# Row ids are Integer columns: 32-bit on PostgreSQL.
-MAX_ID = 2**31 - 1
+Item = TypeVar("Item")
 
 
 def as_utc(moment: datetime) -> datetime:
