@@ -33,10 +33,10 @@ def describe_exit(returncode: int) -> str:
 
 
 class ChildKeepsDying(Exception):
-    def __init__(self, child: ChildProcess, starts: int, last_exit: str):
+    def __init__(self, child: ChildProcess, starts: int, within_seconds: float, last_exit: str):
         self.child = child
         super().__init__(f"{child.name} keeps dying at start ({starts} starts in a row, each ending within "
-                         f"{STABLE_SECONDS:.0f}s; the last one {last_exit}). Last lines of {child.log_file}:\n"
+                         f"{within_seconds:g}s; the last one {last_exit}). Last lines of {child.log_file}:\n"
                          f"{child.log_tail()}")
 
 
@@ -105,7 +105,7 @@ class Supervisor:
         self.short_runs[child.name] = short_runs
         if ran < self.stable_seconds and short_runs >= self.restart_limit:
             self._say(child, f"{child.name} {how} after {ran:.1f}s, {short_runs} short runs in a row; giving up")
-            raise ChildKeepsDying(child, short_runs, how)
+            raise ChildKeepsDying(child, short_runs, self.stable_seconds, how)
         delay = min(self.first_backoff * 2 ** (short_runs - 1), self.max_backoff)
         self._say(child, f"{child.name} {how} after {ran:.1f}s; restarting it in {delay:g}s "
                          f"(restart {short_runs} in a row)")

@@ -70,14 +70,14 @@ def test_a_child_that_keeps_dying_at_start_is_given_up_on_with_its_last_log_line
     crashing = child(tmp_path, "api", [sys.executable, "-c", "print('port 8000 is taken'); raise SystemExit(3)"])
     steady = child(tmp_path, "worker", SLEEPER)
     children += [crashing, steady]
-    watch = Watch(children, first_backoff=0.1, restart_limit=3, stable_seconds=30)
+    watch = Watch(children, first_backoff=0.1, restart_limit=3, stable_seconds=20)
 
     assert watch.gave_up.wait(30), watch.console.getvalue()
 
     failure = watch.supervisor.failure
     assert isinstance(failure, ChildKeepsDying) and failure.child is crashing
     message = str(failure)
-    assert message.startswith("api keeps dying at start (3 starts in a row, each ending within 30s; "
+    assert message.startswith("api keeps dying at start (3 starts in a row, each ending within 20s; "
                               "the last one exited with code 3)")
     assert message.count("port 8000 is taken") == 3  # the log's last lines: one per start
     # Back-off doubles: 0.1s, 0.2s, then the third short run gives up.
