@@ -8,6 +8,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+DEFAULT_API_BIND = "127.0.0.1:8000"
+
 
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
@@ -27,11 +29,13 @@ class Settings:
     redis_url: str | None
     artifact_dir: Path
     api_url: str
+    # host:port where `convforge api` and `convforge up` serve the API.
+    api_bind: str
+    # Port of the Redis `convforge up` starts when redis_url is None.
+    embedded_redis_port: int
     max_upload_bytes: int
     max_dataset_samples: int
     max_classes: int
-    max_activation_bytes: int
-    worker_concurrency: int
     job_lease_seconds: int
     visibility_timeout_seconds: int
     # Bytes an upload may expand to once decompressed (zip members, .gz) or decoded into arrays.
@@ -43,10 +47,6 @@ class Settings:
     def broker_url(self) -> str:
         return self.redis_url or f"redis://127.0.0.1:{self.embedded_redis_port}/0"
 
-    @property
-    def embedded_redis_port(self) -> int:
-        return _int("CONVFORGE_REDIS_PORT", 6390)
-
 
 def load_settings() -> Settings:
     var_dir = Path(os.environ.get("CONVFORGE_VAR_DIR", "var")).resolve()
@@ -55,13 +55,13 @@ def load_settings() -> Settings:
         database_url=os.environ.get("DATABASE_URL") or f"sqlite:///{var_dir / 'convforge.db'}",
         redis_url=os.environ.get("REDIS_URL") or None,
         artifact_dir=Path(os.environ.get("ARTIFACT_DIR") or var_dir / "artifacts").resolve(),
-        api_url=os.environ.get("CONVFORGE_API_URL", "http://127.0.0.1:8000"),
+        api_url=os.environ.get("CONVFORGE_API_URL", f"http://{DEFAULT_API_BIND}"),
+        api_bind=os.environ.get("CONVFORGE_API_BIND") or DEFAULT_API_BIND,
+        embedded_redis_port=_int("CONVFORGE_REDIS_PORT", 6390),
         max_upload_bytes=_int("MAX_UPLOAD_BYTES", 512 * 1024 * 1024),
         max_expanded_bytes=_int("MAX_EXPANDED_BYTES", 4 * 1024**3),
         max_dataset_samples=_int("MAX_DATASET_SAMPLES", 2_000_000),
         max_classes=_int("MAX_CLASSES", 1000),
-        max_activation_bytes=_int("MAX_ACTIVATION_BYTES", 8 * 1024**3),
-        worker_concurrency=_int("WORKER_CONCURRENCY", 1),
         job_lease_seconds=_int("JOB_LEASE_SECONDS", 60),
         visibility_timeout_seconds=_int("VISIBILITY_TIMEOUT_SECONDS", 3600),
         worker_memory_bytes=_int("WORKER_MEMORY_BYTES", 0),

@@ -19,18 +19,24 @@ from shared.queue import make_celery
 from worker.housekeeping.presence import start_presence
 from worker.housekeeping.reaper import start_reaper
 from worker.housekeeping.shutdown import stop_requested
+from worker.lifecycle.job_message import accepted_job_id
 from worker.training.evaluate_job import run_evaluate_job
 from worker.training.train_job import run_train_job
 
 log = logging.getLogger(__name__)
 
 celery_app = make_celery()
+# A message the worker cannot read is logged and dropped instead of stopping the worker.
+celery_app.conf.broker_transport = "worker.broker_transport:Transport"
 _housekeeping_stopping = threading.Event()
 
 
 @celery_app.task(name=TRAIN_TASK, bind=True)
 def train(self, job_id: int) -> str:
-    status = run_train_job(int(job_id), self.request.hostname, load_settings(), stop_requested)
+    settings = load_settings()
+    if accepted_job_id(TRAIN_TASK, "train", job_id, settings.database_url) is None:
+        return "refused"
+    status = run_train_job(job_id, self.request.hostname, settings, stop_requested)
     log.info("train job %s: %s", job_id, status)
     if status == "requeued":
         # The worker is shutting down: the message goes back to the queue (acks_late) for the next worker.
@@ -40,7 +46,10 @@ def train(self, job_id: int) -> str:
 
 @celery_app.task(name=EVALUATE_TASK, bind=True)
 def evaluate(self, job_id: int) -> str:
-    status = run_evaluate_job(int(job_id), self.request.hostname, load_settings())
+    settings = load_settings()
+    if accepted_job_id(EVALUATE_TASK, "evaluate", job_id, settings.database_url) is None:
+        return "refused"
+    status = run_evaluate_job(job_id, self.request.hostname, settings)
     log.info("evaluate job %s: %s", job_id, status)
     return status
 

@@ -1,21 +1,20 @@
 """The Flask application factory: settings, database, job queue, blueprints and error handlers."""
 from __future__ import annotations
 
-import importlib.util
-from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 
 from flask import Flask, request
 from werkzeug.routing import IntegerConverter
 
+from services.api import dashboard, openapi
 from services.api.extensions import init_resources
 from services.api.problems import register_error_handlers
+from services.api.resources import datasets, health, jobs, models, networks
 from services.api.schemas.common import MAX_ID
 from services.api.uploads import StreamingUploadRequest
 from shared.config import Settings, load_settings
 
-API_BLUEPRINTS = ("networks", "datasets", "jobs", "models", "health")
-DASHBOARD_MODULE = "services.api.dashboard"
+BLUEPRINTS = (networks.bp, datasets.bp, jobs.bp, models.bp, health.bp, openapi.bp, dashboard.bp)
 
 
 class IdConverter(IntegerConverter):
@@ -37,11 +36,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.sort_keys = False
     init_resources(app, settings)
 
-    for name in API_BLUEPRINTS:
-        app.register_blueprint(import_module(f"services.api.resources.{name}").bp)
-    app.register_blueprint(import_module("services.api.openapi").bp)
-    if importlib.util.find_spec(DASHBOARD_MODULE) is not None:
-        app.register_blueprint(import_module(DASHBOARD_MODULE).bp)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
 
     register_error_handlers(app)
 

@@ -51,6 +51,15 @@ class ChildProcess:
         self._signal_group(signal.SIGKILL)
         self.process.wait()
 
+    def kill_group(self) -> None:
+        """SIGKILL whatever is left of the process group of a child that exited on its own."""
+        self._signal_group(signal.SIGKILL)
+
+    def note_in_log(self, line: str) -> None:
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_file, "a", encoding="utf-8") as log:
+            log.write(line + "\n")
+
     def _signal_group(self, signum: int) -> None:
         try:
             os.killpg(self.process.pid, signum)

@@ -2,6 +2,7 @@
 them in the foreground, with an embedded Redis when REDIS_URL is unset)."""
 from __future__ import annotations
 
+import _thread
 import argparse
 import os
 import signal
@@ -15,10 +16,10 @@ from services.cli.demo import run_demo
 from services.cli.embedded_redis import RedisNotFound, redis_process, wait_for_redis
 from services.cli.processes import ChildProcess
 from services.cli.rest import ApiClient, ApiError
-from shared.config import Settings, load_settings
+from services.cli.supervisor import Supervisor
+from shared.config import DEFAULT_API_BIND, Settings, load_settings
 from shared.queue import JOB_QUEUE
 
-DEFAULT_API_BIND = "127.0.0.1:8000"
 STARTUP_SECONDS = 120
 # A worker stopping checkpoints its job first; a step rarely takes long, a checkpoint of a big net may.
 WORKER_STOP_SECONDS = 60
@@ -46,17 +47,13 @@ def run(command: str, args: argparse.Namespace) -> int:
         if command == "migrate":
             return migrate(settings)
         if command == "api":
-            os.execv(sys.executable, api_command(args.bind or api_bind()))
+            os.execv(sys.executable, api_command(args.bind or settings.api_bind))
         if command == "worker":
             os.execv(sys.executable, worker_command(args.name, args.loglevel))
         return up(settings, args.demo, args.demo_epochs)
     except (StackError, ApiError, RedisNotFound, ValueError) as exc:
         print(f"convforge {command}: {exc}", file=sys.stderr)
         return 1
-
-
-def api_bind() -> str:
-    return os.environ.get("CONVFORGE_API_BIND") or DEFAULT_API_BIND
 
 
 def api_command(bind: str) -> list[str]:
@@ -92,7 +89,7 @@ def _safe_url(url: str) -> str:
 
 
 def up(settings: Settings, demo: bool, demo_epochs: int) -> int:
-    bind = api_bind()
+    bind = settings.api_bind
     host, _, port = bind.rpartition(":")
     api_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
     _require_free_port(host or "127.0.0.1", int(port), "the API (set CONVFORGE_API_BIND)")
@@ -101,6 +98,7 @@ def up(settings: Settings, demo: bool, demo_epochs: int) -> int:
            "CONVFORGE_VAR_DIR": str(settings.var_dir), "DATABASE_URL": settings.database_url,
            "ARTIFACT_DIR": str(settings.artifact_dir)}
     children: list[ChildProcess] = []
+    supervisor: Supervisor | None = None
     stopping = _install_stop_handlers()
     log_dir = settings.var_dir / "log"
     try:
@@ -117,22 +115,28 @@ def up(settings: Settings, demo: bool, demo_epochs: int) -> int:
         children += [worker, api]
         worker.start()
         api.start()
-        _wait_until_healthy(api_url, children)
+        # From here on a child that exits is started again; giving up on one interrupts whatever `up`
+        # is doing (start-up, the demo, serving) as a Ctrl-C would, and stops everything.
+        supervisor = Supervisor(children, on_give_up=lambda _failure: _thread.interrupt_main())
+        supervisor.start()
+        _wait_until_healthy(api_url)
         print(f"api: {api_url}/api/v1 (OpenAPI at /api/v1/openapi.json); logs in {log_dir}")
         if demo:
             run_demo(ApiClient(api_url), demo_epochs)
         print(f"\nconvforge is up: dashboard {api_url}/  API {api_url}/api/v1  (Ctrl-C stops everything)",
               flush=True)
-        while not stopping.is_set():
-            for child in children:
-                if not child.running:
-                    raise StackError(f"{child.name} exited with code {child.process.returncode}:\n{child.log_tail()}")
-            stopping.wait(1.0)
-        return 0
+        # A timed wait, so an interruption from the supervisor thread is seen within the second.
+        while not stopping.wait(1.0):
+            pass
     except KeyboardInterrupt:
-        return 0
+        pass
     finally:
+        if supervisor is not None:
+            supervisor.stop()
         _stop_all(children)
+    if supervisor is not None and supervisor.failure is not None:
+        raise StackError(str(supervisor.failure))
+    return 0
 
 
 def _install_stop_handlers():
@@ -171,16 +175,13 @@ def _require_free_port(host: str, port: int, what: str) -> None:
                              f"Is another `convforge up` running?")
 
 
-def _wait_until_healthy(api_url: str, children: list[ChildProcess]) -> None:
-    """Until the API answers 200 on /health (database and broker reachable) with every child running.
-    Workers are not waited for: a solo-pool worker busy with a job left from the last run answers no
-    pings until that job ends."""
+def _wait_until_healthy(api_url: str) -> None:
+    """Until the API answers 200 on /health (database and broker reachable); a child that dies meanwhile
+    is the supervisor's. Workers are not waited for: a solo-pool worker busy with a job left from the
+    last run answers no pings until that job ends."""
     deadline = time.monotonic() + STARTUP_SECONDS
     last = "no answer yet"
     while time.monotonic() < deadline:
-        for child in children:
-            if not child.running:
-                raise StackError(f"{child.name} exited during start-up:\n{child.log_tail()}")
         try:
             response = requests.get(f"{api_url}/api/v1/health", timeout=5)
             health = response.json()

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -118,3 +121,53 @@ def _pings(url: str) -> bool:
 
 def descendants_alive(pids: list[int]) -> list[int]:
     return [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+
+
+@contextmanager
+def convforge_up(tmp_path: Path, **env: str):
+    """`convforge up` as `make run` starts it (embedded Redis, one worker, the API), its console in
+    tmp_path/up.log; yields (the process, the API's URL, its var folder, the pids it started). Stopped
+    with Ctrl-C at the end, and whatever it started is killed should that fail."""
+    port = free_port()
+    environment = {key: value for key, value in os.environ.items()
+                   if key not in ("REDIS_URL", "DATABASE_URL", "ARTIFACT_DIR", "CONVFORGE_API_URL")}
+    environment.update(CONVFORGE_VAR_DIR=str(tmp_path / "var"), CONVFORGE_API_BIND=f"127.0.0.1:{port}",
+                       CONVFORGE_REDIS_PORT=str(free_port()), PYTHONUNBUFFERED="1", **env)
+    log = open(tmp_path / "up.log", "wb")
+    up = subprocess.Popen(CONVFORGE + ["up"], env=environment, stdout=log, stderr=subprocess.STDOUT,
+                          start_new_session=True)
+    api_url = f"http://127.0.0.1:{port}"
+    started: list[int] = []
+    try:
+        wait_for(lambda: _up_is_healthy(api_url, up), 120, "convforge up to be healthy with a worker")
+        started = [child.pid for child in psutil.Process(up.pid).children(recursive=True)]
+        yield up, api_url, tmp_path / "var", started
+    finally:
+        # Also whatever was started later (a restarted child).
+        started_since = [child.pid for child in _children_of(up.pid)]
+        if up.poll() is None:
+            up.send_signal(signal.SIGINT)
+            try:
+                up.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                up.kill()
+        for pid in descendants_alive(list(set(started) | set(started_since))):
+            os.killpg(pid, signal.SIGKILL) if pid == os.getpgid(pid) else os.kill(pid, signal.SIGKILL)
+        log.close()
+        print((tmp_path / "up.log").read_text(errors="replace")[-3000:])
+
+
+def _up_is_healthy(api_url: str, up: subprocess.Popen) -> bool:
+    assert up.poll() is None, "convforge up exited during start-up"
+    try:
+        response = requests.get(f"{api_url}/api/v1/health", timeout=5)
+        return response.status_code == 200 and bool(response.json()["workers"])
+    except requests.RequestException:
+        return False
+
+
+def _children_of(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []

@@ -11,54 +11,21 @@ import subprocess
 import time
 
 import numpy as np
-import psutil
 import pytest
 import requests
 
 from shared.cnn import evaluate, load_model
 from shared.data.pipeline import prepare_batch
 from tests.e2e.api import DATASET_FILE, Client
-from tests.e2e.processes import CONVFORGE, REPO, descendants_alive, wait_for
-from tests.support.services import free_port
+from tests.e2e.processes import CONVFORGE, REPO, convforge_up, descendants_alive, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-def _up_is_healthy(api_url: str, up: subprocess.Popen) -> bool:
-    assert up.poll() is None, "convforge up exited during start-up"
-    try:
-        response = requests.get(f"{api_url}/api/v1/health", timeout=5)
-        return response.status_code == 200 and bool(response.json()["workers"])
-    except requests.RequestException:
-        return False
-
-
 @pytest.fixture
 def local_stack(tmp_path):
-    port = free_port()
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("REDIS_URL", "DATABASE_URL", "ARTIFACT_DIR", "CONVFORGE_API_URL")}
-    env.update(CONVFORGE_VAR_DIR=str(tmp_path / "var"), CONVFORGE_API_BIND=f"127.0.0.1:{port}",
-               CONVFORGE_REDIS_PORT=str(free_port()), PYTHONUNBUFFERED="1")
-    log = open(tmp_path / "up.log", "wb")
-    up = subprocess.Popen(CONVFORGE + ["up"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    api_url = f"http://127.0.0.1:{port}"
-    started: list[int] = []
-    try:
-        wait_for(lambda: _up_is_healthy(api_url, up), 120, "convforge up to be healthy with a worker")
-        started = [child.pid for child in psutil.Process(up.pid).children(recursive=True)]
-        yield up, api_url, tmp_path / "var", started
-    finally:
-        if up.poll() is None:
-            up.send_signal(signal.SIGINT)
-            try:
-                up.wait(timeout=90)
-            except subprocess.TimeoutExpired:
-                up.kill()
-        for pid in descendants_alive(started):
-            os.killpg(pid, signal.SIGKILL) if pid == os.getpgid(pid) else os.kill(pid, signal.SIGKILL)
-        log.close()
-        print((tmp_path / "up.log").read_text(errors="replace")[-3000:])
+    with convforge_up(tmp_path) as stack:
+        yield stack
 
 
 def test_train_evaluate_and_stop_through_convforge_up(local_stack):

@@ -6,12 +6,10 @@ from typing import Annotated, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from shared.db.models import MAX_ID
 from shared.jobs import as_utc
 
 Item = TypeVar("Item")
-
-# Row ids are Integer columns: 32-bit on PostgreSQL.
-MAX_ID = 2**31 - 1
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
