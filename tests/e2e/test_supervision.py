@@ -53,6 +53,9 @@ def test_a_killed_worker_and_api_are_started_again_and_jobs_complete(tmp_path):
         assert "convforge up: worker was killed by SIGKILL" in worker_log
         assert "convforge up: worker restarted" in worker_log
 
+        resumed = wait_for(lambda: (job := client.job(job_id))["attempt"] == 2 and job, 120,
+                           "the restarted worker to take the job up again")
+        assert resumed["progress"]["step"] >= 40  # from its checkpoint, not from scratch
         job = client.wait_final(job_id, timeout=600)
         assert job["status"] == "succeeded" and job["attempt"] == 2, job
         metrics = client.metrics(job_id)
