@@ -10,7 +10,8 @@ import pytest
 import redis
 from celery import Celery
 
-from shared.queue import EVALUATE_TASK, JOB_QUEUE, TRAIN_TASK
+from shared.jobs import EVALUATE_TASK, TRAIN_TASK
+from shared.queue import JOB_QUEUE
 from tests.e2e.api import Client
 from tests.e2e.processes import wait_for
 from worker.housekeeping.lost_messages import message_target
