@@ -1,0 +1,119 @@
+"""S3-compatible object storage (AWS S3, MinIO, ...), through boto3. ARTIFACT_URL=s3://bucket/prefix; the
+endpoint, region and credentials come from boto3's usual variables (AWS_ENDPOINT_URL, AWS_REGION,
+AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY).
+
+S3 makes an object visible only once its upload (single or multipart) completed, so a reader never sees
+half an object. Transient failures (connection refused, timeouts, 5xx) are retried for
+STORE_RETRY_SECONDS, then raise StoreUnavailable.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from urllib.parse import urlparse
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .base import CHUNK_BYTES, ArtifactStore, ObjectMissing, ObjectStream, StoreError, check_key, \
+    retry_while_unavailable
+
+TRANSIENT_CODES = {"500", "502", "503", "504", "InternalError", "ServiceUnavailable", "SlowDown",
+                   "RequestTimeout"}
+MISSING_CODES = {"404", "NoSuchKey", "NotFound"}
+DELETE_BATCH = 1000  # DeleteObjects takes at most this many keys
+TRANSFER = TransferConfig(multipart_threshold=64 * 1024 * 1024, multipart_chunksize=16 * 1024 * 1024,
+                          max_concurrency=4)
+
+
+def parse_s3_url(url: str) -> tuple[str, str]:
+    """s3://bucket/some/prefix -> ("bucket", "some/prefix/") (prefix "" when none)."""
+    parsed = urlparse(url)
+    if parsed.scheme != "s3" or not parsed.netloc:
+        raise ValueError(f"ARTIFACT_URL={url!r} is not of the form s3://bucket/prefix")
+    prefix = parsed.path.strip("/")
+    return parsed.netloc, f"{prefix}/" if prefix else ""
+
+
+class S3Store(ArtifactStore):
+    def __init__(self, url: str, retry_seconds: float):
+        self.bucket, self.prefix = parse_s3_url(url)
+        self.location = url
+        self.retry_seconds = retry_seconds
+        # Path-style addressing works with AWS, MinIO and every other S3 server; retries are ours (below),
+        # so an outage is reported after STORE_RETRY_SECONDS rather than botocore's own schedule.
+        self.client = boto3.session.Session().client("s3", config=Config(
+            s3={"addressing_style": "path"}, retries={"total_max_attempts": 1},
+            connect_timeout=5, read_timeout=60))
+
+    def _key(self, key: str) -> str:
+        return self.prefix + check_key(key)
+
+    def _call(self, what: str, action):
+        try:
+            return retry_while_unavailable(action, what, self.retry_seconds, _transient, self.location)
+        except ClientError as exc:
+            if _code(exc) in MISSING_CODES:
+                raise ObjectMissing(f"no object while {what} in {self.location}") from exc
+            raise StoreError(f"the artifact store {self.location} refused {what}: {exc}") from exc
+
+    def put_file(self, key: str, source: Path) -> None:
+        self._call(f"storing {key}", lambda: self.client.upload_file(
+            str(source), self.bucket, self._key(key), Config=TRANSFER))
+
+    def get_file(self, key: str, target: Path) -> None:
+        target = Path(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, partial = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+        os.close(handle)
+        try:
+            self._call(f"fetching {key}", lambda: self.client.download_file(
+                self.bucket, self._key(key), partial, Config=TRANSFER))
+            os.replace(partial, target)
+        finally:
+            Path(partial).unlink(missing_ok=True)
+
+    def open(self, key: str) -> ObjectStream:
+        response = self._call(f"reading {key}", lambda: self.client.get_object(Bucket=self.bucket, Key=self._key(key)))
+        body = response["Body"]
+        return ObjectStream(int(response["ContentLength"]), body.iter_chunks(CHUNK_BYTES), body.close)
+
+    def keys(self, prefix: str) -> list[str]:
+        def listing() -> list[str]:
+            found = []
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
+                                                                          Prefix=self.prefix + prefix)
+            for page in pages:
+                found += [item["Key"][len(self.prefix):] for item in page.get("Contents", [])]
+            return sorted(found)
+
+        return self._call(f"listing {prefix or '/'}", listing)
+
+    def delete(self, keys: list[str]) -> None:
+        for start in range(0, len(keys), DELETE_BATCH):
+            batch = [{"Key": self._key(key)} for key in keys[start:start + DELETE_BATCH]]
+            self._call(f"deleting {len(batch)} objects", lambda batch=batch: self.client.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}))
+
+    def exists(self, key: str) -> bool:
+        try:
+            self._call(f"looking up {key}", lambda: self.client.head_object(Bucket=self.bucket, Key=self._key(key)))
+        except ObjectMissing:
+            return False
+        return True
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _transient(exc: Exception) -> bool:
+    if isinstance(exc, ClientError):
+        return _code(exc) in TRANSIENT_CODES
+    # Connection refused, timeouts, a dropped connection: botocore's own errors, or boto3's transfer
+    # manager re-raising them wrapped.
+    return isinstance(exc, (BotoCoreError, ConnectionError, TimeoutError)) or \
+        type(exc).__name__ in ("RetriesExceededError", "S3UploadFailedError")
