@@ -2,12 +2,15 @@
 its samples when it has none), store loss, accuracy, per-class report and confusion matrix."""
 from __future__ import annotations
 
+from contextlib import ExitStack
+
 from shared.cnn import load_model
 from shared.config import Settings
-from shared.data.store import open_arrays
 from shared.db.models import Dataset, Job, Model
 from shared.db.session import session_scope
+from shared.storage import open_store
 from worker.claim import claim_job
+from worker.dataset_cache import DatasetCache
 from worker.errors import JobFailed
 from worker.lease import JobLease, heartbeat_seconds
 from worker.outcome import job_outcome
@@ -20,7 +23,8 @@ def run_evaluate_job(job_id: int, worker_name: str, settings: Settings) -> str:
     if claim is None:
         return "skipped"
     lease = JobLease(settings.database_url, claim)
-    with job_outcome(lease) as outcome, lease.kept_alive(heartbeat_seconds(settings)):
+    store = open_store(settings)
+    with job_outcome(lease) as outcome, lease.kept_alive(heartbeat_seconds(settings)), ExitStack() as held:
         with session_scope(settings.database_url) as session:
             job = session.get(Job, job_id)
             model = session.get(Model, job.model_id) if job.model_id is not None else None
@@ -29,7 +33,7 @@ def run_evaluate_job(job_id: int, worker_name: str, settings: Settings) -> str:
         if model is None:
             raise JobFailed(f"evaluate job {job_id} names no model (model_id={job.model_id})")
         net, metadata = load_model(settings.artifact_dir / model.path)
-        arrays = open_arrays(settings.artifact_dir / dataset.path)
+        arrays = held.enter_context(DatasetCache.from_settings(settings, store).open(dataset.path, dataset.sha256))
         split = "test" if "x_test" in arrays else "train"
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         expected = tuple(metadata.get("input_shape") or x.shape[1:])

@@ -8,6 +8,7 @@ from typing import Iterator
 
 from sqlalchemy.exc import DBAPIError
 
+from shared.storage import StoreError
 from worker.checkpoint import remove_checkpoint
 from worker.errors import JobCancelled, JobFailed, ShutdownRequested
 from worker.lease import JobLease, LeaseLost
@@ -36,7 +37,7 @@ def job_outcome(lease: JobLease, checkpoint_file: Path | None = None) -> Iterato
     except ShutdownRequested:
         lease.finish("queued", worker_name=None)
         outcome.status = "requeued"
-    except JobFailed as exc:
+    except (JobFailed, StoreError) as exc:  # a store still unreachable after its retries says so
         lease.finish("failed", error=str(exc))
         outcome.status = "failed"
     except LeaseLost as exc:

@@ -4,17 +4,19 @@ from __future__ import annotations
 import hashlib
 import threading
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from shared.cnn import save_model
 from shared.config import Settings
-from shared.data.store import open_arrays
 from shared.db.models import Dataset, Job, Model, Network
 from shared.db.session import session_scope
+from shared.storage import open_store
 from worker.checkpoint import checkpoint_path
 from worker.claim import claim_job
+from worker.dataset_cache import DatasetCache
 from worker.errors import JobFailed
 from worker.lease import JobLease, heartbeat_seconds
 from worker.memory import check_fits
@@ -31,14 +33,16 @@ def run_train_job(job_id: int, worker_name: str, settings: Settings, stop_reques
         return "skipped"
     lease = JobLease(settings.database_url, claim)
     checkpoint_file = checkpoint_path(settings.artifact_dir, job_id)
-    with job_outcome(lease, checkpoint_file) as outcome, lease.kept_alive(heartbeat_seconds(settings)):
+    store = open_store(settings)
+    with job_outcome(lease, checkpoint_file) as outcome, lease.kept_alive(heartbeat_seconds(settings)), \
+            ExitStack() as held:
         with session_scope(settings.database_url) as session:
             job = session.get(Job, job_id)
             network, dataset = session.get(Network, job.network_id), session.get(Dataset, job.dataset_id)
             session.expunge_all()
         params = parse_train_params(job.params)
         check_fits(network.summary, params.batch_size, settings.worker_memory_bytes)
-        arrays = open_arrays(settings.artifact_dir / dataset.path)
+        arrays = held.enter_context(DatasetCache.from_settings(settings, store).open(dataset.path, dataset.sha256))
         data = TrainingData(arrays["x_train"], arrays["y_train"], dataset.channel_mean, dataset.channel_std)
         try:
             run = TrainingRun(network.definition, data, params, lease, checkpoint_file, stop_requested)
