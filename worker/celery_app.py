@@ -15,6 +15,7 @@ from celery.signals import worker_ready, worker_shutdown
 
 from shared.config import load_settings
 from shared.queue import EVALUATE_TASK, TRAIN_TASK, make_celery
+from shared.storage import open_store
 from worker.evaluate_job import run_evaluate_job
 from worker.presence import start_presence
 from worker.reaper import start_reaper
@@ -47,7 +48,7 @@ def evaluate(self, job_id: int) -> str:
 @worker_ready.connect
 def _start_housekeeping(sender, **_kwargs) -> None:
     settings = load_settings()
-    start_reaper(settings.database_url, settings.artifact_dir, settings.job_lease_seconds,
+    start_reaper(settings.database_url, open_store(settings), settings.job_lease_seconds,
                  lambda task, job_id: celery_app.send_task(task, args=[job_id]), _housekeeping_stopping,
                  broker_url=settings.broker_url)
     start_presence(settings.broker_url, sender.hostname, settings.job_lease_seconds, _housekeeping_stopping)

@@ -9,6 +9,7 @@ from shared.config import Settings
 from shared.db.models import Dataset, Job, Model
 from shared.db.session import session_scope
 from shared.storage import open_store
+from worker.artifacts import fetched, scratch_dir
 from worker.claim import claim_job
 from worker.dataset_cache import DatasetCache
 from worker.errors import JobFailed
@@ -32,7 +33,8 @@ def run_evaluate_job(job_id: int, worker_name: str, settings: Settings) -> str:
             session.expunge_all()
         if model is None:
             raise JobFailed(f"evaluate job {job_id} names no model (model_id={job.model_id})")
-        net, metadata = load_model(settings.artifact_dir / model.path)
+        with fetched(store, model.path, scratch_dir(settings)) as model_file:
+            net, metadata = load_model(model_file)
         arrays = held.enter_context(DatasetCache.from_settings(settings, store).open(dataset.path, dataset.sha256))
         split = "test" if "x_test" in arrays else "train"
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy.exc import DBAPIError
 
 from shared.storage import StoreError
-from worker.checkpoint import remove_checkpoint
 from worker.errors import JobCancelled, JobFailed, ShutdownRequested
+from worker.job_checkpoints import JobCheckpoints
 from worker.lease import JobLease, LeaseLost
 
 log = logging.getLogger(__name__)
@@ -24,7 +23,7 @@ class Outcome:
 
 
 @contextmanager
-def job_outcome(lease: JobLease, checkpoint_file: Path | None = None) -> Iterator[Outcome]:
+def job_outcome(lease: JobLease, checkpoints: JobCheckpoints | None = None) -> Iterator[Outcome]:
     """Run the body of a claimed job. Cancel -> 'cancelled'; JobFailed -> 'failed' with its sentence;
     shutdown -> back to 'queued' with the checkpoint kept; a lost lease -> nothing more is written.
     A database that stays unreachable propagates: the job keeps its stale heartbeat for the reaper."""
@@ -49,5 +48,5 @@ def job_outcome(lease: JobLease, checkpoint_file: Path | None = None) -> Iterato
         log.exception("job %s failed", lease.job_id)
         lease.finish("failed", error=f"the worker hit an internal error: {exc}; the worker log has the details")
         outcome.status = "failed"
-    if checkpoint_file is not None and outcome.status in ("succeeded", "failed", "cancelled"):
-        remove_checkpoint(checkpoint_file)
+    if checkpoints is not None and outcome.status in ("succeeded", "failed", "cancelled"):
+        checkpoints.remove()

@@ -12,15 +12,14 @@ import math
 import threading
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 
 from shared.cnn import Trainer, build_network
 from shared.data.pipeline import epoch_order, prepare_batch, split_indices
-from worker.checkpoint import load_checkpoint, save_checkpoint
 from worker.errors import JobCancelled, JobFailed, ShutdownRequested
 from worker.gradients import open_gradients
+from worker.job_checkpoints import JobCheckpoints
 from worker.lease import JobLease
 from worker.params import TrainParams
 from worker.scoring import score
@@ -53,11 +52,11 @@ class Position:
 
 class TrainingRun:
     def __init__(self, definition: dict, data: TrainingData, params: TrainParams, lease: JobLease,
-                 checkpoint_file: Path, stop_requested: threading.Event):
+                 checkpoints: JobCheckpoints, stop_requested: threading.Event):
         self.data = data
         self.params = params
         self.lease = lease
-        self.checkpoint_file = checkpoint_file
+        self.checkpoints = checkpoints
         self.stop_requested = stop_requested
         self.train_idx, self.val_idx = split_indices(len(data.y_train), params.validation_split, params.seed)
         self.steps_per_epoch = math.ceil(len(self.train_idx) / params.batch_size)
@@ -85,7 +84,7 @@ class TrainingRun:
     # -- resume and checkpoints -------------------------------------------------------------------
 
     def _resume(self, trainer: Trainer) -> None:
-        state = load_checkpoint(self.checkpoint_file)
+        state = self.checkpoints.load()
         if state is not None:
             self.net.load_params(state["weights"])
             trainer.load_state_dict(state["trainer"])
@@ -94,7 +93,7 @@ class TrainingRun:
         self.lease.discard_metrics_after(self.position.seq)
 
     def _checkpoint(self, trainer: Trainer) -> None:
-        save_checkpoint(self.checkpoint_file, {
+        self.checkpoints.save({
             "weights": self.net.state_arrays(),
             "trainer": trainer.state_dict(),
             "position": asdict(self.position),

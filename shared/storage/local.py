@@ -52,7 +52,16 @@ class LocalStore(ArtifactStore):
 
     def delete(self, keys: list[str]) -> None:
         for key in keys:
-            self._path(key).unlink(missing_ok=True)
+            path = self._path(key)
+            path.unlink(missing_ok=True)
+            # Folders left empty go too (a dataset's, a job's checkpoints'), up to the store's top.
+            for folder in path.parents:
+                if folder == self.root or not folder.is_relative_to(self.root):
+                    break
+                try:
+                    folder.rmdir()
+                except OSError:  # not empty, or already gone
+                    break
 
     def local_path(self, key: str) -> Path | None:
         return self._path(key)
