@@ -11,12 +11,14 @@ import logging
 import threading
 
 from celery.exceptions import Reject
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import after_setup_logger, after_setup_task_logger, worker_ready, worker_shutdown
 
 from shared.config import load_settings
+from shared.logs import use_log_format
 from shared.queue import EVALUATE_TASK, TRAIN_TASK, make_celery
 from shared.storage import open_store
 from worker.evaluate_job import run_evaluate_job
+from worker.metrics import serve_metrics
 from worker.presence import start_presence
 from worker.reaper import start_reaper
 from worker.shutdown import stop_requested
@@ -52,6 +54,13 @@ def _start_housekeeping(sender, **_kwargs) -> None:
                  lambda task, job_id: celery_app.send_task(task, args=[job_id]), _housekeeping_stopping,
                  broker_url=settings.broker_url)
     start_presence(settings.broker_url, sender.hostname, settings.job_lease_seconds, _housekeeping_stopping)
+    serve_metrics(settings.worker_metrics_port)
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _log_format(logger, **_kwargs) -> None:
+    use_log_format(load_settings().log_format, logger.handlers)
 
 
 @worker_shutdown.connect

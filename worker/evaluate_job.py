@@ -2,14 +2,17 @@
 its samples when it has none), store loss, accuracy, per-class report and confusion matrix."""
 from __future__ import annotations
 
+import time
 from contextlib import ExitStack
 
 from shared.cnn import load_model
 from shared.config import Settings
 from shared.db.models import Dataset, Job, Model
 from shared.db.session import session_scope
+from shared.logs import job_context
 from shared.storage import open_store
 from worker.artifacts import fetched, scratch_dir
+from worker import metrics
 from worker.claim import claim_job
 from worker.dataset_cache import DatasetCache
 from worker.errors import JobFailed
@@ -25,12 +28,15 @@ def run_evaluate_job(job_id: int, worker_name: str, settings: Settings) -> str:
         return "skipped"
     lease = JobLease(settings.database_url, claim)
     store = open_store(settings)
-    with job_outcome(lease) as outcome, lease.kept_alive(heartbeat_seconds(settings)), ExitStack() as held:
+    started = time.monotonic()
+    with job_context(job_id, claim.attempt), job_outcome(lease) as outcome, \
+            lease.kept_alive(heartbeat_seconds(settings)), ExitStack() as held:
         with session_scope(settings.database_url) as session:
             job = session.get(Job, job_id)
             model = session.get(Model, job.model_id) if job.model_id is not None else None
             dataset = session.get(Dataset, job.dataset_id)
             session.expunge_all()
+        metrics.job_started("evaluate", job.created_at, claim.attempt)
         if model is None:
             raise JobFailed(f"evaluate job {job_id} names no model (model_id={job.model_id})")
         with fetched(store, model.path, scratch_dir(settings)) as model_file:
@@ -48,5 +54,6 @@ def run_evaluate_job(job_id: int, worker_name: str, settings: Settings) -> str:
                               metadata.get("class_names") or dataset.class_names, split,
                               between_chunks=lease.check_in, batch_size=parse_evaluate_batch_size(job.params))
         lease.finish("succeeded", result=result, step=1, steps=1, eta_seconds=0.0)
+    metrics.job_ended("evaluate", outcome.status, time.monotonic() - started)
     return outcome.status
 

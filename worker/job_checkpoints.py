@@ -43,6 +43,7 @@ class JobCheckpoints:
         """The state of the latest recorded checkpoint, or None when the job has none."""
         if self.latest is None:
             return None
+        log.info("job %s resumes from checkpoint %s", self.lease.job_id, self.latest)
         with fetched(self.store, self.latest, self.scratch) as path:
             return load_checkpoint(path)
 

@@ -3,6 +3,7 @@ API's where they mean the same thing (the `convforge_` prefix, seconds, bytes)."
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
@@ -32,6 +33,21 @@ CACHE_FETCHED_BYTES = Counter("convforge_dataset_cache_fetched_bytes", "Bytes do
 CACHE_HIT_BYTES = Counter("convforge_dataset_cache_hit_bytes", "Bytes of datasets served from the cache")
 CACHE_EVICTED = Counter("convforge_dataset_cache_evictions", "Datasets evicted from the cache")
 CACHE_SIZE = Gauge("convforge_dataset_cache_bytes", "Bytes the dataset cache holds")
+
+
+def job_started(kind: str, created_at: datetime, attempt: int) -> None:
+    """A claim: the wait is counted once per job, at its first attempt."""
+    from shared.db.models import utcnow
+    from worker.claim import as_utc
+
+    JOBS_STARTED.labels(kind).inc()
+    if attempt == 1:
+        JOB_WAIT.labels(kind).observe(max(0.0, (utcnow() - as_utc(created_at)).total_seconds()))
+
+
+def job_ended(kind: str, outcome: str, seconds: float) -> None:
+    JOBS_FINISHED.labels(kind, outcome).inc()
+    JOB_RUN.labels(kind, outcome).observe(seconds)
 
 
 def observe_step(seconds: float, images: int) -> None:

@@ -37,6 +37,7 @@ def job_outcome(lease: JobLease, checkpoints: JobCheckpoints | None = None) -> I
         lease.finish("queued", worker_name=None)
         outcome.status = "requeued"
     except (JobFailed, StoreError) as exc:  # a store still unreachable after its retries says so
+        log.warning("job %s failed: %s", lease.job_id, exc)
         lease.finish("failed", error=str(exc))
         outcome.status = "failed"
     except LeaseLost as exc:
@@ -50,3 +51,4 @@ def job_outcome(lease: JobLease, checkpoints: JobCheckpoints | None = None) -> I
         outcome.status = "failed"
     if checkpoints is not None and outcome.status in ("succeeded", "failed", "cancelled"):
         checkpoints.remove()
+    log.info("job %s attempt %s: %s", lease.job_id, lease.claim.attempt, outcome.status)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 import uuid
 from contextlib import ExitStack
 from pathlib import Path
@@ -13,8 +14,10 @@ from shared.cnn import save_model
 from shared.config import Settings
 from shared.db.models import Dataset, Job, Model, Network
 from shared.db.session import session_scope
+from shared.logs import job_context
 from shared.storage import ArtifactStore, open_store
 from worker.artifacts import scratch_dir, scratch_file
+from worker import metrics
 from worker.claim import claim_job
 from worker.dataset_cache import DatasetCache
 from worker.errors import JobFailed
@@ -37,12 +40,14 @@ def run_train_job(job_id: int, worker_name: str, settings: Settings, stop_reques
     lease = JobLease(settings.database_url, claim)
     store, scratch = open_store(settings), scratch_dir(settings)
     checkpoints = JobCheckpoints(store, lease, None, scratch)
-    with job_outcome(lease, checkpoints) as outcome, lease.kept_alive(heartbeat_seconds(settings)), \
-            ExitStack() as held:
+    started = time.monotonic()
+    with job_context(job_id, claim.attempt), job_outcome(lease, checkpoints) as outcome, \
+            lease.kept_alive(heartbeat_seconds(settings)), ExitStack() as held:
         with session_scope(settings.database_url) as session:
             job = session.get(Job, job_id)
             network, dataset = session.get(Network, job.network_id), session.get(Dataset, job.dataset_id)
             session.expunge_all()
+        metrics.job_started("train", job.created_at, claim.attempt)
         checkpoints.latest = job.checkpoint_path
         params = parse_train_params(job.params)
         check_fits(network.summary, params.batch_size, settings.worker_memory_bytes)
@@ -68,6 +73,7 @@ def run_train_job(job_id: int, worker_name: str, settings: Settings, stop_reques
         except BaseException:
             store.discard([model_key])
             raise
+    metrics.job_ended("train", outcome.status, time.monotonic() - started)
     return outcome.status
 
 

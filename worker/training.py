@@ -21,6 +21,7 @@ from worker.errors import JobCancelled, JobFailed, ShutdownRequested
 from worker.gradients import open_gradients
 from worker.job_checkpoints import JobCheckpoints
 from worker.lease import JobLease
+from worker.metrics import observe_step
 from worker.params import TrainParams
 from worker.scoring import score
 
@@ -125,7 +126,9 @@ class TrainingRun:
         rng = np.random.default_rng([params.seed, position.epoch, position.step_in_epoch])
         batch = prepare_batch(self.data.x_train[chosen], self.data.mean, self.data.std,
                               augment=params.augment, rng=rng)
+        step_started = time.perf_counter()
         result = trainer.train_step(batch, np.asarray(self.data.y_train[chosen]))
+        observe_step(time.perf_counter() - step_started, len(chosen))
         self.lr = float(result.lr)
         if not math.isfinite(float(result.loss)):
             word = "NaN" if math.isnan(float(result.loss)) else "infinite"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 
@@ -9,10 +10,12 @@ from flask import Flask, request
 from werkzeug.routing import IntegerConverter
 
 from services.api.extensions import init_resources
+from services.api.metrics import init_metrics
 from services.api.problems import register_error_handlers
 from services.api.schemas.common import MAX_ID
 from services.api.uploads import StreamingUploadRequest
 from shared.config import Settings, load_settings
+from shared.logs import use_log_format
 
 API_BLUEPRINTS = ("networks", "datasets", "jobs", "models", "health")
 DASHBOARD_MODULE = "services.api.dashboard"
@@ -35,11 +38,14 @@ def create_app(settings: Settings | None = None) -> Flask:
         API_VERSION=_package_version(),
     )
     app.json.sort_keys = False
-    init_resources(app, settings)
+    _use_log_format(settings.log_format)
+    resources = init_resources(app, settings)
+    init_metrics(app, resources)
 
     for name in API_BLUEPRINTS:
         app.register_blueprint(import_module(f"services.api.resources.{name}").bp)
     app.register_blueprint(import_module("services.api.openapi").bp)
+    app.register_blueprint(import_module("services.api.metrics").bp)
     if importlib.util.find_spec(DASHBOARD_MODULE) is not None:
         app.register_blueprint(import_module(DASHBOARD_MODULE).bp)
 
@@ -52,6 +58,16 @@ def create_app(settings: Settings | None = None) -> Flask:
             request.remove_uploads()
 
     return app
+
+
+def _use_log_format(log_format: str) -> None:
+    """The app's lines, and gunicorn's, in the format asked for."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=logging.INFO)
+    handlers = [*root.handlers, *logging.getLogger("gunicorn.error").handlers,
+                *logging.getLogger("gunicorn.access").handlers]
+    use_log_format(log_format, handlers)
 
 
 def _package_version() -> str:
