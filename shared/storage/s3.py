@@ -98,6 +98,24 @@ class S3Store(ArtifactStore):
             self._call(f"deleting {len(batch)} objects", lambda batch=batch: self.client.delete_objects(
                 Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}))
 
+    def ensure_bucket(self) -> str:
+        """Create the bucket when it does not exist; returns what was done, in words."""
+
+        def create() -> str:
+            try:
+                self.client.head_bucket(Bucket=self.bucket)
+                return f"bucket {self.bucket} exists"
+            except ClientError as exc:
+                if _code(exc) not in MISSING_CODES:
+                    raise
+            region = self.client.meta.region_name
+            where = {} if region in (None, "us-east-1") else {
+                "CreateBucketConfiguration": {"LocationConstraint": region}}
+            self.client.create_bucket(Bucket=self.bucket, **where)
+            return f"bucket {self.bucket} created"
+
+        return self._call(f"creating bucket {self.bucket}", create)
+
     def exists(self, key: str) -> bool:
         try:
             self._call(f"looking up {key}", lambda: self.client.head_object(Bucket=self.bucket, Key=self._key(key)))

@@ -10,7 +10,7 @@ import yaml
 from tests.e2e.processes import REPO
 from tests.support.services import require_or_skip
 
-SETTINGS_VARIABLES = {"DATABASE_URL", "REDIS_URL", "ARTIFACT_DIR"}
+SETTINGS_VARIABLES = {"DATABASE_URL", "REDIS_URL", "ARTIFACT_URL"}
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +24,8 @@ def compose() -> dict:
 
 
 def test_services_and_volumes(compose):
-    assert set(compose["services"]) == {"redis", "postgres", "migrate", "api", "worker", "flower"}
-    assert set(compose["volumes"]) == {"redis-data", "postgres-data", "artifacts"}
+    assert set(compose["services"]) == {"redis", "postgres", "minio", "bucket", "migrate", "api", "worker", "flower"}
+    assert set(compose["volumes"]) == {"redis-data", "postgres-data", "minio-data"}
 
 
 def test_redis_persists_and_both_stores_have_healthchecks(compose):
@@ -39,8 +39,10 @@ def test_redis_persists_and_both_stores_have_healthchecks(compose):
 def test_start_order_uses_conditions(compose):
     services = compose["services"]
     assert services["migrate"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    assert services["bucket"]["depends_on"] == {"minio": {"condition": "service_healthy"}}
     for name in ("api", "worker"):
         assert services[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+        assert services[name]["depends_on"]["bucket"] == {"condition": "service_completed_successfully"}
         assert services[name]["depends_on"]["redis"] == {"condition": "service_healthy"}
 
 
@@ -51,9 +53,20 @@ def test_convforge_services_run_the_convforge_commands_with_the_same_settings(co
         assert service["command"][:2] == ["convforge", command]
         assert SETTINGS_VARIABLES <= set(service["environment"])
         assert service["environment"]["DATABASE_URL"].startswith("postgresql+psycopg://")
-        assert any(volume.startswith("artifacts:") for volume in _volumes(service))
-    environments = [services[name]["environment"] for name in ("migrate", "api", "worker")]
-    assert all(env["DATABASE_URL"] == environments[0]["DATABASE_URL"] for env in environments)
+        assert service["environment"]["ARTIFACT_URL"].startswith("s3://")
+    environments = [services[name]["environment"] for name in ("bucket", "migrate", "api", "worker")]
+    for variable in ("DATABASE_URL", "ARTIFACT_URL", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID"):
+        assert all(env[variable] == environments[0][variable] for env in environments)
+
+
+def test_workers_share_no_volume_and_the_store_is_minio(compose):
+    services = compose["services"]
+    assert _volumes(services["worker"]) == [] and _volumes(services["api"]) == []
+    minio = services["minio"]
+    assert any(volume.startswith("minio-data:/data") for volume in _volumes(minio)) and minio["healthcheck"]["test"]
+    assert services["bucket"]["command"] == ["python", "-m", "shared.storage.bucket"]
+    assert services["bucket"]["environment"]["AWS_SECRET_ACCESS_KEY"] == minio["environment"]["MINIO_ROOT_PASSWORD"]
+    assert services["worker"]["environment"]["AWS_ENDPOINT_URL"] == "http://minio:9000"
 
 
 def test_worker_can_scale_and_flower_is_pinned(compose):

@@ -127,3 +127,19 @@ def test_closed_port_means_unavailable_not_missing(monkeypatch):
     store = S3Store("s3://nobody/x", retry_seconds=1)
     with pytest.raises(StoreUnavailable, match="reading models/m.npz"):
         store.open("models/m.npz")
+
+
+def test_bucket_command_creates_the_bucket_once(s3, tmp_path):
+    import os
+    import subprocess
+    import sys
+    import uuid
+
+    bucket = f"made-{uuid.uuid4().hex[:10]}"
+    env = {**os.environ, **s3.env, "ARTIFACT_URL": f"s3://{bucket}/artifacts", "CONVFORGE_VAR_DIR": str(tmp_path)}
+    command = [sys.executable, "-m", "shared.storage.bucket"]
+    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert (first.returncode, first.stdout.strip()) == (0, f"bucket {bucket} created"), first.stderr
+    assert (second.returncode, second.stdout.strip()) == (0, f"bucket {bucket} exists"), second.stderr
+    assert bucket in [item["Name"] for item in s3.client().list_buckets()["Buckets"]]
