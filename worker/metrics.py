@@ -7,6 +7,9 @@ from datetime import datetime
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
+from shared.db.models import utcnow
+from worker.claim import as_utc
+
 log = logging.getLogger(__name__)
 
 # Waits run from seconds (an idle worker) to hours (a long queue); runs from seconds to days.
@@ -37,9 +40,6 @@ CACHE_SIZE = Gauge("convforge_dataset_cache_bytes", "Bytes the dataset cache hol
 
 def job_started(kind: str, created_at: datetime, attempt: int) -> None:
     """A claim: the wait is counted once per job, at its first attempt."""
-    from shared.db.models import utcnow
-    from worker.claim import as_utc
-
     JOBS_STARTED.labels(kind).inc()
     if attempt == 1:
         JOB_WAIT.labels(kind).observe(max(0.0, (utcnow() - as_utc(created_at)).total_seconds()))

@@ -6,6 +6,7 @@ object in the database only after `put_file` returned, so a recorded object is a
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -96,7 +97,7 @@ class ArtifactStore(ABC):
         except BaseException:
             self.discard(stored)
             raise
-        _remove_tree(Path(folder))
+        shutil.rmtree(folder, ignore_errors=True)
         return stored
 
     def delete_prefix(self, prefix: str) -> None:
@@ -128,9 +129,3 @@ def retry_while_unavailable(action: Callable[[], T], what: str, retry_seconds: f
             log.warning("artifact store unavailable while %s (%s); retrying in %.1fs", what, exc, delay)
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
-
-
-def _remove_tree(folder: Path) -> None:
-    import shutil
-
-    shutil.rmtree(folder, ignore_errors=True)

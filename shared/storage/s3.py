@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import boto3
+from boto3.exceptions import Boto3Error
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -55,10 +56,15 @@ class S3Store(ArtifactStore):
     def _call(self, what: str, action):
         try:
             return retry_while_unavailable(action, what, self.retry_seconds, _transient, self.location)
-        except ClientError as exc:
-            if _code(exc) in MISSING_CODES:
+        except StoreError:
+            raise
+        except Exception as exc:
+            refusal = _client_error(exc)
+            if refusal is not None and _code(refusal) in MISSING_CODES:
                 raise ObjectMissing(f"no object while {what} in {self.location}") from exc
-            raise StoreError(f"the artifact store {self.location} refused {what}: {exc}") from exc
+            if refusal is not None or isinstance(exc, (BotoCoreError, Boto3Error)):
+                raise StoreError(f"the artifact store {self.location} refused {what}: {exc}") from exc
+            raise
 
     def put_file(self, key: str, source: Path) -> None:
         self._call(f"storing {key}", lambda: self.client.upload_file(
@@ -128,10 +134,25 @@ def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
-def _transient(exc: Exception) -> bool:
+def _underlying(exc: BaseException) -> BaseException | None:
+    """What boto3's transfer manager wrapped: S3UploadFailedError raises from a ClientError,
+    RetriesExceededError keeps the last connection error."""
+    inner = getattr(exc, "last_exception", None) or exc.__cause__ or exc.__context__
+    return inner if inner is not exc else None
+
+
+def _client_error(exc: BaseException | None) -> ClientError | None:
+    while exc is not None and not isinstance(exc, ClientError):
+        exc = _underlying(exc)
+    return exc
+
+
+def _transient(exc: BaseException | None) -> bool:
+    """Connection refused, timeouts, a dropped connection, a 5xx: worth trying again."""
+    if exc is None:
+        return False
     if isinstance(exc, ClientError):
         return _code(exc) in TRANSIENT_CODES
-    # Connection refused, timeouts, a dropped connection: botocore's own errors, or boto3's transfer
-    # manager re-raising them wrapped.
-    return isinstance(exc, (BotoCoreError, ConnectionError, TimeoutError)) or \
-        type(exc).__name__ in ("RetriesExceededError", "S3UploadFailedError")
+    if isinstance(exc, (BotoCoreError, ConnectionError, TimeoutError)):
+        return True
+    return _transient(_underlying(exc))

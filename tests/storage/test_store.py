@@ -8,7 +8,7 @@ import time
 import pytest
 
 from shared.config import load_settings
-from shared.storage import ObjectMissing, StoreUnavailable, open_store
+from shared.storage import ObjectMissing, StoreError, StoreUnavailable, open_store
 from shared.storage.local import LocalStore
 from shared.storage.s3 import S3Store, parse_s3_url
 from tests.support.s3 import s3_server, use_s3
@@ -117,6 +117,18 @@ def test_unreachable_s3_is_retried_then_reported(monkeypatch, tmp_path):
     with pytest.raises(StoreUnavailable, match=r"could not be reached while storing models/n.npz \(tried for 2s\)"):
         store.put_file("models/n.npz", source)
     assert 1.0 < time.monotonic() - started < 15
+
+
+def test_a_refusal_is_reported_at_once_not_retried(s3, monkeypatch, tmp_path):
+    use_s3(monkeypatch, s3, STORE_RETRY_SECONDS="30")
+    store = S3Store("s3://no-such-bucket-anywhere/x", retry_seconds=30)
+    source = tmp_path / "m.bin"
+    source.write_bytes(b"m")
+    started = time.monotonic()
+    with pytest.raises(StoreError, match="refused storing models/m.npz") as refused:
+        store.put_file("models/m.npz", source)
+    assert not isinstance(refused.value, StoreUnavailable) and "NoSuchBucket" in str(refused.value)
+    assert time.monotonic() - started < 10
 
 
 def test_closed_port_means_unavailable_not_missing(monkeypatch):
