@@ -24,7 +24,8 @@ def compose() -> dict:
 
 
 def test_services_and_volumes(compose):
-    assert set(compose["services"]) == {"redis", "postgres", "minio", "bucket", "migrate", "api", "worker", "flower"}
+    assert set(compose["services"]) == {"redis", "postgres", "minio", "bucket", "migrate", "api", "worker", "flower",
+                                        "prometheus", "grafana"}
     assert set(compose["volumes"]) == {"redis-data", "postgres-data", "minio-data"}
 
 
@@ -79,3 +80,29 @@ def test_worker_can_scale_and_flower_is_pinned(compose):
 
 def _volumes(service: dict) -> list[str]:
     return [v if isinstance(v, str) else f"{v['source']}:{v['target']}" for v in service.get("volumes", [])]
+
+
+def test_monitoring_profile_scrapes_what_the_services_serve(compose):
+    import json
+    import re
+
+    from prometheus_client import REGISTRY
+
+    import services.api.metrics  # noqa: F401  (registers the API's metrics)
+    import worker.metrics  # noqa: F401  (registers the worker's)
+
+    services = compose["services"]
+    assert services["prometheus"]["profiles"] == services["grafana"]["profiles"] == ["monitoring"]
+    prometheus = yaml.safe_load((REPO / "deploy" / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in prometheus["scrape_configs"]}
+    assert jobs["convforge-api"]["static_configs"][0]["targets"] == ["api:8000"]
+    discovered = jobs["convforge-worker"]["dns_sd_configs"][0]
+    assert discovered["names"] == ["worker"]
+    assert str(discovered["port"]) == services["worker"]["environment"]["WORKER_METRICS_PORT"]
+    # Every series the dashboard queries is one the code exports (the API's read-at-scrape gauges too).
+    exported = {sample for metric in REGISTRY.collect() for sample in
+                {metric.name, f"{metric.name}_total", f"{metric.name}_bucket"}} | {"convforge_jobs", "convforge_queue_depth"}
+    dashboard = json.loads((REPO / "deploy" / "grafana" / "convforge.json").read_text())
+    queried = {name for panel in dashboard["panels"] for target in panel["targets"]
+               for name in re.findall(r"convforge_\w+", target["expr"])}
+    assert queried and queried <= exported, queried - exported
