@@ -42,6 +42,18 @@ class Settings:
     max_expanded_bytes: int = 4 * 1024**3
     # Memory a worker lets one training job use; 0 means 80% of the machine's memory.
     worker_memory_bytes: int = 0
+    # s3://bucket/prefix: artifacts in S3-compatible storage (endpoint, region and credentials from the
+    # usual AWS_* variables boto3 reads). None: the ARTIFACT_DIR folder.
+    artifact_url: str | None = None
+    # How long a store call is retried while the store is unreachable before the job (or request) fails.
+    store_retry_seconds: int = 60
+    # A worker's local copies of datasets by content hash; least recently used evicted above the bound.
+    dataset_cache_dir: Path = Path("var/dataset-cache")
+    dataset_cache_bytes: int = 20 * 1024**3
+    # Port of a worker's Prometheus /metrics; 0: none.
+    worker_metrics_port: int = 9102
+    # "text" or "json" (JSON lines, with job_id and attempt on lines about a job).
+    log_format: str = "text"
 
     @property
     def broker_url(self) -> str:
@@ -65,4 +77,10 @@ def load_settings() -> Settings:
         job_lease_seconds=_int("JOB_LEASE_SECONDS", 60),
         visibility_timeout_seconds=_int("VISIBILITY_TIMEOUT_SECONDS", 3600),
         worker_memory_bytes=_int("WORKER_MEMORY_BYTES", 0),
+        artifact_url=os.environ.get("ARTIFACT_URL") or None,
+        store_retry_seconds=_int("STORE_RETRY_SECONDS", 60),
+        dataset_cache_dir=Path(os.environ.get("DATASET_CACHE_DIR") or var_dir / "dataset-cache").resolve(),
+        dataset_cache_bytes=_int("DATASET_CACHE_BYTES", 20 * 1024**3),
+        worker_metrics_port=_int("WORKER_METRICS_PORT", 9102),
+        log_format=os.environ.get("CONVFORGE_LOG_FORMAT", "text").strip().lower() or "text",
     )

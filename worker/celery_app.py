@@ -11,15 +11,18 @@ import logging
 import threading
 
 from celery.exceptions import Reject
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import after_setup_logger, after_setup_task_logger, worker_ready, worker_shutdown
 
 from shared.config import load_settings
 from shared.jobs import EVALUATE_TASK, TRAIN_TASK
+from shared.logs import use_log_format
 from shared.queue import make_celery
+from shared.storage import open_store
 from worker.housekeeping.presence import start_presence
 from worker.housekeeping.reaper import start_reaper
 from worker.housekeeping.shutdown import stop_requested
 from worker.lifecycle.job_message import accepted_job_id
+from worker.metrics import serve_metrics
 from worker.training.evaluate_job import run_evaluate_job
 from worker.training.train_job import run_train_job
 
@@ -57,10 +60,17 @@ def evaluate(self, job_id: int) -> str:
 @worker_ready.connect
 def _start_housekeeping(sender, **_kwargs) -> None:
     settings = load_settings()
-    start_reaper(settings.database_url, settings.artifact_dir, settings.job_lease_seconds,
+    start_reaper(settings.database_url, open_store(settings), settings.job_lease_seconds,
                  lambda task, job_id: celery_app.send_task(task, args=[job_id]), _housekeeping_stopping,
                  broker_url=settings.broker_url)
     start_presence(settings.broker_url, sender.hostname, settings.job_lease_seconds, _housekeeping_stopping)
+    serve_metrics(settings.worker_metrics_port)
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _log_format(logger, **_kwargs) -> None:
+    use_log_format(load_settings().log_format, logger.handlers)
 
 
 @worker_shutdown.connect

@@ -1,20 +1,23 @@
 """The Flask application factory: settings, database, job queue, blueprints and error handlers."""
 from __future__ import annotations
 
+import logging
 from importlib.metadata import PackageNotFoundError, version
 
 from flask import Flask, request
 from werkzeug.routing import IntegerConverter
 
-from services.api import dashboard, openapi
+from services.api import dashboard, metrics, openapi
 from services.api.extensions import init_resources
+from services.api.metrics import init_metrics
 from services.api.problems import register_error_handlers
 from services.api.resources import datasets, health, jobs, models, networks
 from services.api.schemas.common import MAX_ID
 from services.api.uploads import StreamingUploadRequest
 from shared.config import Settings, load_settings
+from shared.logs import use_log_format
 
-BLUEPRINTS = (networks.bp, datasets.bp, jobs.bp, models.bp, health.bp, openapi.bp, dashboard.bp)
+BLUEPRINTS = (networks.bp, datasets.bp, jobs.bp, models.bp, health.bp, openapi.bp, metrics.bp, dashboard.bp)
 
 
 class IdConverter(IntegerConverter):
@@ -34,7 +37,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         API_VERSION=_package_version(),
     )
     app.json.sort_keys = False
-    init_resources(app, settings)
+    _use_log_format(settings.log_format)
+    resources = init_resources(app, settings)
+    init_metrics(app, resources)
 
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
@@ -48,6 +53,16 @@ def create_app(settings: Settings | None = None) -> Flask:
             request.remove_uploads()
 
     return app
+
+
+def _use_log_format(log_format: str) -> None:
+    """The app's lines, and gunicorn's, in the format asked for."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=logging.INFO)
+    handlers = [*root.handlers, *logging.getLogger("gunicorn.error").handlers,
+                *logging.getLogger("gunicorn.access").handlers]
+    use_log_format(log_format, handlers)
 
 
 def _package_version() -> str:

@@ -1,7 +1,8 @@
-"""The app's shared resources, set up in one place: settings, the database and the job queue.
+"""The app's shared resources, set up in one place: settings, the database, the job queue and the
+artifact store.
 
-Views reach them through `settings()`, `db()` (a session for this request, closed at teardown)
-and `job_queue()`.
+Views reach them through `settings()`, `db()` (a session for this request, closed at teardown),
+`job_queue()` and `store()`.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.api.job_queue import JobQueue
 from shared.config import Settings
 from shared.db.session import make_engine
+from shared.storage import ArtifactStore, open_store
 
 EXTENSION_KEY = "convforge"
 
@@ -24,6 +26,7 @@ class Resources:
     engine: Engine
     sessions: sessionmaker[Session]
     job_queue: JobQueue
+    store: ArtifactStore
 
 
 def init_resources(app: Flask, settings: Settings) -> Resources:
@@ -33,6 +36,7 @@ def init_resources(app: Flask, settings: Settings) -> Resources:
         engine=engine,
         sessions=sessionmaker(bind=engine, expire_on_commit=False),
         job_queue=JobQueue(settings),
+        store=open_store(settings),
     )
     app.extensions[EXTENSION_KEY] = resources
 
@@ -61,3 +65,7 @@ def db() -> Session:
 
 def job_queue() -> JobQueue:
     return resources().job_queue
+
+
+def store() -> ArtifactStore:
+    return resources().store

@@ -11,7 +11,7 @@ from kombu.exceptions import KombuError
 from shared.config import Settings
 from shared.db.models import Job
 from shared.jobs import TASK_BY_KIND, as_utc
-from shared.queue import WORKER_PRESENCE_PREFIX, make_celery
+from shared.queue import JOB_QUEUE, WORKER_PRESENCE_PREFIX, make_celery
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,17 @@ class JobQueue:
             return None
         except (redis.RedisError, OSError) as exc:
             return str(exc) or exc.__class__.__name__
+        finally:
+            client.close()
+
+    def queue_depth(self) -> int | None:
+        """Messages waiting in the broker's job queue; None when the broker cannot be reached."""
+        client = redis.Redis.from_url(self.broker_url, socket_connect_timeout=1, socket_timeout=1)
+        try:
+            return int(client.llen(JOB_QUEUE))
+        except (redis.RedisError, OSError) as exc:
+            log.warning("could not read the queue depth: %s", exc)
+            return None
         finally:
             client.close()
 

@@ -1,8 +1,8 @@
 """Errors as RFC 9457 problem documents (`application/problem+json`), for every route.
 
 Handlers are registered for HTTP errors (400, 404, 405, 413, 415...), validation failures (422 with an
-`errors` list of {"loc", "msg"}), an unreachable database or broker (503) and, as a last resort,
-any other exception (500 without internals). No route answers an HTML error page.
+`errors` list of {"loc", "msg"}), an unreachable database, broker or artifact store (503)
+and, as a last resort, any other exception (500 without internals). No route answers an HTML error page.
 """
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import logging
 from flask import Flask, Response, json, request
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
+
+from shared.storage import StoreError
 
 PROBLEM_JSON = "application/problem+json"
 # Problem types are names, not pages: a URN a client can switch on (RFC 9457 allows any URI).
@@ -85,6 +87,14 @@ def register_error_handlers(app: Flask) -> None:
         if error.code == 405 and error.valid_methods:
             headers["Allow"] = ", ".join(error.valid_methods)
         return problem_response(Problem(error.code or 500, error.name, detail, headers=headers))
+
+    @app.errorhandler(StoreError)
+    def _store(error: StoreError):
+        log.error("artifact store error: %s", error)
+        return problem_response(Problem(
+            503, "Artifact store unavailable",
+            "The artifact store cannot be reached or refused the request; nothing was recorded. "
+            "Try again in a moment.", kind="store-unavailable", headers={"Retry-After": "5"}))
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(DBAPIError)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import _thread
 import argparse
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -15,6 +16,7 @@ import requests
 from services.cli.demo import run_demo
 from services.cli.embedded_redis import RedisNotFound, redis_process, wait_for_redis
 from services.cli.processes import ChildProcess
+from services.api.metrics import MULTIPROC_VARIABLE
 from services.cli.rest import ApiClient, ApiError
 from services.cli.supervisor import Supervisor
 from shared.config import DEFAULT_API_BIND, Settings, load_settings
@@ -47,6 +49,7 @@ def run(command: str, args: argparse.Namespace) -> int:
         if command == "migrate":
             return migrate(settings)
         if command == "api":
+            os.environ.update(api_environment(settings))
             os.execv(sys.executable, api_command(args.bind or settings.api_bind))
         if command == "worker":
             os.execv(sys.executable, worker_command(args.name, args.loglevel))
@@ -60,6 +63,15 @@ def api_command(bind: str) -> list[str]:
     # gthread: uploads and dashboard polls do not block each other. GUNICORN_CMD_ARGS overrides these.
     return [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", "2", "--worker-class", "gthread",
             "--threads", "4", "--timeout", "600", "--access-logfile", "-", "services.api.wsgi:app"]
+
+
+def api_environment(settings: Settings) -> dict[str, str]:
+    """The API's gunicorn processes share their metrics through a folder, emptied here: samples of an
+    earlier run must not count."""
+    folder = settings.var_dir / "prometheus-api"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return {MULTIPROC_VARIABLE: str(folder)}
 
 
 def worker_command(name: str | None, loglevel: str = "INFO") -> list[str]:
@@ -111,7 +123,7 @@ def up(settings: Settings, demo: bool, demo_epochs: int) -> int:
             env["REDIS_URL"] = settings.broker_url
             print(f"redis: embedded at {settings.broker_url}, data in {settings.var_dir / 'redis'}")
         worker = ChildProcess("worker", worker_command(None), env, log_dir / "worker.log")
-        api = ChildProcess("api", api_command(bind), env, log_dir / "api.log")
+        api = ChildProcess("api", api_command(bind), {**env, **api_environment(settings)}, log_dir / "api.log")
         children += [worker, api]
         worker.start()
         api.start()

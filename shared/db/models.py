@@ -118,6 +118,8 @@ class Job(Base):
     latest_metrics: Mapped[dict] = mapped_column(JSON, default=dict)
     result: Mapped[dict] = mapped_column(JSON, default=dict)  # evaluation: loss, accuracy, per class, confusion
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Artifact-store key of the latest complete checkpoint; set only after its upload finished.
+    checkpoint_path: Mapped[str | None] = mapped_column(String(500), nullable=True)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     worker_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -42,6 +42,9 @@ class RecordingQueue:
         self.sent.append((TASK_BY_KIND[job.kind], job.id))
         self.task_ids.setdefault(job.id, []).append(task_id_for(job))
 
+    def queue_depth(self) -> int:
+        return len(self.sent)
+
     def revoke(self, job) -> None:
         self.revoked.append(job.id)
         self.task_ids.setdefault(job.id, []).append(task_id_for(job))

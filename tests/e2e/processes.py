@@ -49,8 +49,9 @@ class Services:
         self.children: list[ChildProcess] = []
         self.api_url: str | None = None
 
-    def start(self, name: str, argv: list[str]) -> ChildProcess:
-        child = ChildProcess(name, argv, self.env, self.root / "log" / f"{name}-{len(self.children)}.log")
+    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> ChildProcess:
+        child = ChildProcess(name, argv, {**self.env, **(env or {})},
+                             self.root / "log" / f"{name}-{len(self.children)}.log")
         child.start()
         self.children.append(child)
         return child
@@ -86,8 +87,9 @@ class Services:
         wait_for(lambda: self._healthy(api), 60, "the API's /health to answer 200")
         return self.api_url
 
-    def start_worker(self, name: str) -> ChildProcess:
-        worker = self.start(f"worker-{name}", CONVFORGE + ["worker", "--name", f"{name}@%h"])
+    def start_worker(self, name: str, env: dict[str, str] | None = None) -> ChildProcess:
+        """`env`: variables of this worker only (its own cache folder, metrics port...)."""
+        worker = self.start(f"worker-{name}", CONVFORGE + ["worker", "--name", f"{name}@%h"], env)
         # Celery logs "<name>@<host> ready." once it consumes. (A ping would go unanswered while the
         # solo pool runs a job, and a fresh worker may take one at once.)
         wait_for(lambda: self._worker_ready(worker, name), 90, f"worker {name} to be ready")

@@ -10,7 +10,7 @@ import yaml
 from tests.e2e.processes import REPO
 from tests.support.services import require_or_skip
 
-SETTINGS_VARIABLES = {"DATABASE_URL", "REDIS_URL", "ARTIFACT_DIR"}
+SETTINGS_VARIABLES = {"DATABASE_URL", "REDIS_URL", "ARTIFACT_URL"}
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +24,9 @@ def compose() -> dict:
 
 
 def test_services_and_volumes(compose):
-    assert set(compose["services"]) == {"redis", "postgres", "migrate", "api", "worker", "flower"}
-    assert set(compose["volumes"]) == {"redis-data", "postgres-data", "artifacts"}
+    assert set(compose["services"]) == {"redis", "postgres", "minio", "bucket", "migrate", "api", "worker", "flower",
+                                        "prometheus", "grafana"}
+    assert set(compose["volumes"]) == {"redis-data", "postgres-data", "minio-data"}
 
 
 def test_redis_persists_and_both_stores_have_healthchecks(compose):
@@ -39,8 +40,10 @@ def test_redis_persists_and_both_stores_have_healthchecks(compose):
 def test_start_order_uses_conditions(compose):
     services = compose["services"]
     assert services["migrate"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    assert services["bucket"]["depends_on"] == {"minio": {"condition": "service_healthy"}}
     for name in ("api", "worker"):
         assert services[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+        assert services[name]["depends_on"]["bucket"] == {"condition": "service_completed_successfully"}
         assert services[name]["depends_on"]["redis"] == {"condition": "service_healthy"}
 
 
@@ -51,9 +54,20 @@ def test_convforge_services_run_the_convforge_commands_with_the_same_settings(co
         assert service["command"][:2] == ["convforge", command]
         assert SETTINGS_VARIABLES <= set(service["environment"])
         assert service["environment"]["DATABASE_URL"].startswith("postgresql+psycopg://")
-        assert any(volume.startswith("artifacts:") for volume in _volumes(service))
-    environments = [services[name]["environment"] for name in ("migrate", "api", "worker")]
-    assert all(env["DATABASE_URL"] == environments[0]["DATABASE_URL"] for env in environments)
+        assert service["environment"]["ARTIFACT_URL"].startswith("s3://")
+    environments = [services[name]["environment"] for name in ("bucket", "migrate", "api", "worker")]
+    for variable in ("DATABASE_URL", "ARTIFACT_URL", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID"):
+        assert all(env[variable] == environments[0][variable] for env in environments)
+
+
+def test_workers_share_no_volume_and_the_store_is_minio(compose):
+    services = compose["services"]
+    assert _volumes(services["worker"]) == [] and _volumes(services["api"]) == []
+    minio = services["minio"]
+    assert any(volume.startswith("minio-data:/data") for volume in _volumes(minio)) and minio["healthcheck"]["test"]
+    assert services["bucket"]["command"] == ["python", "-m", "shared.storage.bucket"]
+    assert services["bucket"]["environment"]["AWS_SECRET_ACCESS_KEY"] == minio["environment"]["MINIO_ROOT_PASSWORD"]
+    assert services["worker"]["environment"]["AWS_ENDPOINT_URL"] == "http://minio:9000"
 
 
 def test_worker_can_scale_and_flower_is_pinned(compose):
@@ -66,3 +80,29 @@ def test_worker_can_scale_and_flower_is_pinned(compose):
 
 def _volumes(service: dict) -> list[str]:
     return [v if isinstance(v, str) else f"{v['source']}:{v['target']}" for v in service.get("volumes", [])]
+
+
+def test_monitoring_profile_scrapes_what_the_services_serve(compose):
+    import json
+    import re
+
+    from prometheus_client import REGISTRY
+
+    import services.api.metrics  # noqa: F401  (registers the API's metrics)
+    import worker.metrics  # noqa: F401  (registers the worker's)
+
+    services = compose["services"]
+    assert services["prometheus"]["profiles"] == services["grafana"]["profiles"] == ["monitoring"]
+    prometheus = yaml.safe_load((REPO / "deploy" / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in prometheus["scrape_configs"]}
+    assert jobs["convforge-api"]["static_configs"][0]["targets"] == ["api:8000"]
+    discovered = jobs["convforge-worker"]["dns_sd_configs"][0]
+    assert discovered["names"] == ["worker"]
+    assert str(discovered["port"]) == services["worker"]["environment"]["WORKER_METRICS_PORT"]
+    # Every series the dashboard queries is one the code exports (the API's read-at-scrape gauges too).
+    exported = {sample for metric in REGISTRY.collect() for sample in
+                {metric.name, f"{metric.name}_total", f"{metric.name}_bucket"}} | {"convforge_jobs", "convforge_queue_depth"}
+    dashboard = json.loads((REPO / "deploy" / "grafana" / "convforge.json").read_text())
+    queried = {name for panel in dashboard["panels"] for target in panel["targets"]
+               for name in re.findall(r"convforge_\w+", target["expr"])}
+    assert queried and queried <= exported, queried - exported

@@ -1,6 +1,6 @@
 """pytest fixtures for real services. Use them from a conftest.py:
 
-    from tests.support.fixtures import postgres_database_url, postgres_server_url, redis_url  # noqa: F401
+    from tests.support.fixtures import postgres_database_url, postgres_server_url, redis_url, s3  # noqa: F401
 
 and `env`, the environment of an API with nothing shared: a temp SQLite file and artifact store.
 """
@@ -12,6 +12,7 @@ import pytest
 
 from tests.support.postgres import create_database, postgres_available, postgres_server
 from tests.support.redis import redis_binary, redis_server
+from tests.support.s3 import S3Server, moto_binary, s3_server
 from tests.support.services import free_port, require_or_skip
 
 
@@ -37,6 +38,15 @@ def redis_url() -> Iterator[str]:
         require_or_skip("redis-server is not installed")
     with redis_server() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[S3Server]:
+    """One moto S3 server for the whole test run; give each test its own bucket (tests.support.s3.use_s3)."""
+    if moto_binary() is None:
+        require_or_skip("moto_server is not installed (moto[server] in requirements-dev.txt)")
+    with s3_server() as server:
+        yield server
 
 
 @pytest.fixture

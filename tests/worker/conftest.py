@@ -12,6 +12,8 @@ from shared.config import load_settings
 from shared.db.migrate import upgrade_to_head
 from shared.db.models import Dataset, Job, Network
 from shared.db.session import session_scope
+from shared.storage import open_store
+from worker.training.job_checkpoints import checkpoint_prefix
 
 TINY_NETWORK = {"name": "tiny", "input_shape": [1, 8, 8], "layers": [
     {"type": "conv2d", "filters": 4, "kernel_size": 3, "padding": 1}, {"type": "relu"},
@@ -86,6 +88,11 @@ def make_job(settings, dataset_id, network_id):
 @pytest.fixture
 def no_stop() -> threading.Event:
     return threading.Event()
+
+
+def stored_checkpoints(settings, job_id: int) -> list[str]:
+    """The keys of the job's checkpoints in the artifact store."""
+    return open_store(settings).keys(checkpoint_prefix(job_id))
 
 
 def job_row(settings, job_id: int) -> Job:

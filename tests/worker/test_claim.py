@@ -9,11 +9,13 @@ from sqlalchemy import update
 from shared.db.models import Job, utcnow
 from shared.db.session import session_scope
 from shared.jobs import as_utc
-from tests.worker.conftest import job_row
+from shared.storage import open_store
+from tests.worker.conftest import job_row, stored_checkpoints
 from worker.housekeeping.reaper import requeue_stale_jobs, sweep_checkpoints
 from worker.lifecycle.claim import claim_job
 from worker.lifecycle.lease import JobLease
-from worker.training.checkpoint import checkpoint_path, save_checkpoint
+from worker.training.checkpoint import save_checkpoint
+from worker.training.job_checkpoints import checkpoint_prefix
 
 
 def _age_heartbeat(settings, job_id: int, seconds: float) -> None:
@@ -92,12 +94,14 @@ def test_kept_alive_lease_beats_while_the_loop_is_busy(settings, make_job):
     assert requeue_stale_jobs(settings.database_url, 30, lambda task, job_id: None) == []
 
 
-def test_sweep_deletes_checkpoints_of_ended_jobs_only(settings, make_job):
+def test_sweep_deletes_checkpoints_of_ended_jobs_only(settings, make_job, tmp_path):
     ended, queued = make_job(), make_job()
     with session_scope(settings.database_url) as session:
         session.execute(update(Job).where(Job.id == ended).values(status="cancelled"))
+    store = open_store(settings)
     for job_id in (ended, queued, 999):
-        save_checkpoint(checkpoint_path(settings.artifact_dir, job_id), {"position": {"seq": 1}})
-    assert sweep_checkpoints(settings.database_url, settings.artifact_dir) == [ended, 999]
-    assert not checkpoint_path(settings.artifact_dir, ended).exists()
-    assert checkpoint_path(settings.artifact_dir, queued).exists()
+        save_checkpoint(tmp_path / "checkpoint.npz", {"position": {"seq": 1}})
+        store.put_file(f"{checkpoint_prefix(job_id)}attempt-1-step-000000003.npz", tmp_path / "checkpoint.npz")
+    assert sweep_checkpoints(settings.database_url, store) == [ended, 999]
+    assert stored_checkpoints(settings, ended) == []
+    assert len(stored_checkpoints(settings, queued)) == 1

@@ -14,8 +14,7 @@ from shared.cnn import load_model
 from shared.db.models import Job, Metric, Model, utcnow
 from shared.db.session import session_scope
 from shared.jobs import TrainParams, resolved_params
-from tests.worker.conftest import job_row
-from worker.training.checkpoint import checkpoint_path
+from tests.worker.conftest import job_row, stored_checkpoints
 from worker.training.evaluate_job import run_evaluate_job
 from worker.training.train_job import run_train_job
 
@@ -68,7 +67,7 @@ def test_job_trains_and_stores_model_metrics_and_result(settings, make_job, no_s
     assert set(job.latest_metrics) >= {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"}
     _net, metadata = load_model(settings.artifact_dir / _model_path(settings, job.model_id))
     assert metadata["class_names"] == ["a", "b", "c"] and metadata["mean"] == [0.35]
-    assert not checkpoint_path(settings.artifact_dir, job_id).exists()
+    assert stored_checkpoints(settings, job_id) == []
 
 
 def test_the_row_says_the_parameters_the_job_runs_with(settings, make_job):
@@ -98,7 +97,7 @@ def test_resume_after_shutdown_matches_uninterrupted_run(settings, make_job, no_
     assert run_train_job(interrupted, "w1", settings, StopAfter(11)) == "requeued"
     job = job_row(settings, interrupted)
     assert job.status == "queued" and job.worker_name is None
-    assert checkpoint_path(settings.artifact_dir, interrupted).exists()
+    assert stored_checkpoints(settings, interrupted) == [job.checkpoint_path]  # the latest only
 
     assert run_train_job(interrupted, "w2", settings, no_stop) == "succeeded"
     assert job_row(settings, interrupted).attempt == 2
@@ -142,7 +141,7 @@ def test_cancel_while_running_stops_the_job(settings, make_job):
     assert run_train_job(job_id, "w1", settings, StopAfter(3, action=request_cancel)) == "cancelled"
     job = job_row(settings, job_id)
     assert job.status == "cancelled" and job.model_id is None and job.step < 50 * 8
-    assert not checkpoint_path(settings.artifact_dir, job_id).exists()
+    assert stored_checkpoints(settings, job_id) == []
     # A later delivery of the same message does nothing.
     assert run_train_job(job_id, "w2", settings, threading.Event()) == "skipped"
     assert job_row(settings, job_id).status == "cancelled"

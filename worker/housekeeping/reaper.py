@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from pathlib import Path
 from typing import Callable
 
 from sqlalchemy import select, update
@@ -24,8 +23,9 @@ from sqlalchemy import select, update
 from shared.db.models import FINAL_STATES, Job, utcnow
 from shared.db.session import session_scope
 from shared.jobs import TASK_BY_KIND, lease_expired
+from shared.storage import ArtifactStore
 from worker.housekeeping.lost_messages import resend_lost_messages
-from worker.training.checkpoint import remove_checkpoint
+from worker.training.job_checkpoints import CHECKPOINTS_PREFIX, checkpoint_job_id
 
 log = logging.getLogger(__name__)
 
@@ -57,21 +57,24 @@ def requeue_stale_jobs(database_url: str, lease_seconds: float, send: Callable[[
     return [job_id for job_id, _ in requeued]
 
 
-def sweep_checkpoints(database_url: str, artifact_dir: Path) -> list[int]:
+def sweep_checkpoints(database_url: str, store: ArtifactStore) -> list[int]:
     """Delete the checkpoints of jobs in a final state (or gone); returns their job ids."""
-    files = {int(path.stem.removeprefix("job-")): path
-             for path in (Path(artifact_dir) / "checkpoints").glob("job-*.npz") if path.stem[4:].isdigit()}
-    if not files:
+    keys: dict[int, list[str]] = {}
+    for key in store.keys(CHECKPOINTS_PREFIX):
+        job_id = checkpoint_job_id(key)
+        if job_id is not None:
+            keys.setdefault(job_id, []).append(key)
+    if not keys:
         return []
     with session_scope(database_url) as session:
-        alive = set(session.scalars(select(Job.id).where(Job.id.in_(files), Job.status.not_in(FINAL_STATES))))
-    ended = sorted(set(files) - alive)
+        alive = set(session.scalars(select(Job.id).where(Job.id.in_(keys), Job.status.not_in(FINAL_STATES))))
+    ended = sorted(set(keys) - alive)
     for job_id in ended:
-        remove_checkpoint(files[job_id])
+        store.delete(keys[job_id])
     return ended
 
 
-def start_reaper(database_url: str, artifact_dir: Path, lease_seconds: float, send: Callable[[str, int], None],
+def start_reaper(database_url: str, store: ArtifactStore, lease_seconds: float, send: Callable[[str, int], None],
                  stopping: threading.Event, broker_url: str | None = None) -> threading.Thread:
     """Check every half lease, in a daemon thread, until `stopping` is set. With `broker_url`, also send
     again the messages of jobs queued for longer than the lease whose message is not in the broker (one
@@ -82,7 +85,7 @@ def start_reaper(database_url: str, artifact_dir: Path, lease_seconds: float, se
         while not stopping.wait(interval):
             try:
                 requeue_stale_jobs(database_url, lease_seconds, send)
-                sweep_checkpoints(database_url, artifact_dir)
+                sweep_checkpoints(database_url, store)
                 if broker_url is not None:
                     resend_lost_messages(database_url, broker_url, lease_seconds, send, turn_seconds=interval * 0.8)
             except Exception:  # a database outage must not kill the reaper

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy.exc import DBAPIError
 
+from shared.storage import StoreError
 from worker.lifecycle.errors import JobCancelled, JobFailed, ShutdownRequested
 from worker.lifecycle.lease import JobLease, LeaseLost
-from worker.training.checkpoint import remove_checkpoint
+from worker.training.job_checkpoints import JobCheckpoints
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ class Outcome:
 
 
 @contextmanager
-def job_outcome(lease: JobLease, checkpoint_file: Path | None = None) -> Iterator[Outcome]:
+def job_outcome(lease: JobLease, checkpoints: JobCheckpoints | None = None) -> Iterator[Outcome]:
     """Run the body of a claimed job. Cancel -> 'cancelled'; JobFailed -> 'failed' with its sentence;
     shutdown -> back to 'queued' with the checkpoint kept; a lost lease -> nothing more is written.
     A database that stays unreachable propagates: the job keeps its stale heartbeat for the reaper."""
@@ -36,7 +36,8 @@ def job_outcome(lease: JobLease, checkpoint_file: Path | None = None) -> Iterato
     except ShutdownRequested:
         lease.finish("queued", worker_name=None)
         outcome.status = "requeued"
-    except JobFailed as exc:
+    except (JobFailed, StoreError) as exc:  # a store still unreachable after its retries says so
+        log.warning("job %s failed: %s", lease.job_id, exc)
         lease.finish("failed", error=str(exc))
         outcome.status = "failed"
     except LeaseLost as exc:
@@ -48,5 +49,6 @@ def job_outcome(lease: JobLease, checkpoint_file: Path | None = None) -> Iterato
         log.exception("job %s failed", lease.job_id)
         lease.finish("failed", error=f"the worker hit an internal error: {exc}; the worker log has the details")
         outcome.status = "failed"
-    if checkpoint_file is not None and outcome.status in ("succeeded", "failed", "cancelled"):
-        remove_checkpoint(checkpoint_file)
+    if checkpoints is not None and outcome.status in ("succeeded", "failed", "cancelled"):
+        checkpoints.remove()
+    log.info("job %s attempt %s: %s", lease.job_id, lease.claim.attempt, outcome.status)

@@ -16,10 +16,6 @@ import numpy as np
 ARRAY_KEY = "__array__"
 
 
-def checkpoint_path(artifact_dir: Path, job_id: int) -> Path:
-    return Path(artifact_dir) / "checkpoints" / f"job-{job_id}.npz"
-
-
 def save_checkpoint(path: Path, state: dict) -> None:
     arrays: dict[str, np.ndarray] = {}
     tree = _encode(state, arrays)
@@ -39,10 +35,6 @@ def load_checkpoint(path: Path) -> dict | None:
         arrays = {name: archive[name] for name in archive.files if name != "tree"}
         tree = json.loads(str(archive["tree"]))
     return _decode(tree, arrays)
-
-
-def remove_checkpoint(path: Path) -> None:
-    path.unlink(missing_ok=True)
 
 
 def _encode(value: Any, arrays: dict[str, np.ndarray]) -> Any:

@@ -2,15 +2,22 @@
 its samples when it has none), store loss, accuracy, per-class report and confusion matrix."""
 from __future__ import annotations
 
+import time
+from contextlib import ExitStack
+
 from shared.cnn import load_model
 from shared.config import Settings
-from shared.data.store import open_arrays
 from shared.db.models import Dataset, Job, Model
 from shared.db.session import session_scope
+from shared.logs import job_context
+from shared.storage import open_store
+from worker import metrics
 from worker.lifecycle.claim import claim_job
 from worker.lifecycle.errors import JobFailed
 from worker.lifecycle.lease import JobLease, heartbeat_seconds
 from worker.lifecycle.outcome import job_outcome
+from worker.training.artifacts import fetched, scratch_dir
+from worker.training.dataset_cache import DatasetCache
 from worker.training.params import parse_evaluate_params
 from worker.training.scoring import split_report
 
@@ -20,17 +27,22 @@ def run_evaluate_job(job_id: int, worker_name: str, settings: Settings) -> str:
     if claim is None:
         return "skipped"
     lease = JobLease(settings.database_url, claim)
-    with job_outcome(lease) as outcome, lease.kept_alive(heartbeat_seconds(settings)):
+    store = open_store(settings)
+    started = time.monotonic()
+    with job_context(job_id, claim.attempt), job_outcome(lease) as outcome, \
+            lease.kept_alive(heartbeat_seconds(settings)), ExitStack() as held:
         with session_scope(settings.database_url) as session:
             job = session.get(Job, job_id)
             model = session.get(Model, job.model_id) if job.model_id is not None else None
             dataset = session.get(Dataset, job.dataset_id)
             session.expunge_all()
+        metrics.job_started("evaluate", job.created_at, claim.attempt)
         if model is None:
             raise JobFailed(f"evaluate job {job_id} names no model (model_id={job.model_id})")
         params = parse_evaluate_params(job.params)
-        net, metadata = load_model(settings.artifact_dir / model.path)
-        arrays = open_arrays(settings.artifact_dir / dataset.path)
+        with fetched(store, model.path, scratch_dir(settings)) as model_file:
+            net, metadata = load_model(model_file)
+        arrays = held.enter_context(DatasetCache.from_settings(settings, store).open(dataset.path, dataset.sha256))
         split = "test" if "x_test" in arrays else "train"
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         expected = tuple(metadata.get("input_shape") or x.shape[1:])
@@ -43,5 +55,6 @@ def run_evaluate_job(job_id: int, worker_name: str, settings: Settings) -> str:
                               metadata.get("class_names") or dataset.class_names, split,
                               between_chunks=lease.check_in, batch_size=params.batch_size)
         lease.finish("succeeded", result=result, step=1, steps=1, eta_seconds=0.0)
+    metrics.job_ended("evaluate", outcome.status, time.monotonic() - started)
     return outcome.status
 

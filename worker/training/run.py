@@ -12,7 +12,6 @@ import math
 import threading
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -21,8 +20,9 @@ from shared.data.pipeline import epoch_order, prepare_batch, split_indices
 from shared.jobs import TrainParams
 from worker.lifecycle.errors import JobCancelled, JobFailed, ShutdownRequested
 from worker.lifecycle.lease import JobLease
-from worker.training.checkpoint import load_checkpoint, save_checkpoint
+from worker.metrics import observe_step
 from worker.training.gradients import gradient_engine
+from worker.training.job_checkpoints import JobCheckpoints
 from worker.training.scoring import score
 
 # Progress, heartbeat and the cancel flag are synced at most this often: cheap, and prompt enough.
@@ -53,10 +53,10 @@ class Position:
 
 class TrainingRun:
     def __init__(self, definition: dict, data: TrainingData, params: TrainParams, lease: JobLease,
-                 checkpoint_file: Path, stop_requested: threading.Event):
+                 checkpoints: JobCheckpoints, stop_requested: threading.Event):
         self.data = data
         self.lease = lease
-        self.checkpoint_file = checkpoint_file
+        self.checkpoints = checkpoints
         self.stop_requested = stop_requested
         self.train_idx, self.val_idx = split_indices(len(data.y_train), params.validation_split, params.seed)
         self.steps_per_epoch = math.ceil(len(self.train_idx) / params.batch_size)
@@ -85,7 +85,7 @@ class TrainingRun:
     # -- resume and checkpoints -------------------------------------------------------------------
 
     def _resume(self, trainer: Trainer) -> None:
-        state = load_checkpoint(self.checkpoint_file)
+        state = self.checkpoints.load()
         if state is not None:
             self.net.load_params(state["weights"])
             trainer.load_state_dict(state["trainer"])
@@ -94,7 +94,7 @@ class TrainingRun:
         self.lease.discard_metrics_after(self.position.seq)
 
     def _checkpoint(self, trainer: Trainer) -> None:
-        save_checkpoint(self.checkpoint_file, {
+        self.checkpoints.save({
             "weights": self.net.state_arrays(),
             "trainer": trainer.state_dict(),
             "position": asdict(self.position),
@@ -126,7 +126,9 @@ class TrainingRun:
         rng = np.random.default_rng([params.seed, position.epoch, position.step_in_epoch])
         batch = prepare_batch(self.data.x_train[chosen], self.data.mean, self.data.std,
                               augment=self.augment, rng=rng)
+        step_started = time.perf_counter()
         result = trainer.train_step(batch, np.asarray(self.data.y_train[chosen]))
+        observe_step(time.perf_counter() - step_started, len(chosen))
         self.lr = float(result.lr)
         if not math.isfinite(float(result.loss)):
             word = "NaN" if math.isnan(float(result.loss)) else "infinite"

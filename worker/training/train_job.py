@@ -4,26 +4,34 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from shared.cnn import save_model
 from shared.config import Settings
-from shared.data.store import open_arrays
 from shared.db.models import Dataset, Job, Model, Network
 from shared.db.session import session_scope
 from shared.jobs import resolved_params
+from shared.logs import job_context
+from shared.storage import ArtifactStore, open_store
+from worker import metrics
 from worker.lifecycle.claim import claim_job
 from worker.lifecycle.errors import JobFailed
 from worker.lifecycle.lease import JobLease, heartbeat_seconds
 from worker.lifecycle.outcome import job_outcome
-from worker.training.checkpoint import checkpoint_path
+from worker.training.artifacts import scratch_dir, scratch_file
+from worker.training.dataset_cache import DatasetCache
+from worker.training.job_checkpoints import JobCheckpoints
 from worker.training.memory import check_fits
 from worker.training.params import parse_train_params
 from worker.training.run import TrainingData, TrainingRun
 from worker.training.scoring import split_report
+
+MODELS_PREFIX = "models/"
 
 
 def run_train_job(job_id: int, worker_name: str, settings: Settings, stop_requested: threading.Event) -> str:
@@ -32,35 +40,44 @@ def run_train_job(job_id: int, worker_name: str, settings: Settings, stop_reques
     if claim is None:
         return "skipped"
     lease = JobLease(settings.database_url, claim)
-    checkpoint_file = checkpoint_path(settings.artifact_dir, job_id)
-    with job_outcome(lease, checkpoint_file) as outcome, lease.kept_alive(heartbeat_seconds(settings)):
+    store, scratch = open_store(settings), scratch_dir(settings)
+    checkpoints = JobCheckpoints(store, lease, None, scratch)
+    started = time.monotonic()
+    with job_context(job_id, claim.attempt), job_outcome(lease, checkpoints) as outcome, \
+            lease.kept_alive(heartbeat_seconds(settings)), ExitStack() as held:
         with session_scope(settings.database_url) as session:
             job = session.get(Job, job_id)
             network, dataset = session.get(Network, job.network_id), session.get(Dataset, job.dataset_id)
             session.expunge_all()
+        metrics.job_started("train", job.created_at, claim.attempt)
+        checkpoints.latest = job.checkpoint_path
         params = parse_train_params(job.params)
         check_fits(network.summary, params.batch_size, settings.worker_memory_bytes)
-        arrays = open_arrays(settings.artifact_dir / dataset.path)
+        arrays = held.enter_context(DatasetCache.from_settings(settings, store).open(dataset.path, dataset.sha256))
         data = TrainingData(arrays["x_train"], arrays["y_train"], dataset.channel_mean, dataset.channel_std)
         try:
-            run = TrainingRun(network.definition, data, params, lease, checkpoint_file, stop_requested)
+            run = TrainingRun(network.definition, data, params, lease, checkpoints, stop_requested)
         except ValueError as exc:  # e.g. a validation split that leaves no training samples
             raise JobFailed(f"cannot start training: {exc}") from exc
         # The row says what this worker decided (processes, log interval), before any step runs.
         lease.check_in(params=resolved_params(run.params))
         net = run.run()
         result = _test_result(net, arrays, dataset, lease, run.params.scoring_batch_size)
-        model_file = _save(net, settings.artifact_dir, network, dataset, job_id, result)
+        model_key, sha256, size_bytes = _store_model(net, store, scratch, network, dataset, job_id, result)
 
         def add_model(session: Session) -> dict:
-            model = Model(network_id=network.id, dataset_id=dataset.id, job_id=job_id,
-                          path=str(model_file.relative_to(settings.artifact_dir)), sha256=_sha256(model_file),
-                          size_bytes=model_file.stat().st_size, metrics=result)
+            model = Model(network_id=network.id, dataset_id=dataset.id, job_id=job_id, path=model_key,
+                          sha256=sha256, size_bytes=size_bytes, metrics=result)
             session.add(model)
             session.flush()
             return {"model_id": model.id}
 
-        lease.finish("succeeded", add_rows=add_model, result=result, eta_seconds=0.0)
+        try:  # the row is what makes the stored model reachable; without it the object is litter
+            lease.finish("succeeded", add_rows=add_model, result=result, eta_seconds=0.0)
+        except BaseException:
+            store.discard([model_key])
+            raise
+    metrics.job_ended("train", outcome.status, time.monotonic() - started)
     return outcome.status
 
 
@@ -72,17 +89,20 @@ def _test_result(net, arrays: dict, dataset: Dataset, lease: JobLease, batch_siz
                         dataset.class_names, "test", between_chunks=lease.check_in, batch_size=batch_size)
 
 
-def _save(net, artifact_dir: Path, network: Network, dataset: Dataset, job_id: int, result: dict) -> Path:
-    models_dir = Path(artifact_dir) / "models"
-    models_dir.mkdir(parents=True, exist_ok=True)
-    target = models_dir / f"{uuid.uuid4()}.npz"
-    save_model(target, net, {  # written to a temporary file, then renamed
-        "mean": list(dataset.channel_mean), "std": list(dataset.channel_std),
-        "class_names": list(dataset.class_names), "dataset_id": dataset.id, "network_id": network.id,
-        "job_id": job_id, "input_shape": list(dataset.input_shape),
-        "test_accuracy": result.get("accuracy"),
-    })
-    return target
+def _store_model(net, store: ArtifactStore, scratch: Path, network: Network, dataset: Dataset, job_id: int,
+                 result: dict) -> tuple[str, str, int]:
+    """Write the model file, store it whole; returns its key, checksum and size."""
+    key = f"{MODELS_PREFIX}{uuid.uuid4()}.npz"
+    with scratch_file(scratch, "model.npz") as path:
+        save_model(path, net, {
+            "mean": list(dataset.channel_mean), "std": list(dataset.channel_std),
+            "class_names": list(dataset.class_names), "dataset_id": dataset.id, "network_id": network.id,
+            "job_id": job_id, "input_shape": list(dataset.input_shape),
+            "test_accuracy": result.get("accuracy"),
+        })
+        sha256, size_bytes = _sha256(path), path.stat().st_size
+        store.put_file(key, path)
+    return key, sha256, size_bytes
 
 
 def _sha256(path: Path) -> str:

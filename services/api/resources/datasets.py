@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import re
 import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
-from flask import Blueprint, jsonify, request, send_from_directory, url_for
+from flask import Blueprint, jsonify, request, url_for
 from sqlalchemy import select
 
-from services.api.extensions import db, settings
+from services.api.artifacts import send_artifact
+from services.api.extensions import db, settings, store
 from services.api.pagination import fetch_page
 from services.api.problems import Problem, not_found, validation_problem
 from services.api.route_table import api_route
@@ -53,19 +55,15 @@ def dataset_view(dataset: Dataset) -> dict:
                        channel_std=dataset.channel_std, classes=classes).model_dump(mode="json")
 
 
-def dataset_folder(dataset: Dataset) -> Path:
-    return settings().artifact_dir / dataset.path
-
-
 def sample_files(dataset: Dataset) -> dict[int, list[str]]:
     """Sample PNG file names per class index, in order."""
-    folder = dataset_folder(dataset) / SAMPLES_DIR
+    prefix = f"{dataset.path}/{SAMPLES_DIR}/"
     by_class: dict[int, list[tuple[int, str]]] = {}
-    if folder.is_dir():
-        for path in folder.iterdir():
-            match = SAMPLE_FILE.match(path.name)
-            if match:
-                by_class.setdefault(int(match[1]), []).append((int(match[2]), path.name))
+    for key in store().keys(prefix):
+        name = key.removeprefix(prefix)
+        match = SAMPLE_FILE.match(name)
+        if match:
+            by_class.setdefault(int(match[1]), []).append((int(match[2]), name))
     return {index: [name for _, name in sorted(files)] for index, files in by_class.items()}
 
 
@@ -107,17 +105,21 @@ def create_dataset():
     options = request.form.to_dict()
     name = dataset_name(options, uploads)
     relative_path = f"{DATASETS_DIR}/{uuid.uuid4().hex}"
-    target_dir = settings().artifact_dir / relative_path
-    target_dir.parent.mkdir(parents=True, exist_ok=True)
+    # Arrays are written next to the upload (on this machine), then stored; the row comes last.
+    staging_root = Path(tempfile.mkdtemp(prefix="ingest-", dir=request.upload_folder or None))
     try:
-        ingested = ingest(uploads, options, target_dir, IngestLimits.from_settings(settings()))
-    except DatasetRejected as exc:
-        title = _REJECTION_TITLES.get(exc.status, "Bad upload")
-        raise Problem(exc.status, title, exc.detail, kind="dataset-rejected",
-                      errors=[{"loc": exc.loc, "msg": exc.detail}]) from None
+        try:
+            ingested = ingest(uploads, options, staging_root / "dataset", IngestLimits.from_settings(settings()))
+        except DatasetRejected as exc:
+            title = _REJECTION_TITLES.get(exc.status, "Bad upload")
+            raise Problem(exc.status, title, exc.detail, kind="dataset-rejected",
+                          errors=[{"loc": exc.loc, "msg": exc.detail}]) from None
+        finally:
+            for storage in request.files.values():
+                storage.close()
+        stored_keys = store().publish_folder(relative_path, staging_root / "dataset")
     finally:
-        for storage in request.files.values():
-            storage.close()
+        shutil.rmtree(staging_root, ignore_errors=True)
         request.remove_uploads()
     try:
         dataset = Dataset(
@@ -131,8 +133,8 @@ def create_dataset():
         session.add(dataset)
         session.commit()
     except BaseException:
-        # The row is what makes the folder reachable; without it the arrays are litter.
-        shutil.rmtree(target_dir, ignore_errors=True)
+        # The row is what makes the objects reachable; without it they are litter.
+        store().discard(stored_keys)
         raise
     response = jsonify(dataset_view(dataset))
     response.status_code = 201
@@ -161,5 +163,5 @@ def get_sample(dataset_id: int, filename: str):
     dataset = load_dataset(dataset_id)
     if not SAMPLE_FILE.match(filename):
         raise not_found("Sample image", filename)
-    return send_from_directory(dataset_folder(dataset) / SAMPLES_DIR, filename, mimetype="image/png",
-                               max_age=3600)
+    return send_artifact(f"{dataset.path}/{SAMPLES_DIR}/{filename}", "image/png",
+                         not_found("Sample image", filename), max_age=3600)

@@ -1,10 +1,11 @@
-"""Trained models: the row written by the worker and the .npz file in the artifact store."""
+"""Trained models: the row written by the worker and the .npz file in the artifact store, streamed."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, send_file, url_for
+from flask import Blueprint, jsonify, url_for
 from sqlalchemy import select
 
-from services.api.extensions import db, settings
+from services.api.artifacts import send_artifact
+from services.api.extensions import db
 from services.api.pagination import fetch_page
 from services.api.problems import not_found
 from services.api.route_table import api_route
@@ -54,10 +55,6 @@ def get_model(model_id: int):
            media_types=("application/octet-stream",), problems=(404,))
 def download_model(model_id: int):
     model = load_model_row(model_id)
-    root = settings().artifact_dir.resolve()
-    path = (root / model.path).resolve()
-    if not path.is_relative_to(root) or not path.is_file():
-        raise not_found("The file of model", model_id)
     network = db().get(Network, model.network_id)
-    return send_file(path, mimetype="application/octet-stream", as_attachment=True,
-                     download_name=f"model-{model.id}-{network.name}.npz", etag=model.sha256)
+    return send_artifact(model.path, "application/octet-stream", not_found("The file of model", model_id),
+                         download_name=f"model-{model.id}-{network.name}.npz", etag=model.sha256)

@@ -1,0 +1,1 @@
+from tests.support.fixtures import s3  # noqa: F401
