@@ -54,6 +54,8 @@ class Settings:
     worker_metrics_port: int = 9102
     # "text" or "json" (JSON lines, with job_id and attempt on lines about a job).
     log_format: str = "text"
+    # prometheus-client's own variable: where each API process writes its samples (set by `convforge api`).
+    prometheus_multiproc_dir: str | None = None
 
     @property
     def broker_url(self) -> str:
@@ -83,4 +85,5 @@ def load_settings() -> Settings:
         dataset_cache_bytes=_int("DATASET_CACHE_BYTES", 20 * 1024**3),
         worker_metrics_port=_int("WORKER_METRICS_PORT", 9102),
         log_format=os.environ.get("CONVFORGE_LOG_FORMAT", "text").strip().lower() or "text",
+        prometheus_multiproc_dir=os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None,
     )

@@ -7,7 +7,6 @@ it) each writes its samples there and a scrape of any process adds them all up.
 from __future__ import annotations
 
 import logging
-import os
 import time
 
 from flask import Blueprint, Flask, Response, current_app, g, request
@@ -16,7 +15,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import func, select
 
-from services.api.extensions import Resources
+from services.api.extensions import Resources, settings
 from shared.db.models import JOB_STATES, Job
 
 log = logging.getLogger(__name__)
@@ -72,7 +71,7 @@ def init_metrics(app: Flask, resources: Resources) -> None:
 
 @bp.route("/metrics")
 def scrape():
-    if os.environ.get(MULTIPROC_VARIABLE):
+    if settings().prometheus_multiproc_dir:
         registry = CollectorRegistry()
         MultiProcessCollector(registry)
         body = generate_latest(registry)
