@@ -38,6 +38,10 @@ class Settings:
     max_expanded_bytes: int = 4 * 1024**3
     # Memory a worker lets one training job use; 0 means 80% of the machine's memory.
     worker_memory_bytes: int = 0
+    # Signs the dashboard's session cookie; empty means a random key kept in var_dir/secret_key.
+    secret_key: str = ""
+    # Host headers the API answers (DNS rebinding); "*" allows any.
+    allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
 
     @property
     def broker_url(self) -> str:
@@ -65,4 +69,22 @@ def load_settings() -> Settings:
         job_lease_seconds=_int("JOB_LEASE_SECONDS", 60),
         visibility_timeout_seconds=_int("VISIBILITY_TIMEOUT_SECONDS", 3600),
         worker_memory_bytes=_int("WORKER_MEMORY_BYTES", 0),
+        secret_key=os.environ.get("CONVFORGE_SECRET_KEY", ""),
+        allowed_hosts=_allowed_hosts(),
     )
+
+
+def _allowed_hosts() -> tuple[str, ...]:
+    """CONVFORGE_ALLOWED_HOSTS (comma separated), else localhost and the hosts of the bind and API URL."""
+    from urllib.parse import urlsplit
+
+    listed = os.environ.get("CONVFORGE_ALLOWED_HOSTS", "")
+    if listed.strip():
+        return tuple(host.strip().lower() for host in listed.split(",") if host.strip())
+    hosts = ["localhost", "127.0.0.1", "::1"]
+    bind_host = os.environ.get("CONVFORGE_API_BIND", "").rpartition(":")[0].strip("[]")
+    url_host = urlsplit(os.environ.get("CONVFORGE_API_URL", "")).hostname
+    for host in (bind_host, url_host):
+        if host and host not in ("0.0.0.0", "::") and host.lower() not in hosts:
+            hosts.append(host.lower())
+    return tuple(hosts)

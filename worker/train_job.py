@@ -49,7 +49,7 @@ def run_train_job(job_id: int, worker_name: str, settings: Settings, stop_reques
         model_file = _save(net, settings.artifact_dir, network, dataset, job_id, result)
 
         def add_model(session: Session) -> dict:
-            model = Model(network_id=network.id, dataset_id=dataset.id, job_id=job_id,
+            model = Model(owner_id=job.owner_id, network_id=network.id, dataset_id=dataset.id, job_id=job_id,
                           path=str(model_file.relative_to(settings.artifact_dir)), sha256=_sha256(model_file),
                           size_bytes=model_file.stat().st_size, metrics=result)
             session.add(model)

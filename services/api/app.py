@@ -8,13 +8,14 @@ from importlib.metadata import PackageNotFoundError, version
 from flask import Flask, request
 from werkzeug.routing import IntegerConverter
 
+from services.api.auth import init_auth
 from services.api.extensions import init_resources
 from services.api.problems import register_error_handlers
 from services.api.schemas.common import MAX_ID
 from services.api.uploads import StreamingUploadRequest
 from shared.config import Settings, load_settings
 
-API_BLUEPRINTS = ("networks", "datasets", "jobs", "models", "health")
+API_BLUEPRINTS = ("networks", "datasets", "jobs", "models", "health", "tokens")
 DASHBOARD_MODULE = "services.api.dashboard"
 
 
@@ -36,10 +37,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.json.sort_keys = False
     init_resources(app, settings)
+    init_auth(app)
 
     for name in API_BLUEPRINTS:
         app.register_blueprint(import_module(f"services.api.resources.{name}").bp)
     app.register_blueprint(import_module("services.api.openapi").bp)
+    app.register_blueprint(import_module("services.api.login").bp)
     if importlib.util.find_spec(DASHBOARD_MODULE) is not None:
         app.register_blueprint(import_module(DASHBOARD_MODULE).bp)
 

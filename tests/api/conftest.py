@@ -1,5 +1,9 @@
 """The API over Flask's test client: a migrated temp SQLite database, a temp artifact store, and a
-job queue that records what would be sent (the real broker path is tested end to end elsewhere)."""
+job queue that records what would be sent (the real broker path is tested end to end elsewhere).
+
+`client` is signed in: every request carries the bearer token of `default_user`, an admin (so rows a
+test writes straight into the database, without an owner, stay visible). `make_user` adds users and
+`client_for(token)` gives a client for one of them; `anonymous_client` sends no credentials."""
 from __future__ import annotations
 
 import io
@@ -13,6 +17,7 @@ from services.api.job_queue import task_id_for
 from shared.config import load_settings
 from shared.db.migrate import upgrade_to_head
 from shared.queue import EVALUATE_TASK, TRAIN_TASK
+from tests.support.accounts import Account, add_account, bearer_client
 from tests.support.fixtures import env, redis_url  # noqa: F401
 
 LENET5 = {"name": "lenet5", "input_shape": [1, 28, 28], "layers": [
@@ -63,8 +68,30 @@ def app(settings):
 
 
 @pytest.fixture
-def client(app):
+def default_user(app) -> Account:
+    return add_account(app, admin=True)
+
+
+@pytest.fixture
+def client(app, default_user):
+    return bearer_client(app, default_user.token)
+
+
+@pytest.fixture
+def anonymous_client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def make_user(app):
+    """make_user(name, admin=False) -> Account(id, name, token)"""
+    return lambda name, admin=False: add_account(app, name, admin)
+
+
+@pytest.fixture
+def client_for(app):
+    """client_for(token): a test client whose requests carry that bearer token."""
+    return lambda token: bearer_client(app, token)
 
 
 @pytest.fixture
