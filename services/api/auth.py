@@ -31,7 +31,7 @@ SECURITY_HEADERS = {
                                 "img-src 'self' data:; object-src 'none'; base-uri 'none'; "
                                 "form-action 'self'; frame-ancestors 'none'"),
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
@@ -145,7 +145,11 @@ def _refuse_cross_site() -> None:
         return
     site = request.headers.get("Sec-Fetch-Site")
     origin = request.headers.get("Origin")
-    if site == "cross-site" or site == "same-site" or (origin and origin != request.host_url.rstrip("/")):
+    if site is not None:
+        refused = site not in ("same-origin", "none")  # none: typed by the user, not sent by a page
+    else:  # a browser without Fetch Metadata: its Origin header, when it sends one
+        refused = origin is not None and origin != request.host_url.rstrip("/")
+    if refused:
         raise Problem(403, "Cross-site request refused", "Requests that change something must come from "
                       "this server's own pages or from a client with a bearer token.", kind="cross-site")
 

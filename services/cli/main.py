@@ -16,6 +16,8 @@ COMMANDS = {
     "jobs": ("services.cli.jobs", "list jobs"),
     "status": ("services.cli.jobs", "show one job"),
     "datasets": ("services.cli.datasets", "add or list datasets"),
+    "users": ("services.cli.accounts", "add or list users (on the server's machine)"),
+    "tokens": ("services.cli.accounts", "create, list or revoke API tokens (on the server's machine)"),
 }
 
 

@@ -11,6 +11,7 @@ import time
 
 import requests
 
+from services.cli.credentials import credentials_path, ensure_local_admin, login_link
 from services.cli.demo import run_demo
 from services.cli.embedded_redis import RedisNotFound, redis_process, wait_for_redis
 from services.cli.processes import ChildProcess
@@ -97,6 +98,10 @@ def up(settings: Settings, demo: bool, demo_epochs: int) -> int:
     api_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
     _require_free_port(host or "127.0.0.1", int(port), "the API (set CONVFORGE_API_BIND)")
     migrate(settings)
+    admin, made = ensure_local_admin(settings)
+    if made:
+        print(f"first start: made the admin {admin!r} and a token in {credentials_path(settings)} "
+              "(the CLI on this machine uses it)")
     env = {**os.environ, "CONVFORGE_API_BIND": bind, "CONVFORGE_API_URL": api_url,
            "CONVFORGE_VAR_DIR": str(settings.var_dir), "DATABASE_URL": settings.database_url,
            "ARTIFACT_DIR": str(settings.artifact_dir)}
@@ -121,8 +126,8 @@ def up(settings: Settings, demo: bool, demo_epochs: int) -> int:
         print(f"api: {api_url}/api/v1 (OpenAPI at /api/v1/openapi.json); logs in {log_dir}")
         if demo:
             run_demo(ApiClient(api_url), demo_epochs)
-        print(f"\nconvforge is up: dashboard {api_url}/  API {api_url}/api/v1  (Ctrl-C stops everything)",
-              flush=True)
+        print(f"\nconvforge is up: dashboard {login_link(settings, api_url)}  API {api_url}/api/v1  "
+              "(Ctrl-C stops everything)", flush=True)
         while not stopping.is_set():
             for child in children:
                 if not child.running:

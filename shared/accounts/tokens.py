@@ -17,7 +17,7 @@ from shared.db.models import ROLES, ApiToken, User, utcnow
 TOKEN_PREFIX = "cf_"
 USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$")
 # How long a one-time dashboard login link stays valid.
-LOGIN_LINK_SECONDS = 15 * 60
+LOGIN_LINK_SECONDS = 12 * 3600
 
 
 class AccountError(ValueError):

@@ -7,7 +7,6 @@ import re
 
 import numpy as np
 import pytest
-import requests
 from playwright.sync_api import expect
 
 from shared.db.models import Dataset
@@ -21,7 +20,7 @@ FINISH_TIMEOUT_MS = 180_000
 
 
 def api(stack, method: str, path: str, **kwargs):
-    response = requests.request(method, f"{stack.base_url}/api/v1{path}", timeout=30, **kwargs)
+    response = stack.session.request(method, f"{stack.base_url}/api/v1{path}", timeout=30, **kwargs)
     response.raise_for_status()
     return response.json()
 

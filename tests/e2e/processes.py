@@ -14,10 +14,13 @@ import redis
 import requests
 
 from services.cli.processes import ChildProcess
+from tests.support.accounts import DEFAULT_USER
 from tests.support.services import free_port, require_or_skip
 
 CONVFORGE = [sys.executable, "-m", "services.cli.main"]
 REPO = Path(__file__).resolve().parents[2]
+# API base URL -> the token of that stack's default user; tests.e2e.api.Client sends it.
+STACK_TOKENS: dict[str, str] = {}
 
 
 def wait_for(condition, timeout: float, what: str, interval: float = 0.2):
@@ -45,6 +48,7 @@ class Services:
         self.env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
         self.children: list[ChildProcess] = []
         self.api_url: str | None = None
+        self.token: str | None = None
 
     def start(self, name: str, argv: list[str]) -> ChildProcess:
         child = ChildProcess(name, argv, self.env, self.root / "log" / f"{name}-{len(self.children)}.log")
@@ -71,8 +75,12 @@ class Services:
         wait_for(lambda: _pings(self.env["REDIS_URL"]), 30, "redis-server to answer after the restart")
 
     def migrate(self) -> None:
+        """`convforge migrate`, then the stack's default user: an admin whose token every request of
+        tests.e2e.api.Client and every `convforge` command started here carries (CONVFORGE_TOKEN)."""
         child = self.start("migrate", CONVFORGE + ["migrate"])
         assert child.process.wait(timeout=120) == 0, child.log_tail()
+        self.token = default_token(self.env["DATABASE_URL"])
+        self.env["CONVFORGE_TOKEN"] = self.token
 
     def start_api(self) -> str:
         port = free_port()
@@ -81,6 +89,8 @@ class Services:
         self.env["CONVFORGE_API_URL"] = self.api_url
         api = self.start("api", CONVFORGE + ["api"])
         wait_for(lambda: self._healthy(api), 60, "the API's /health to answer 200")
+        if self.token:
+            STACK_TOKENS[self.api_url] = self.token
         return self.api_url
 
     def start_worker(self, name: str) -> ChildProcess:
@@ -104,6 +114,24 @@ class Services:
     def close(self) -> None:
         for child in reversed(self.children):
             child.stop(grace_seconds=10)
+
+
+def default_token(database_url: str, name: str = DEFAULT_USER) -> str:
+    """A new token for the admin `name` (made if missing) in the stack's database."""
+    from sqlalchemy.orm import Session
+
+    from shared.accounts import create_user, find_user, issue_token
+    from shared.db.session import make_engine
+
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            user = find_user(session, name) or create_user(session, name, "admin")
+            _, secret = issue_token(session, user, "tests")
+            session.commit()
+            return secret
+    finally:
+        engine.dispose()
 
 
 def _pings(url: str) -> bool:

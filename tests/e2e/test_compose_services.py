@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import requests
 
 from shared.cnn import load_model
 from tests.e2e.api import Client
@@ -36,7 +35,7 @@ def test_training_on_postgres_and_redis(services, postgres_database_url, tmp_pat
     assert metrics[-1]["kind"] == "val" and metrics[-1]["epoch"] == 1
     assert job["latest_metrics"]["val_accuracy"] == pytest.approx(metrics[-1]["accuracy"])
 
-    download = requests.get(f"{client.base}/models/{job['model_id']}/download", timeout=60)
+    download = client.session.get(f"{client.base}/models/{job['model_id']}/download", timeout=60)
     assert download.status_code == 200
     (tmp_path / "model.npz").write_bytes(download.content)
     net, metadata = load_model(tmp_path / "model.npz")
@@ -57,7 +56,7 @@ def test_database_outage_during_a_job(services, postgres_server_url, postgres_da
     client.wait_progress(job_id, min_step=20)
 
     with server_stopped(postgres_server_url):
-        response = requests.get(f"{client.base}/jobs/{job_id}", timeout=30)
+        response = client.session.get(f"{client.base}/jobs/{job_id}", timeout=30)
         assert response.status_code == 503
         assert response.headers["Content-Type"].startswith("application/problem+json")
         assert response.json()["status"] == 503 and "Traceback" not in response.text

@@ -4,8 +4,9 @@ progress, read the metrics, download the model, evaluate it with an evaluate job
 process behind."""
 from __future__ import annotations
 
-import re
+import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -18,7 +19,7 @@ import requests
 from shared.cnn import evaluate, load_model
 from shared.data.pipeline import prepare_batch
 from tests.e2e.api import DATASET_FILE, Client
-from tests.e2e.processes import CONVFORGE, REPO, descendants_alive, wait_for
+from tests.e2e.processes import CONVFORGE, REPO, STACK_TOKENS, descendants_alive, wait_for
 from tests.support.services import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -47,6 +48,8 @@ def local_stack(tmp_path):
     try:
         wait_for(lambda: _up_is_healthy(api_url, up), 120, "convforge up to be healthy with a worker")
         started = [child.pid for child in psutil.Process(up.pid).children(recursive=True)]
+        # `convforge up` kept the admin's token under var/ on its first start; the test's Client uses it.
+        STACK_TOKENS[api_url] = json.loads((tmp_path / "var" / "credentials.json").read_text())["token"]
         yield up, api_url, tmp_path / "var", started
     finally:
         if up.poll() is None:
@@ -86,7 +89,7 @@ def test_train_evaluate_and_stop_through_convforge_up(local_stack):
     assert job["result"]["accuracy"] > 0.5
 
     # The downloaded model gives the job's test accuracy on the bundled test split.
-    download = requests.get(f"{api_url}/api/v1/models/{job['model_id']}/download", timeout=60)
+    download = client.session.get(f"{api_url}/api/v1/models/{job['model_id']}/download", timeout=60)
     assert download.status_code == 200
     model_file = var_dir / "downloaded.npz"
     model_file.write_bytes(download.content)
@@ -113,7 +116,9 @@ def test_train_evaluate_and_stop_through_convforge_up(local_stack):
 
 def test_train_jobs_and_status_commands(local_stack):
     _up, api_url, _var_dir, _started = local_stack
-    env = {**os.environ, "CONVFORGE_API_URL": api_url}
+    # The CLI on the same machine finds the token `convforge up` kept under var/: nothing is typed.
+    env = {**{key: value for key, value in os.environ.items() if key != "CONVFORGE_TOKEN"},
+           "CONVFORGE_API_URL": api_url, "CONVFORGE_VAR_DIR": str(_var_dir)}
 
     def convforge(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(CONVFORGE + list(args), capture_output=True, text=True, timeout=600, env=env,
