@@ -51,6 +51,15 @@ class RecordingQueue:
         self.revoked.append(job.id)
         self.task_ids.setdefault(job.id, []).append(task_id_for(job))
 
+    def ping_broker(self) -> str | None:
+        return None
+
+    def live_workers(self, timeout: float = 1.0) -> list[str]:
+        return []
+
+    def safe_broker_url(self) -> str:
+        return "redis://recorded"
+
 
 @pytest.fixture
 def settings(env):

@@ -12,13 +12,13 @@ from services.api.route_table import api_route
 from services.api.schemas.tokens import NewTokenView, TokenList, TokenRequest, TokenView
 from services.api.validation import parse_body
 from shared.accounts import AccountError, issue_token, list_tokens, revoke_token
-from shared.db.models import ApiToken
+from shared.db.models import ApiToken, User
 
 bp = Blueprint("tokens", __name__, url_prefix="/api/v1/tokens")
 
 
 def token_view(token: ApiToken) -> dict:
-    return TokenView(id=token.id, name=token.name, prefix=token.prefix, user=current_user().name,
+    return TokenView(id=token.id, name=token.name, prefix=token.prefix, user=db().get(User, token.user_id).name,
                      created_at=token.created_at, expires_at=token.expires_at, revoked_at=token.revoked_at,
                      last_used_at=token.last_used_at,
                      url=url_for("tokens.revoke", token_id=token.id)).model_dump(mode="json")
@@ -42,12 +42,14 @@ def list_own_tokens():
     return jsonify({"items": [token_view(token) for token in list_tokens(db(), current_user())]})
 
 
-@api_route(bp, "/<id:token_id>/revoke", "POST", summary="Revoke one of your tokens; it stops working at once",
+@api_route(bp, "/<id:token_id>/revoke", "POST", summary="Revoke one of your tokens (an admin: anyone's); it "
+           "stops working at once",
            response=TokenView, problems=(404,))
 def revoke(token_id: int):
     session = db()
     try:
-        token = revoke_token(session, token_id, current_user())
+        user = current_user()
+        token = revoke_token(session, token_id, None if user.is_admin else user)
     except AccountError:
         raise not_found("Token", token_id) from None
     session.commit()
