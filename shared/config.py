@@ -19,6 +19,12 @@ def _int(name: str, default: int) -> int:
         raise ValueError(f"environment variable {name}={raw!r} is not a whole number") from exc
 
 
+DEFAULT_QUOTA_STORED_BYTES = 20 * 1024**3
+DEFAULT_QUOTA_QUEUED_JOBS = 100
+DEFAULT_RATE_UPLOADS = "20/minute"
+DEFAULT_RATE_SUBMISSIONS = "60/minute"
+
+
 @dataclass(frozen=True)
 class Settings:
     var_dir: Path
@@ -42,6 +48,13 @@ class Settings:
     secret_key: str = ""
     # Host headers the API answers (DNS rebinding); "*" allows any.
     allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
+    # Per-user quotas and rate limits (services/api/quotas.py). Rates are "N/minute" strings.
+    quota_stored_bytes: int = DEFAULT_QUOTA_STORED_BYTES
+    quota_queued_jobs: int = DEFAULT_QUOTA_QUEUED_JOBS
+    rate_uploads: str = DEFAULT_RATE_UPLOADS
+    rate_submissions: str = DEFAULT_RATE_SUBMISSIONS
+    # Where the rate limiter counts: empty means the broker's Redis; "memory://" keeps counts per process.
+    ratelimit_storage_url: str = ""
 
     @property
     def broker_url(self) -> str:
@@ -71,6 +84,11 @@ def load_settings() -> Settings:
         worker_memory_bytes=_int("WORKER_MEMORY_BYTES", 0),
         secret_key=os.environ.get("CONVFORGE_SECRET_KEY", ""),
         allowed_hosts=_allowed_hosts(),
+        quota_stored_bytes=_int("CONVFORGE_QUOTA_STORED_BYTES", DEFAULT_QUOTA_STORED_BYTES),
+        quota_queued_jobs=_int("CONVFORGE_QUOTA_QUEUED_JOBS", DEFAULT_QUOTA_QUEUED_JOBS),
+        rate_uploads=os.environ.get("CONVFORGE_RATE_UPLOADS") or DEFAULT_RATE_UPLOADS,
+        rate_submissions=os.environ.get("CONVFORGE_RATE_SUBMISSIONS") or DEFAULT_RATE_SUBMISSIONS,
+        ratelimit_storage_url=os.environ.get("CONVFORGE_RATELIMIT_STORAGE_URL", ""),
     )
 
 

@@ -15,11 +15,13 @@ from flask.sessions import SecureCookieSessionInterface
 
 from services.api.extensions import db, settings
 from services.api.problems import Problem
+from services.api.route_table import PUBLIC_ENDPOINTS as PUBLIC_API_ENDPOINTS
 from shared.accounts import authenticate as user_of_token
 from services.api.schemas.common import as_utc
 from shared.db.models import User, utcnow
 
-PUBLIC_ENDPOINTS = {"health.health", "login.login_page", "login.login", "dashboard.static"}
+# Besides the API routes declared public (the health check): the login page and the dashboard's files.
+PUBLIC_PAGES = {"login.login_page", "login.login", "dashboard.static"}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
@@ -51,6 +53,9 @@ def init_auth(app: Flask) -> None:
                       SESSION_COOKIE_NAME="convforge_session")
     app.before_request(authenticate)
     app.after_request(_security_headers)
+    from services.api.quotas import init_quotas  # after authenticate: quotas are per user
+
+    init_quotas(app)
     app.context_processor(lambda: {"csrf_token": csrf_token, "current_user": g.get("user")})
 
 
@@ -76,7 +81,7 @@ def current_user() -> User:
 def authenticate():
     _check_host()
     _refuse_cross_site()
-    if request.endpoint in PUBLIC_ENDPOINTS:
+    if request.endpoint in PUBLIC_PAGES or request.endpoint in PUBLIC_API_ENDPOINTS:
         g.user = _session_user()
         return None
     header = request.headers.get("Authorization", "")

@@ -43,7 +43,10 @@ class RecordingQueue:
     revoked: list[int] = field(default_factory=list)
     task_ids: dict[int, list[str]] = field(default_factory=dict)  # job id -> ids sent, then revoked
 
-    def send(self, job) -> None:
+    priorities: dict[int, int] = field(default_factory=dict)  # job id -> priority of its message
+
+    def send(self, job, priority: int = 0) -> None:
+        self.priorities[job.id] = priority
         self.sent.append(({"train": TRAIN_TASK, "evaluate": EVALUATE_TASK}[job.kind], job.id))
         self.task_ids.setdefault(job.id, []).append(task_id_for(job))
 

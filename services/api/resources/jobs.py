@@ -8,6 +8,7 @@ from services.api.caching import conditional_json
 from services.api.compatibility import mismatches
 from services.api.auth import current_user
 from services.api.extensions import db, job_queue
+from services.api.fairness import fair_priority
 from services.api.job_queue import BrokerUnavailable
 from services.api.ownership import load_visible, may_see, owner_id, visible
 from services.api.pagination import fetch_page
@@ -154,7 +155,7 @@ def create_job():
     session.add(job)
     session.commit()
     try:
-        job_queue().send(job)
+        job_queue().send(job, priority=fair_priority(job))
     except BrokerUnavailable as exc:
         # Never leave a queued row that no message will ever start.
         job.status, job.finished_at = "failed", utcnow()
