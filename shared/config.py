@@ -55,6 +55,9 @@ class Settings:
     rate_submissions: str = DEFAULT_RATE_SUBMISSIONS
     # Where the rate limiter counts: empty means the broker's Redis; "memory://" keeps counts per process.
     ratelimit_storage_url: str = ""
+    # `convforge migrate` makes this admin with this token when the token is set (docker-compose).
+    admin_name: str = "admin"
+    admin_token: str = ""
 
     @property
     def broker_url(self) -> str:
@@ -89,6 +92,8 @@ def load_settings() -> Settings:
         rate_uploads=os.environ.get("CONVFORGE_RATE_UPLOADS") or DEFAULT_RATE_UPLOADS,
         rate_submissions=os.environ.get("CONVFORGE_RATE_SUBMISSIONS") or DEFAULT_RATE_SUBMISSIONS,
         ratelimit_storage_url=os.environ.get("CONVFORGE_RATELIMIT_STORAGE_URL", ""),
+        admin_name=os.environ.get("CONVFORGE_ADMIN_NAME") or "admin",
+        admin_token=os.environ.get("CONVFORGE_ADMIN_TOKEN", ""),
     )
 
 

@@ -10,7 +10,7 @@ from typing import Iterator
 
 from sqlalchemy.orm import Session
 
-from shared.accounts import authenticate, create_user, find_user, issue_token
+from shared.accounts import authenticate, create_user, find_user, issue_token, register_admin_token
 from shared.config import Settings
 from shared.db.session import make_engine
 
@@ -46,6 +46,17 @@ def ensure_local_admin(settings: Settings) -> tuple[str, bool]:
         session.commit()
         _write_private(credentials_path(settings), json.dumps({"user": user.name, "token": secret}))
         return user.name, True
+
+
+def admin_from_environment(settings: Settings) -> str | None:
+    """CONVFORGE_ADMIN_TOKEN set: its admin exists and the token works. Returns a line to print."""
+    if not settings.admin_token:
+        return None
+    with database_session(settings) as session:
+        added = register_admin_token(session, settings.admin_name, settings.admin_token)
+        session.commit()
+    return f"admin {settings.admin_name!r}: " + ("made, with CONVFORGE_ADMIN_TOKEN as a token" if added
+                                               else "CONVFORGE_ADMIN_TOKEN is already one of their tokens")
 
 
 def login_link(settings: Settings, api_url: str) -> str:

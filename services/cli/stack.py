@@ -11,7 +11,7 @@ import time
 
 import requests
 
-from services.cli.credentials import credentials_path, ensure_local_admin, login_link
+from services.cli.credentials import admin_from_environment, credentials_path, ensure_local_admin, login_link
 from services.cli.demo import run_demo
 from services.cli.embedded_redis import RedisNotFound, redis_process, wait_for_redis
 from services.cli.processes import ChildProcess
@@ -80,6 +80,9 @@ def migrate(settings: Settings) -> int:
 
     upgrade_to_head(settings.database_url)
     print(f"database schema is up to date ({_safe_url(settings.database_url)})")
+    admin = admin_from_environment(settings)
+    if admin:
+        print(admin)
     return 0
 
 

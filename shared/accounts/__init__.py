@@ -8,10 +8,11 @@ from shared.accounts.tokens import (
     issue_token,
     list_tokens,
     new_secret,
+    register_admin_token,
     revoke_token,
     secret_hash,
     spend_login,
 )
 
 __all__ = ["TOKEN_PREFIX", "AccountError", "authenticate", "create_user", "find_user", "issue_token",
-           "list_tokens", "new_secret", "revoke_token", "secret_hash", "spend_login"]
+           "list_tokens", "new_secret", "register_admin_token", "revoke_token", "secret_hash", "spend_login"]

@@ -63,6 +63,26 @@ def issue_token(session: Session, user: User, name: str = "default", expires_in:
     return token, secret
 
 
+MIN_GIVEN_TOKEN_LENGTH = 32
+
+
+def register_admin_token(session: Session, name: str, secret: str) -> bool:
+    """Make sure admin `name` exists and `secret` is one of their tokens (a deployment hands the secret
+    in, e.g. CONVFORGE_ADMIN_TOKEN). True when anything was added."""
+    if len(secret) < MIN_GIVEN_TOKEN_LENGTH:
+        raise AccountError(f"the admin token must be at least {MIN_GIVEN_TOKEN_LENGTH} characters "
+                           "(e.g. `openssl rand -hex 32`)")
+    user = find_user(session, name) or create_user(session, name, "admin")
+    if user.role != "admin":
+        raise AccountError(f"user {name!r} exists and is not an admin")
+    if session.scalars(select(ApiToken).where(ApiToken.token_hash == secret_hash(secret))).first():
+        return False
+    session.add(ApiToken(user_id=user.id, name="deployment", kind="api", token_hash=secret_hash(secret),
+                         prefix=secret[:len(TOKEN_PREFIX) + 6]))
+    session.flush()
+    return True
+
+
 def _usable(token: ApiToken | None, now: datetime) -> bool:
     return (token is not None and token.revoked_at is None
             and (token.expires_at is None or _aware(token.expires_at) > now))

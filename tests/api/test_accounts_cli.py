@@ -77,3 +77,18 @@ def test_printed_dashboard_link_logs_in_once(app, settings, monkeypatch):
     assert page.status_code == 200 and 'id="current-user">admin<' in page.get_data(as_text=True)
     again = app.test_client().get(link.removeprefix("http://localhost"))
     assert again.status_code == 401 and "used or has expired" in again.get_data(as_text=True)
+
+
+def test_migrate_makes_the_first_admin_from_the_environment(app, settings, capsys, client_for, monkeypatch):
+    token = "cf_" + "x" * 40
+    monkeypatch.setenv("CONVFORGE_ADMIN_NAME", "ops")
+    monkeypatch.setenv("CONVFORGE_ADMIN_TOKEN", token)
+    code, out, _ = cli(capsys, "migrate")
+    assert code == 0 and "admin 'ops': made" in out
+    assert client_for(token).get("/api/v1/jobs").status_code == 200
+    code, out, _ = cli(capsys, "migrate")  # the migrate service runs at every `docker-compose up`
+    assert code == 0 and "already one of their tokens" in out
+    assert "ops" in cli(capsys, "users", "list")[1]
+    monkeypatch.setenv("CONVFORGE_ADMIN_TOKEN", "short")
+    code, _, message = cli(capsys, "migrate")
+    assert code == 1 and "at least 32 characters" in message

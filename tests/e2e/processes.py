@@ -56,13 +56,15 @@ class Services:
         self.children.append(child)
         return child
 
-    def start_redis(self) -> str:
+    def start_redis(self, password: str | None = None) -> str:
+        """redis-server; with a password as docker-compose runs it (`--requirepass`)."""
         port = free_port()
         data_dir = self.root / "redis"
         data_dir.mkdir(parents=True, exist_ok=True)
+        auth = ["--requirepass", password] if password else []
         self.redis = self.start("redis", [redis_server_or_skip(), "--port", str(port), "--bind", "127.0.0.1",
-                                          "--dir", str(data_dir), "--appendonly", "yes", "--save", ""])
-        url = f"redis://127.0.0.1:{port}/0"
+                                          "--dir", str(data_dir), "--appendonly", "yes", "--save", "", *auth])
+        url = f"redis://{f':{password}@' if password else ''}127.0.0.1:{port}/0"
         self.env["REDIS_URL"] = url
         wait_for(lambda: _pings(url), 30, "redis-server to answer")
         return url

@@ -17,9 +17,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 def test_training_on_postgres_and_redis(services, postgres_database_url, tmp_path):  # noqa: F811
     services.env["DATABASE_URL"] = postgres_database_url
-    services.start_redis()
+    services.start_redis(password="redissecret")  # as docker-compose runs it
+    # The first admin as the compose file's migrate service makes them, from the environment.
+    admin_token = "cf_" + "c" * 40
+    services.env["CONVFORGE_ADMIN_TOKEN"] = admin_token
     services.migrate()
-    client = Client(services.start_api())
+    client = Client(services.start_api(), token=admin_token)
     services.start_worker("compose")
 
     dataset_id = client.upload_dataset()
