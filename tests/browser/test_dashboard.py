@@ -175,6 +175,9 @@ def test_cancel_a_running_job_from_the_jobs_page(page, stack, small_fashion_mnis
                               timeout=15_000):
         pass
     screenshot(page, "jobs")
+    # The job's page says who submitted it and who cancelled it.
+    page.goto(f"/jobs/{job_id}")
+    expect(page.locator("#job-headline")).to_contain_text("by tester · cancelled by tester")
 
 
 def test_compare_two_runs_on_the_same_axes(page, stack, small_fashion_mnist):
