@@ -6,6 +6,7 @@ Messages carry only a job id; the database row is the source of truth for the jo
 from __future__ import annotations
 
 from celery import Celery
+from kombu.transport.redis import PRIORITY_STEPS
 
 from shared.config import Settings, load_settings
 
@@ -15,16 +16,15 @@ JOB_QUEUE = "convforge.jobs"
 # Redis keys `<prefix><worker name>`, kept alive by each worker (worker/presence.py): a solo-pool worker
 # busy with a job answers no broadcast ping, so "live workers" are the ping replies plus these keys.
 WORKER_PRESENCE_PREFIX = "convforge:worker:"
-# Message priorities on Redis: 0 is handed out first (services/api/fairness.py sets them).
-LOWEST_PRIORITY = 9
+# Message priorities on Redis: kombu keeps one list per step and hands out the lowest step first
+# (services/api/fairness.py picks them; worker/lost_messages.py reads every list).
+PRIORITY_LEVELS = tuple(PRIORITY_STEPS)
 
 
 def make_celery(settings: Settings | None = None, name: str = "convforge") -> Celery:
     settings = settings or load_settings()
     app = Celery(name, broker=settings.broker_url)
-    transport = {"visibility_timeout": settings.visibility_timeout_seconds,
-                 # One Redis list per priority level, read in this order.
-                 "priority_steps": list(range(LOWEST_PRIORITY + 1)), "queue_order_strategy": "priority"}
+    transport = {"visibility_timeout": settings.visibility_timeout_seconds}
     app.conf.update(
         task_default_queue=JOB_QUEUE,
         task_routes={TRAIN_TASK: {"queue": JOB_QUEUE}, EVALUATE_TASK: {"queue": JOB_QUEUE}},

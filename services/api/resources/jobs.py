@@ -4,9 +4,9 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, url_for
 from sqlalchemy import select, update
 
+from services.api.auth import current_user
 from services.api.caching import conditional_json
 from services.api.compatibility import mismatches
-from services.api.auth import current_user
 from services.api.extensions import db, job_queue
 from services.api.fairness import fair_priority
 from services.api.job_queue import BrokerUnavailable
