@@ -7,6 +7,9 @@ from pathlib import Path
 
 import requests
 
+from services.cli.credentials import local_token
+from shared.config import load_settings
+
 API_PREFIX = "/api/v1"
 
 
@@ -15,10 +18,13 @@ class ApiError(Exception):
 
 
 class ApiClient:
-    def __init__(self, base_url: str, timeout: float = 60.0):
+    def __init__(self, base_url: str, timeout: float = 60.0, token: str | None = None):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()
+        token = token or local_token(load_settings())
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
 
     def url(self, path: str) -> str:
         return f"{self.base_url}{API_PREFIX}{path}"

@@ -7,6 +7,7 @@ from services.api.app import create_app
 from shared.db.models import Job, Metric, Model
 from shared.jobs import EVALUATE_TASK, TRAIN_TASK, TrainParams, resolved_params
 from tests.api.conftest import LENET5, npz_bytes, upload
+from tests.support.accounts import signed_in_client
 
 PROBLEM = "application/problem+json"
 
@@ -134,7 +135,7 @@ def test_output_width_mismatch(client, network_id):
 
 def test_broker_down_marks_the_job_failed_and_answers_503(settings, network_id, dataset_id):
     app = create_app(settings)  # the real queue; REDIS_URL points at a closed port
-    client = app.test_client()
+    client = signed_in_client(app)
     response = client.post("/api/v1/jobs", json={"kind": "train", "network_id": network_id,
                                                  "dataset_id": dataset_id})
     assert response.status_code == 503

@@ -5,6 +5,7 @@ from services.api.app import create_app
 from shared.config import load_settings
 from shared.db.migrate import upgrade_to_head
 from tests.api.conftest import TINY, RecordingQueue, npz_bytes, upload
+from tests.support.accounts import signed_in_client
 from tests.support.fixtures import postgres_database_url, postgres_server_url  # noqa: F401
 
 pytestmark = pytest.mark.e2e
@@ -17,7 +18,7 @@ def pg_client(env, postgres_database_url):
     upgrade_to_head(settings.database_url)
     app = create_app(settings)
     app.extensions["convforge"].job_queue = RecordingQueue()
-    yield app.test_client()
+    yield signed_in_client(app)
     app.extensions["convforge"].engine.dispose()
 
 

@@ -7,7 +7,6 @@ import re
 
 import numpy as np
 import pytest
-import requests
 from playwright.sync_api import expect
 
 from shared.db.models import Dataset
@@ -21,7 +20,7 @@ FINISH_TIMEOUT_MS = 180_000
 
 
 def api(stack, method: str, path: str, **kwargs):
-    response = requests.request(method, f"{stack.base_url}/api/v1{path}", timeout=30, **kwargs)
+    response = stack.session.request(method, f"{stack.base_url}/api/v1{path}", timeout=30, **kwargs)
     response.raise_for_status()
     return response.json()
 
@@ -178,6 +177,9 @@ def test_cancel_a_running_job_from_the_jobs_page(page, stack, small_fashion_mnis
                               timeout=15_000):
         pass
     screenshot(page, "jobs")
+    # The job's page says who submitted it and who cancelled it.
+    page.goto(f"/jobs/{job_id}")
+    expect(page.locator("#job-headline")).to_contain_text("by tester · cancelled by tester")
 
 
 def test_compare_two_runs_on_the_same_axes(page, stack, small_fashion_mnist):

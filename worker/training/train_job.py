@@ -66,7 +66,8 @@ def run_train_job(job_id: int, worker_name: str, settings: Settings, stop_reques
         model_key, sha256, size_bytes = _store_model(net, store, scratch, network, dataset, job_id, result)
 
         def add_model(session: Session) -> dict:
-            model = Model(network_id=network.id, dataset_id=dataset.id, job_id=job_id, path=model_key,
+            model = Model(owner_id=job.owner_id, network_id=network.id, dataset_id=dataset.id, job_id=job_id,
+                          path=model_key,
                           sha256=sha256, size_bytes=size_bytes, metrics=result)
             session.add(model)
             session.flush()

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from services.api.artifacts import send_artifact
 from services.api.extensions import db, settings, store
+from services.api.ownership import load_visible, owner_id, visible
 from services.api.pagination import fetch_page
 from services.api.problems import Problem, not_found, validation_problem
 from services.api.route_table import api_route
@@ -68,10 +69,7 @@ def sample_files(dataset: Dataset) -> dict[int, list[str]]:
 
 
 def load_dataset(dataset_id: int) -> Dataset:
-    dataset = db().get(Dataset, dataset_id)
-    if dataset is None:
-        raise not_found("Dataset", dataset_id)
-    return dataset
+    return load_visible(Dataset, dataset_id, "Dataset")
 
 
 def saved_uploads() -> list[Upload]:
@@ -123,7 +121,7 @@ def create_dataset():
         request.remove_uploads()
     try:
         dataset = Dataset(
-            name=name, source_format=ingested.source_format, path=relative_path,
+            owner_id=owner_id(), name=name, source_format=ingested.source_format, path=relative_path,
             num_samples=ingested.num_samples, num_test_samples=ingested.num_test_samples,
             input_shape=list(ingested.input_shape), num_classes=ingested.num_classes,
             class_names=list(ingested.class_names), class_counts=list(ingested.class_counts),
@@ -146,7 +144,7 @@ def create_dataset():
            problems=(400,))
 def list_datasets():
     query = parse_query(PageQuery)
-    rows, next_cursor = fetch_page(db(), select(Dataset), Dataset.id, query)
+    rows, next_cursor = fetch_page(db(), visible(select(Dataset), Dataset), Dataset.id, query)
     page = Page[DatasetListItem](items=[list_item(row) for row in rows], next_cursor=next_cursor)
     return jsonify(page.model_dump(mode="json"))
 

@@ -5,8 +5,9 @@ from flask import Blueprint, Response, jsonify, url_for
 from sqlalchemy import select
 
 from services.api.extensions import db
+from services.api.ownership import load_visible, owner_id, visible
 from services.api.pagination import fetch_page
-from services.api.problems import not_found, validation_problem
+from services.api.problems import validation_problem
 from services.api.route_table import api_route
 from services.api.schemas.common import Page, PageQuery
 from services.api.schemas.networks import (
@@ -47,10 +48,7 @@ def network_view(network: Network) -> dict:
 
 
 def load_network(network_id: int) -> Network:
-    network = db().get(Network, network_id)
-    if network is None:
-        raise not_found("Network", network_id)
-    return network
+    return load_visible(Network, network_id, "Network")
 
 
 @api_route(bp, "", "POST", summary="Store a network definition; answers its per-layer summary",
@@ -58,7 +56,7 @@ def load_network(network_id: int) -> Network:
            headers=("Location",), description=DEFINITION_DOC)
 def create_network():
     definition, summary = checked_definition(json_body())
-    network = Network(name=definition["name"], definition=definition, summary=summary,
+    network = Network(owner_id=owner_id(), name=definition["name"], definition=definition, summary=summary,
                       total_params=summary["total_params"])
     session = db()
     session.add(network)
@@ -81,7 +79,7 @@ def validate_network():
            problems=(400,))
 def list_networks():
     query = parse_query(PageQuery)
-    rows, next_cursor = fetch_page(db(), select(Network), Network.id, query)
+    rows, next_cursor = fetch_page(db(), visible(select(Network), Network), Network.id, query)
     items = [NetworkListItem(id=row.id, name=row.name, total_params=row.total_params,
                              created_at=row.created_at, url=network_url(row.id)) for row in rows]
     return jsonify(Page[NetworkListItem](items=items, next_cursor=next_cursor).model_dump(mode="json"))

@@ -72,7 +72,9 @@ function showJob(job) {
   const metrics = job.latest_metrics || {};
   document.getElementById("job-status").replaceChildren(statusBadge(job.status));
   document.getElementById("job-headline").textContent =
-    `${job.kind} · ${networkLabel(job)} on ${datasetLabel(job)} · created ${formatTime(job.timings?.created_at)}`;
+    `${job.kind} · ${networkLabel(job)} on ${datasetLabel(job)} · created ${formatTime(job.timings?.created_at)}` +
+    (job.submitted_by ? ` by ${job.submitted_by}` : "") +
+    (job.cancelled_by ? ` · cancelled by ${job.cancelled_by}` : "");
   // The x axis spans the whole job, so the curves visibly grow towards its end.
   if (job.progress && job.progress.steps) {
     for (const chart of [lossChart, accuracyChart, learningRateChart]) chart.options.scales.x.max = job.progress.steps;
