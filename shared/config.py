@@ -76,6 +76,8 @@ class Settings:
     # `convforge migrate` makes this admin with this token when the token is set (docker-compose).
     admin_name: str = "admin"
     admin_token: str = ""
+    # The token the CLI sends; empty means the one `convforge up` saved under var_dir.
+    cli_token: str = ""
 
     @property
     def broker_url(self) -> str:
@@ -115,6 +117,7 @@ def load_settings() -> Settings:
         ratelimit_storage_url=os.environ.get("CONVFORGE_RATELIMIT_STORAGE_URL", ""),
         admin_name=os.environ.get("CONVFORGE_ADMIN_NAME") or "admin",
         admin_token=os.environ.get("CONVFORGE_ADMIN_TOKEN", ""),
+        cli_token=os.environ.get("CONVFORGE_TOKEN", ""),
     )
 
 

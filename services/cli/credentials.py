@@ -25,8 +25,8 @@ def credentials_path(settings: Settings) -> Path:
 
 def local_token(settings: Settings) -> str | None:
     """CONVFORGE_TOKEN, else the token `convforge up` saved under var/, else None."""
-    if os.environ.get("CONVFORGE_TOKEN"):
-        return os.environ["CONVFORGE_TOKEN"]
+    if settings.cli_token:
+        return settings.cli_token
     try:
         return json.loads(credentials_path(settings).read_text())["token"]
     except (OSError, ValueError, KeyError, TypeError):
