@@ -23,9 +23,11 @@ from shared.db.models import Dataset, Job, Model
 UPLOAD_ENDPOINT = "datasets.create_dataset"
 SUBMIT_ENDPOINT = "jobs.create_job"
 LIMITER_KEY = "convforge_limiter"
-# Rate limit name -> (setting, environment variable), for the messages.
-RATES = {UPLOAD_ENDPOINT: ("uploads per minute", "rate_uploads", "CONVFORGE_RATE_UPLOADS"),
-         SUBMIT_ENDPOINT: ("job submissions per minute", "rate_submissions", "CONVFORGE_RATE_SUBMISSIONS")}
+# Rate limit name -> (what it counts, its setting, environment variable), for the messages.
+RATES = {UPLOAD_ENDPOINT: ("uploads per minute", lambda configured: configured.rate_uploads,
+                           "CONVFORGE_RATE_UPLOADS"),
+         SUBMIT_ENDPOINT: ("job submissions per minute", lambda configured: configured.rate_submissions,
+                           "CONVFORGE_RATE_SUBMISSIONS")}
 
 
 def init_quotas(app: Flask) -> None:
@@ -33,7 +35,10 @@ def init_quotas(app: Flask) -> None:
     limiter = Limiter(
         key_func=lambda: f"user:{current_user().id}",
         storage_uri=configured.ratelimit_storage_url or configured.broker_url,
-        strategy="moving-window", key_prefix="convforge", headers_enabled=True,
+        strategy="moving-window", key_prefix="convforge",
+        # Off: the limiter's headers would overwrite the Retry-After of other answers (a 503, say);
+        # a 429 sets its own.
+        headers_enabled=False,
         # Redis down: count in this process meanwhile rather than refuse every upload.
         swallow_errors=True, in_memory_fallback_enabled=True, default_limits=[])
     limiter.init_app(app)
@@ -56,14 +61,14 @@ def check_quotas():
 
 def _count_rate(endpoint: str) -> None:
     limiter: Limiter = current_app.extensions[LIMITER_KEY]
-    rate = getattr(settings(), RATES[endpoint][1])
+    rate = RATES[endpoint][1](settings())
     # Used as a context manager, a Flask-Limiter limit counts one hit here and raises when it is spent.
     with limiter.limit(rate, scope=endpoint, override_defaults=True):
         pass
 
 
 def rate_problem(limiter: Limiter, error: RateLimitExceeded) -> Problem:
-    name, _field, variable = RATES.get(request.endpoint, ("requests", "", ""))
+    name, _setting, variable = RATES.get(request.endpoint, ("requests", None, ""))
     item = error.limit.limit
     current = limiter.current_limit
     retry = max(int(current.reset_at - time.time()), 1) if current else item.get_expiry()
