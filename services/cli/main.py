@@ -16,6 +16,8 @@ COMMANDS = {
     "jobs": ("services.cli.jobs", "list jobs"),
     "status": ("services.cli.jobs", "show one job"),
     "datasets": ("services.cli.datasets", "add or list datasets"),
+    "predict": ("services.cli.predict", "print a trained model's top classes for images or arrays"),
+    "export": ("services.cli.predict", "download a trained model as ONNX"),
 }
 
 
