@@ -11,6 +11,7 @@ from PIL import Image
 from services.api.inference.limits import MAX_PREDICT_INPUTS
 from shared.data.pipeline import prepare_batch
 from shared.db.models import Model
+from tests.api.conftest import upload
 from tests.api.saved_model import CLASSES, MEAN, STD, add_saved_model, lenet  # noqa: F401
 
 PROBLEM = "application/problem+json"
@@ -179,3 +180,23 @@ def test_onnx_export_runs_like_the_engine(client, lenet, settings):
     np.testing.assert_allclose(logits, net.forward(prepare_batch(samples, MEAN, STD)), atol=1e-5)
     assert list((settings.artifact_dir / "exports").iterdir())  # built once, then served from the store
     assert client.get(f"/api/v1/models/{model_id}/export?format=tflite").status_code == 400
+
+
+def test_a_stored_test_image_is_served_by_index(client, lenet):
+    rng = np.random.default_rng(0)
+    x_test = rng.integers(0, 256, (5, 1, 28, 28), dtype=np.uint8)
+    dataset_id = upload(client, npz_arrays(x_train=x_test, y_train=np.arange(5), x_test=x_test,
+                                           y_test=np.array([4, 3, 2, 1, 0])), name="split").json["id"]
+    response = client.get(f"/api/v1/datasets/{dataset_id}/images/test/3")
+    assert response.status_code == 200 and response.mimetype == "image/png"
+    assert response.headers["X-Class-Index"] == "1"
+    np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(response.data))), x_test[3, 0])
+    assert client.get(f"/api/v1/datasets/{dataset_id}/images/test/5").status_code == 404
+    assert client.get(f"/api/v1/datasets/{dataset_id}/images/validation/0").status_code == 404
+
+
+def npz_arrays(**arrays) -> io.BytesIO:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    buffer.seek(0)
+    return buffer
