@@ -13,7 +13,7 @@ from shared.db.migrate import upgrade_to_head
 from tests.browser.conftest import REPO
 from tests.support.fixtures import env  # noqa: F401
 
-PAGES = ["/", "/jobs/1", "/compare", "/compare?jobs=1,2", "/new"]
+PAGES = ["/", "/jobs/1", "/compare", "/compare?jobs=1,2", "/new", "/models", "/models/1"]
 
 
 @pytest.fixture

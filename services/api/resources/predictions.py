@@ -75,6 +75,9 @@ def feature_maps(model_id: int):
         probabilities=softmax(logits)[0].tolist(),
         first_conv=first_conv.name if first_conv else None,
         filters=kernel_tiles(loaded.net.params[f"{first_conv.name}.weight"]) if first_conv else [],
+        input_values=sample.tolist() if query.arrays else None,
+        filter_values=(loaded.net.params[f"{first_conv.name}.weight"].tolist()
+                       if query.arrays and first_conv else None),
         layers=[{"name": out.name, "type": out.type, "output_shape": list(out.output_shape), "explain": out.explain,
                  "tiles": channel_tiles(out.output[0]),
                  "values": out.output[0].tolist() if query.arrays else None} for out in outputs])

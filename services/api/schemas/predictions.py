@@ -72,4 +72,7 @@ class FeatureMapView(BaseModel):
     probabilities: list[float]
     first_conv: str | None = Field(description="The name of the first conv layer, whose filters are shown.")
     filters: list[str] = Field(description="The first conv layer's filters as PNG data URLs.")
+    input_values: list | None = Field(None, description="The input as converted, (C, H, W), when arrays=true.")
+    filter_values: list | None = Field(None, description="The first conv layer's weights (out, in, kh, kw), "
+                                                         "when arrays=true.")
     layers: list[LayerMaps]
