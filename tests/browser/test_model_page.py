@@ -32,7 +32,7 @@ def trained_lenet(stack, small_fashion_mnist) -> dict:
             break
         time.sleep(0.5)
     assert job["status"] == "succeeded", job
-    return {"model_id": job["model_id"], "dataset": dataset, "network": network}
+    return {"model_id": job["model_id"], "dataset": dataset, "network": network, "job": job}
 
 
 def api_top_class(stack, model_id: int, path) -> int:
@@ -97,3 +97,22 @@ def test_upload_pick_and_draw(page, stack, trained_lenet, small_fashion_mnist, t
         "(c) => Array.from(c.getContext('2d').getImageData(0, 0, 28, 28).data).filter((v, i) => i % 4 === 0 && v > 128).length")
     assert seen > 20, "the drawing reached the network"
     expect_layer_grids(page, trained_lenet["network"])
+
+
+def test_confusion_matrix_cells_show_their_misclassified_images(page, stack, trained_lenet, small_fashion_mnist):
+    job = trained_lenet["job"]
+    cell = job["result"]["misclassified"][0]
+    page.goto(f"/jobs/{job['id']}")
+    target = page.locator(f'#confusion td.has-examples[data-true-class="{cell["true"]}"]'
+                          f'[data-predicted-class="{cell["predicted"]}"]')
+    expect(target).to_have_count(1)
+    expect(page.locator("#confusion td.has-examples")).to_have_count(len(job["result"]["misclassified"]))
+    target.click()
+    images = page.locator("#misclassified img")
+    expect(images).to_have_count(len(cell["indices"]))
+    names = trained_lenet["dataset"]["class_names"]
+    expect(page.locator("#misclassified h3")).to_contain_text(f'{names[cell["true"]]} predicted as {names[cell["predicted"]]}')
+    page.wait_for_function("() => [...document.querySelectorAll('#misclassified img')].every((i) => i.complete && i.naturalWidth === 28)")
+    with np.load(small_fashion_mnist, allow_pickle=False) as archive:
+        assert all(int(archive["y_test"][index]) == cell["true"] for index in cell["indices"])
+    screenshot(page, "job-misclassified")
