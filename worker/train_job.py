@@ -1,13 +1,13 @@
 """The train task's body: claim, load, train, test, save the model, finish."""
 from __future__ import annotations
 
-import hashlib
 import threading
 import uuid
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from shared.checksums import file_sha256
 from shared.cnn import save_model
 from shared.config import Settings
 from shared.data.store import open_arrays
@@ -50,7 +50,7 @@ def run_train_job(job_id: int, worker_name: str, settings: Settings, stop_reques
 
         def add_model(session: Session) -> dict:
             model = Model(network_id=network.id, dataset_id=dataset.id, job_id=job_id,
-                          path=str(model_file.relative_to(settings.artifact_dir)), sha256=_sha256(model_file),
+                          path=str(model_file.relative_to(settings.artifact_dir)), sha256=file_sha256(model_file),
                           size_bytes=model_file.stat().st_size, metrics=result)
             session.add(model)
             session.flush()
@@ -80,10 +80,3 @@ def _save(net, artifact_dir: Path, network: Network, dataset: Dataset, job_id: i
     })
     return target
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()

@@ -14,8 +14,8 @@ from services.api.schemas.common import MAX_ID
 from services.api.uploads import StreamingUploadRequest
 from shared.config import Settings, load_settings
 
-API_BLUEPRINTS = ("networks", "datasets", "jobs", "models", "predictions", "model_exports", "dataset_images",
-                  "health")
+API_BLUEPRINTS = ("networks", "datasets", "jobs", "model_imports", "models", "predictions", "model_exports",
+                  "dataset_images", "health")
 DASHBOARD_MODULE = "services.api.dashboard"
 
 

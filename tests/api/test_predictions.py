@@ -200,3 +200,38 @@ def npz_arrays(**arrays) -> io.BytesIO:
     np.savez(buffer, **arrays)
     buffer.seek(0)
     return buffer
+
+
+def test_an_onnx_model_is_imported_for_a_dataset_and_predicts_the_same(client, lenet, settings):
+    model_id, net = lenet
+    exported = client.get(f"/api/v1/models/{model_id}/export?format=onnx").data
+    dataset_id = client.get(f"/api/v1/models/{model_id}").json["dataset"]["id"]
+    response = client.post("/api/v1/models/import", data={"file": (io.BytesIO(exported), "lenet.onnx"),
+                                                           "dataset_id": str(dataset_id), "name": "from-onnx"},
+                           content_type="multipart/form-data")
+    assert response.status_code == 201, response.json
+    imported = response.json
+    assert response.headers["Location"] == imported["url"] and imported["network"]["name"] == "from-onnx"
+    network = client.get(imported["network"]["url"]).json
+    assert network["summary"]["total_params"] == 61_706
+    samples = np.random.default_rng(6).integers(0, 256, (5, 1, 28, 28), dtype=np.uint8).tolist()
+    answers = [client.post(f"/api/v1/models/{ident}/predict?top_k=10", json={"inputs": samples}).json
+               for ident in (model_id, imported["id"])]
+    assert answers[0]["predictions"] == answers[1]["predictions"]
+
+
+def test_an_onnx_import_that_does_not_fit_is_refused(client, lenet):
+    dataset_id = client.get(f"/api/v1/models/{lenet[0]}").json["dataset"]["id"]
+    bad = client.post("/api/v1/models/import", data={"file": (io.BytesIO(b"nope"), "x.onnx"), "dataset_id": str(dataset_id)},
+                      content_type="multipart/form-data")
+    assert bad.status_code == 422 and "not a valid ONNX model" in bad.json["detail"]
+    assert bad.json["errors"][0]["loc"] == ["file"]
+    from shared.cnn import build_network
+    from shared.export.onnx_export import export_onnx_bytes
+
+    other = build_network({"input_shape": [1, 8, 8], "layers": [{"type": "flatten"}, {"type": "dense", "units": 10}]})
+    wrong = client.post("/api/v1/models/import", data={"file": (io.BytesIO(export_onnx_bytes(other, [0], [1])), "x.onnx"),
+                                                       "dataset_id": str(dataset_id)}, content_type="multipart/form-data")
+    assert wrong.status_code == 422 and "takes [1, 8, 8]" in wrong.json["detail"]
+    assert client.post("/api/v1/models/import", data={"file": (io.BytesIO(b"x"), "x.onnx"), "dataset_id": "999"},
+                       content_type="multipart/form-data").status_code == 404

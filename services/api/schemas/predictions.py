@@ -76,3 +76,12 @@ class FeatureMapView(BaseModel):
     filter_values: list | None = Field(None, description="The first conv layer's weights (out, in, kh, kw), "
                                                          "when arrays=true.")
     layers: list[LayerMaps]
+
+
+class OnnxUpload(BaseModel):
+    """multipart/form-data of POST /models/import."""
+
+    file: bytes = Field(description="An .onnx model made of Conv, MaxPool, AveragePool, GlobalAveragePool, Flatten, "
+                                    "Gemm or MatMul+Add, Relu, LeakyRelu, Sigmoid, Tanh, BatchNormalization, Dropout.")
+    dataset_id: int = Field(description="The dataset the model is for: its input shape and class count must match.")
+    name: str | None = Field(None, max_length=128, description="The network's name (default: the ONNX graph's).")
