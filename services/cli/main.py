@@ -18,6 +18,7 @@ COMMANDS = {
     "datasets": ("services.cli.datasets", "add or list datasets"),
     "predict": ("services.cli.predict", "print a trained model's top classes for images or arrays"),
     "export": ("services.cli.predict", "download a trained model as ONNX"),
+    "import": ("services.cli.predict", "bring in an ONNX model made of convforge's operators"),
 }
 
 

@@ -1,4 +1,5 @@
-"""`convforge predict MODEL_ID image.png ...` and `convforge export MODEL_ID -o model.onnx`, over REST."""
+"""`convforge predict MODEL_ID image.png ...`, `convforge export MODEL_ID -o model.onnx` and
+`convforge import model.onnx --dataset ID`, over REST."""
 from __future__ import annotations
 
 import argparse
@@ -10,6 +11,11 @@ from shared.config import load_settings
 
 
 def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
+    if command == "import":
+        parser.add_argument("onnx_file", type=Path)
+        parser.add_argument("--dataset", type=int, required=True, help="id of the dataset the model is for")
+        parser.add_argument("--name", default=None, help="the network's name (default: the ONNX graph's)")
+        return
     parser.add_argument("model_id", type=int)
     if command == "predict":
         parser.add_argument("inputs", type=Path, nargs="+", help="PNG/JPEG images or .npy/.npz arrays")
@@ -25,6 +31,8 @@ def run(command: str, args: argparse.Namespace) -> int:
     try:
         if command == "predict":
             return predict(client, args.model_id, args.inputs, args.top)
+        if command == "import":
+            return import_model(client, args.onnx_file, args.dataset, args.name)
         return export(client, args.model_id, args.output or Path(f"model-{args.model_id}.onnx"), args.format)
     except ApiError as exc:
         print(f"convforge {command}: {exc}", file=sys.stderr)
@@ -46,4 +54,14 @@ def predict(client: ApiClient, model_id: int, inputs: list[Path], top: int) -> i
 def export(client: ApiClient, model_id: int, target: Path, file_format: str) -> int:
     size = client.download(f"/models/{model_id}/export", target, format=file_format)
     print(f"wrote {target} ({size:,} bytes; input 'pixels' is uint8 / 255, the normalisation is inside)")
+    return 0
+
+
+def import_model(client: ApiClient, onnx_file: Path, dataset_id: int, name: str | None) -> int:
+    if not onnx_file.is_file():
+        raise ApiError(f"{onnx_file}: no such file")
+    fields = {"dataset_id": str(dataset_id), **({"name": name} if name else {})}
+    model = client.upload("/models/import", onnx_file, **fields)
+    print(f"model {model['id']}: network {model['network']['name']!r} (id {model['network']['id']}) "
+          f"for dataset {model['dataset']['name']!r}")
     return 0

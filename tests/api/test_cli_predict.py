@@ -58,3 +58,13 @@ def test_export_writes_an_onnx_file(served, lenet, tmp_path, capsys):
     assert model.graph.input[0].name == "pixels" and "wrote" in capsys.readouterr().out
     assert main(["export", "99", "-o", str(tmp_path / "x.onnx")]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_import_brings_an_onnx_file_in(served, lenet, tmp_path, capsys, client):
+    target = tmp_path / "lenet.onnx"
+    assert main(["export", str(lenet[0]), "-o", str(target)]) == 0
+    dataset_id = client.get(f"/api/v1/models/{lenet[0]}").json["dataset"]["id"]
+    assert main(["import", str(target), "--dataset", str(dataset_id), "--name", "again"]) == 0
+    assert "network 'again'" in capsys.readouterr().out
+    assert main(["import", str(tmp_path / "absent.onnx"), "--dataset", str(dataset_id)]) == 1
+    assert "no such file" in capsys.readouterr().err
