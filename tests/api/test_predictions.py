@@ -122,6 +122,7 @@ def test_too_large_image_and_body_are_413(client, lenet, monkeypatch):
     monkeypatch.setattr(inputs, "MAX_PREDICT_BODY_BYTES", 1000)
     body = client.post(f"/api/v1/models/{lenet[0]}/predict", json={"inputs": np.zeros((1, 28, 28)).tolist()})
     assert body.status_code == 413 and body.mimetype == PROBLEM
+    assert "predict takes at most 1,000" in body.json["detail"]
 
 
 def test_top_k_beyond_the_classes_and_unknown_model(client, lenet):

@@ -103,6 +103,7 @@ def test_confusion_matrix_cells_show_their_misclassified_images(page, stack, tra
     job = trained_lenet["job"]
     cell = job["result"]["misclassified"][0]
     page.goto(f"/jobs/{job['id']}")
+    expect(page.locator("#model-page-link a")).to_have_attribute("href", f"/models/{job['model_id']}")
     target = page.locator(f'#confusion td.has-examples[data-true-class="{cell["true"]}"]'
                           f'[data-predicted-class="{cell["predicted"]}"]')
     expect(target).to_have_count(1)

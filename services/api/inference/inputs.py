@@ -41,7 +41,10 @@ def bad_input(detail: str, loc: list, status: int = 422) -> Problem:
 
 def read_inputs(input_shape: tuple[int, ...]) -> Inputs:
     """The request's samples; at most MAX_PREDICT_INPUTS, each checked against `input_shape`."""
-    request.max_content_length = MAX_PREDICT_BODY_BYTES
+    if request.content_length is not None and request.content_length > MAX_PREDICT_BODY_BYTES:
+        raise bad_input(f"the request body is {request.content_length:,} bytes; predict takes at most "
+                        f"{MAX_PREDICT_BODY_BYTES:,}", ["body"], 413)
+    request.max_content_length = MAX_PREDICT_BODY_BYTES  # a body without Content-Length stops there too
     if request.is_json:
         body = json_body()
         if not isinstance(body, dict) or set(body) != {"inputs"}:

@@ -2,6 +2,8 @@
 output for one input, the first conv layer's filters, the class probabilities)."""
 from __future__ import annotations
 
+import math
+
 from flask import Blueprint, jsonify
 
 from services.api.inference.inputs import bad_input, read_inputs
@@ -55,7 +57,7 @@ def feature_maps(model_id: int):
     model = load_model_row(model_id)
     query = parse_query(FeatureMapQuery)
     loaded = loaded_model(model)
-    values = sum(int(_size(plan.output_shape)) for plan in loaded.net.summary.plans)
+    values = sum(math.prod(plan.output_shape) for plan in loaded.net.summary.plans)
     if values > MAX_FEATURE_MAP_VALUES:
         raise bad_input(f"model {model.id}'s layers output {values:,} values per input; feature maps are "
                         f"served for up to {MAX_FEATURE_MAP_VALUES:,}", ["model"], 413)
@@ -82,13 +84,6 @@ def feature_maps(model_id: int):
                  "tiles": channel_tiles(out.output[0]),
                  "values": out.output[0].tolist() if query.arrays else None} for out in outputs])
     return jsonify(view.model_dump(mode="json"))
-
-
-def _size(shape) -> int:
-    total = 1
-    for size in shape:
-        total *= size
-    return total
 
 
 def _input_pixels(sample):

@@ -129,7 +129,10 @@ function showEvaluation(job) {
   document.getElementById("model-link").replaceChildren(job.model_id
     ? element("a", { class: "button", href: `${API_ROOT}/models/${job.model_id}/download`, download: "" },
       `Download model #${job.model_id} (.npz)`)
-    : "", " ", job.model_id ? element("a", { class: "button", href: `/models/${job.model_id}` }, "Look inside the model") : "");
+    : "");
+  document.getElementById("model-page-link").replaceChildren(job.model_id
+    ? element("a", { class: "button", href: `/models/${job.model_id}` }, `Look inside model #${job.model_id}`)
+    : "");
   document.getElementById("per-class").replaceChildren(perClassTable(result.per_class || []));
   const heatmap = result.confusion_matrix ? confusionHeatmap(result.confusion_matrix, classNamesOf(result)) : null;
   document.getElementById("confusion").replaceChildren(heatmap || "");
