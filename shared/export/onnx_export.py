@@ -18,6 +18,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from shared.data.pipeline import divisor_std
+
 OPSET = 17
 INPUT_NAME, LOGITS_NAME, PROBABILITIES_NAME = "pixels", "logits", "probabilities"
 ONNX_MEDIA_TYPE = "application/onnx"
@@ -119,8 +121,7 @@ LAYER_EXPORTS: dict[str, Callable] = {
 
 def _normalisation(graph: _Graph, input_shape: tuple, mean: Sequence[float], std: Sequence[float]) -> str:
     mean = np.asarray(mean, dtype=np.float32)
-    std = np.asarray(std, dtype=np.float32)
-    std = np.where(std > 0, std, 1)  # as in training: a constant channel is only centred
+    std = divisor_std(std)  # as in training
     per_channel = (-1, 1, 1) if len(input_shape) == 3 else (-1,)
     centred = graph.node("Sub", [INPUT_NAME, graph.constant("normalisation.mean", mean.reshape(per_channel))],
                          "normalisation.centred", "normalisation.subtract_mean")
@@ -128,7 +129,7 @@ def _normalisation(graph: _Graph, input_shape: tuple, mean: Sequence[float], std
                       "normalisation", "normalisation.divide_by_std")
 
 
-def export_onnx(net, mean: Sequence[float], std: Sequence[float], class_names: Sequence[str] | None = None,
+def export_onnx(net, mean: Sequence[float], std: Sequence[float], class_names: Sequence[str] | None = None
                 ) -> onnx.ModelProto:
     """The network with its normalisation as an ONNX model, checked by ``onnx.checker``."""
     graph = _Graph()
@@ -141,7 +142,7 @@ def export_onnx(net, mean: Sequence[float], std: Sequence[float], class_names: S
         prefix = f"{plan.name}."
         arrays = {key[len(prefix):]: value for key, value in state.items() if key.startswith(prefix)}
         source = export(graph, plan, arrays, source)
-    outputs = plan.output_shape
+    outputs = net.summary.plans[-1].output_shape
     graph.node("Identity", [source], LOGITS_NAME, "logits")
     graph.node("Softmax", [LOGITS_NAME], PROBABILITIES_NAME, "softmax", axis=-1)
     onnx_graph = helper.make_graph(
