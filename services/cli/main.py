@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from services.cli import accounts, datasets, jobs, stack, summary
+from services.cli import accounts, datasets, jobs, predict, stack, summary
 
 # subcommand -> (module that adds its arguments and runs it, help)
 COMMANDS = {
@@ -19,6 +19,9 @@ COMMANDS = {
     "datasets": (datasets, "add or list datasets"),
     "users": (accounts, "add or list users (on the server's machine)"),
     "tokens": (accounts, "create, list or revoke API tokens (on the server's machine)"),
+    "predict": (predict, "print a trained model's top classes for images or arrays"),
+    "export": (predict, "download a trained model as ONNX"),
+    "import": (predict, "bring in an ONNX model made of convforge's operators"),
 }
 
 

@@ -48,6 +48,25 @@ class ApiClient:
                      for name, file_path in parts.items()}
             return self._json(self._send("POST", path, files=files, data=fields, timeout=max(self.timeout, 600)))
 
+    def post_files(self, path: str, field: str, file_paths: list[Path], **params) -> dict:
+        """A multipart POST with several files under one part name."""
+        with ExitStack() as handles:
+            files = [(field, (file_path.name, handles.enter_context(open(file_path, "rb"))))
+                     for file_path in file_paths]
+            return self._json(self._send("POST", path, files=files, params=params))
+
+    def download(self, path: str, target: Path, **params) -> int:
+        """Stream a GET answer into `target` (written beside it, then renamed); returns its size."""
+        response = self._send("GET", path, params=params, stream=True, timeout=max(self.timeout, 600))
+        partial = target.with_name(f".{target.name}.part")
+        size = 0
+        with open(partial, "wb") as handle:
+            for block in response.iter_content(1 << 20):
+                handle.write(block)
+                size += len(block)
+        partial.replace(target)
+        return size
+
     def _send(self, method: str, path: str, **kwargs) -> requests.Response:
         kwargs.setdefault("timeout", self.timeout)
         try:

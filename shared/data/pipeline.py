@@ -33,6 +33,12 @@ def epoch_order(train_idx: np.ndarray, seed: int, epoch: int) -> np.ndarray:
     return np.asarray(train_idx)[rng.permutation(len(train_idx))]
 
 
+def divisor_std(std: Sequence[float], dtype: str = "float32") -> np.ndarray:
+    """The per-channel std a batch is divided by: a constant channel (std 0) is only centred."""
+    std = np.asarray(std, dtype=dtype)
+    return np.where(std > 0, std, 1).astype(dtype)
+
+
 def prepare_batch(x: np.ndarray, mean: Sequence[float], std: Sequence[float], dtype: str = "float32",
                   augment: dict | None = None, rng: np.random.Generator | None = None) -> np.ndarray:
     """A batch (N, C, H, W) as the network sees it: scaled to [0, 1] if uint8, augmented if asked,
@@ -52,8 +58,7 @@ def prepare_batch(x: np.ndarray, mean: Sequence[float], std: Sequence[float], dt
         if augment.get("flip"):
             batch = random_flip(batch, rng)
     mean = np.asarray(mean, dtype=dtype).reshape(1, -1, 1, 1)
-    std = np.asarray(std, dtype=dtype).reshape(1, -1, 1, 1)
-    std = np.where(std > 0, std, 1)  # a constant channel is only centred
+    std = divisor_std(std, dtype).reshape(1, -1, 1, 1)
     batch -= mean
     batch /= std
     return batch

@@ -15,7 +15,7 @@ from tests.browser.conftest import REPO
 from tests.support.accounts import signed_in_client
 from tests.support.fixtures import env  # noqa: F401
 
-PAGES = ["/", "/jobs/1", "/compare", "/compare?jobs=1,2", "/new"]
+PAGES = ["/", "/jobs/1", "/compare", "/compare?jobs=1,2", "/new", "/models", "/models/1"]
 
 
 @pytest.fixture

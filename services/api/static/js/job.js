@@ -134,9 +134,15 @@ function showEvaluation(job) {
     ? element("a", { class: "button", href: `${API_ROOT}/models/${job.model_id}/download`, download: "" },
       `Download model #${job.model_id} (.npz)`)
     : "");
+  document.getElementById("model-page-link").replaceChildren(job.model_id
+    ? element("a", { class: "button", href: `/models/${job.model_id}` }, `Look inside model #${job.model_id}`)
+    : "");
   document.getElementById("per-class").replaceChildren(perClassTable(result.per_class || []));
-  document.getElementById("confusion").replaceChildren(
-    result.confusion_matrix ? confusionHeatmap(result.confusion_matrix, classNamesOf(result)) : "");
+  const heatmap = result.confusion_matrix ? confusionHeatmap(result.confusion_matrix, classNamesOf(result)) : null;
+  document.getElementById("confusion").replaceChildren(heatmap || "");
+  if (heatmap && job.dataset) {
+    linkMisclassifiedCells(heatmap, result, job.dataset.id, classNamesOf(result), document.getElementById("misclassified"));
+  }
 }
 
 function showNetwork(job) {
