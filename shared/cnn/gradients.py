@@ -16,6 +16,7 @@ from typing import Iterable, Protocol
 
 import numpy as np
 
+from .layers.plan import walk
 from .losses import mean_squared_error, softmax_cross_entropy
 
 LOSSES = {"cross_entropy": softmax_cross_entropy, "mse": mean_squared_error}
@@ -78,7 +79,7 @@ def shard_gradient(net, x: np.ndarray, y: np.ndarray, first_sample_id: int, batc
     batch of ``batch_size`` images, restricted to its images ``x`` (the batch's images from
     ``first_sample_id`` on); return (the loss summed over ``x``, correct predictions)."""
     count = len(y)
-    size = images_per_pass((layer.plan.type for layer in net.layers), count)
+    size = images_per_pass((plan.type for plan in walk(net.summary.plans)), count)
     loss_sum, correct = 0.0, 0
     for start in range(0, count, size):
         stop = min(start + size, count)
