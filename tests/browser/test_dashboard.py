@@ -80,11 +80,15 @@ def test_submit_from_new_job_page_watch_it_train_and_read_the_results(page, stac
     page.fill("input[name=batch_size]", "16")
     page.fill("input[name=lr]", "0.01")
     page.fill("input[name=workers]", "1")
+    page.fill("input[name=erase]", "0.25")
+    page.fill("input[name=label_smoothing]", "0.1")
     screenshot(page, "new-job")
     page.click("#submit-job")
 
     page.wait_for_url(re.compile(r"/jobs/\d+$"), timeout=30_000)
     job_id = int(page.url.rsplit("/", 1)[1])
+    params = api(stack, "GET", f"/jobs/{job_id}")["params"]
+    assert (params["augment"]["erase"], params["label_smoothing"]) == (0.25, 0.1)
 
     # The progress bar moves and the curve gets points: both seen part-way through the job, then full.
     progress = page.locator("#job-progress .progress")
@@ -308,3 +312,9 @@ def test_layer_table_shows_a_residual_block_nested(page, stack):
     expect(page.locator("#definition-summary tr.explain").nth(1)).to_contain_text(
         "output = conv path (8, 4, 4) + shortcut (8, 4, 4)")
     screenshot(page, "residual-layer-table")
+
+    # The form's recipe fields: warm-up goes with the cosine schedule only.
+    page.fill("input[name=warmup_steps]", "5")
+    assert "schedule" not in page.evaluate("() => trainingParams()")
+    page.select_option("select[name=schedule]", "cosine")
+    assert page.evaluate("() => trainingParams()")["schedule"] == {"type": "cosine", "warmup_steps": 5}
