@@ -44,7 +44,7 @@ def test_train_job_is_queued_then_sent(client, queue, network_id, dataset_id):
     params = job["params"]
     assert params["optimizer"]["type"] == "adam" and params["optimizer"]["lr"] == 0.001
     assert params["schedule"] == {"type": "cosine", "min_lr": 0.0, "warmup_steps": 2}
-    assert params["augment"] == {"crop_padding": 2, "flip": True}
+    assert params["augment"] == {"crop_padding": 2, "flip": True, "erase": 0.0}
     assert (params["workers"], params["seed"], params["checkpoint_every_steps"]) == (2, 7, 50)
     assert job["network"]["summary"]["total_params"] > 0
     assert job["dataset"]["name"] == "tiny"

@@ -42,5 +42,5 @@ def test_network_dataset_job_round_trip(pg_client):
     assert pg_client.post(f"/api/v1/jobs/{ids[0]}/cancel").status_code == 409
     queued = pg_client.get("/api/v1/jobs?status=queued").json["items"]
     assert [job["id"] for job in queued] == ids[:0:-1]
-    assert pg_client.get(f"/api/v1/jobs/{ids[1]}").json["params"]["augment"] == {"crop_padding": 0, "flip": True}
+    assert pg_client.get(f"/api/v1/jobs/{ids[1]}").json["params"]["augment"] == {"crop_padding": 0, "flip": True, "erase": 0.0}
     assert pg_client.get("/api/v1/jobs/2147483647").status_code == 404

@@ -36,9 +36,16 @@ def memory_limit(configured: int) -> int:
 
 
 def training_bytes(summary: dict, batch_size: int) -> int:
-    images = images_per_pass((layer["type"] for layer in summary["layers"]), batch_size)
+    images = images_per_pass(_layer_types(summary["layers"]), batch_size)
     activations = summary["activation_bytes"] * images * ACTIVATION_FACTOR
     return activations + summary["total_params"] * BYTES_PER_VALUE * PARAMETER_FACTOR
+
+
+def _layer_types(rows: list[dict]):
+    """Every layer's type, those held by blocks included."""
+    for row in rows:
+        yield row["type"]
+        yield from _layer_types(row.get("layers", []))
 
 
 def check_fits(summary: dict, batch_size: int, configured_limit: int) -> None:
