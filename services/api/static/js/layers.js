@@ -1,5 +1,6 @@
-// The layer table of a network summary: type, output shape, parameters and multiply-adds per layer,
-// a bar of each layer's share of the totals, and the layer's arithmetic on demand.
+// The layer table of a network summary: type, output shape, receptive field, parameters and
+// multiply-adds per layer, a bar of each layer's share of the totals, and the layer's arithmetic
+// on demand.
 "use strict";
 
 function layerTable(summary) {
@@ -10,7 +11,7 @@ function layerTable(summary) {
   layers.forEach((layer, index) => {
     const explainRow = element("tr", { class: "explain hidden" },
       element("td", {}),
-      element("td", { colspan: 8 }, element("pre", {}, layer.explain || "No arithmetic for this layer.")));
+      element("td", { colspan: 9 }, element("pre", {}, layer.explain || "No arithmetic for this layer.")));
     const toggle = element("button", { type: "button", class: "small", "aria-expanded": "false",
       "aria-label": `Arithmetic of ${layer.name}` }, "Arithmetic");
     toggle.addEventListener("click", () => showArithmetic(toggle, explainRow, explainRow.classList.contains("hidden")));
@@ -20,6 +21,7 @@ function layerTable(summary) {
         element("td", {}, layer.name),
         element("td", {}, layer.type),
         element("td", { class: "shape" }, formatShape(layer.output_shape)),
+        element("td", { class: "receptive" }, receptiveText(layer.receptive_field)),
         element("td", { class: "num" }, formatCount(layer.params)),
         element("td", {}, shareBar("params", layer.params, totalParams)),
         element("td", { class: "num" }, formatCount(layer.macs)),
@@ -37,18 +39,29 @@ function layerTable(summary) {
   const table = element("table", { class: "layers" },
     element("thead", {}, element("tr", {},
       element("th", { class: "num" }, "#"), element("th", {}, "Layer"), element("th", {}, "Type"),
-      element("th", {}, "Output shape"), element("th", { class: "num" }, "Parameters"),
+      element("th", {}, "Output shape"),
+      element("th", { title: "Input pixels one output sees, and the jump between neighbouring outputs" }, "Receptive field"),
+      element("th", { class: "num" }, "Parameters"),
       element("th", {}, "Share of parameters"), element("th", { class: "num" }, "Multiply-adds"),
       element("th", {}, "Share of multiply-adds"), element("th", {}, showAll))),
     body,
     element("tfoot", {}, element("tr", {},
       element("td", {}), element("td", { colspan: 2 }, `Input ${formatShape(summary.input_shape)}`),
-      element("td", {}, "Total"),
+      element("td", {}, "Total"), element("td", {}),
       element("td", { class: "num total-params" }, formatCount(totalParams)),
       element("td", { class: "muted" }, `${formatCount(summary.trainable_params)} trainable`),
       element("td", { class: "num total-macs" }, formatCount(totalMacs)),
       element("td", {}), element("td", {}))));
   return element("div", { class: "scroll" }, table);
+}
+
+// "5x5, jump 1"; a dash once the output is flat (summaries stored before it was computed: blank)
+function receptiveText(field) {
+  if (field === undefined) return "";
+  if (field === null) return "–";
+  const [rows, cols] = field.size;
+  const [jumpRows, jumpCols] = field.jump;
+  return `${rows}x${cols}, jump ${jumpRows === jumpCols ? jumpRows : `${jumpRows}x${jumpCols}`}`;
 }
 
 function showArithmetic(toggle, explainRow, open) {
