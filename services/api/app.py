@@ -9,12 +9,13 @@ from werkzeug.routing import IntegerConverter
 from services.api import dashboard, openapi
 from services.api.extensions import init_resources
 from services.api.problems import register_error_handlers
-from services.api.resources import datasets, health, jobs, models, networks
+from services.api.resources import datasets, health, jobs, lessons, models, networks
 from services.api.schemas.common import MAX_ID
 from services.api.uploads import StreamingUploadRequest
 from shared.config import Settings, load_settings
 
-BLUEPRINTS = (networks.bp, datasets.bp, jobs.bp, models.bp, health.bp, openapi.bp, dashboard.bp)
+BLUEPRINTS = (networks.bp, datasets.bp, jobs.bp, models.bp, health.bp, lessons.bp, openapi.bp,
+              dashboard.bp)
 
 
 class IdConverter(IntegerConverter):

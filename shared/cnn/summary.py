@@ -104,6 +104,10 @@ def _layer_dict(p: LayerPlan) -> dict:
            "activation_bytes": p.activation_bytes, "explain": p.explain,
            "receptive_field": p.receptive_field.as_dict() if p.receptive_field else None,
            "dense_equivalent_params": p.dense_equivalent_params}
+    if p.window:
+        w = p.window
+        row["window"] = {"kernel": list(w.kernel), "stride": list(w.stride),
+                         "padding": list(w.padding), "dilation": list(w.dilation)}
     if p.children:
         row["layers"] = [_layer_dict(child) for child in p.children]
     return row

@@ -13,6 +13,13 @@ class ReceptiveFieldView(BaseModel):
     jump: list[int] = Field(description="Input pixels (rows, columns) between neighbouring output positions.")
 
 
+class WindowView(BaseModel):
+    kernel: list[int] = Field(description="Rows, columns.")
+    stride: list[int] = Field(description="Rows, columns.")
+    padding: list[int] = Field(description="Top, bottom, left, right, resolved from the definition.")
+    dilation: list[int] = Field(description="Rows, columns.")
+
+
 class LayerSummaryView(BaseModel):
     """One layer of the summary; a layer that holds layers lists them under `layers`."""
 
@@ -30,6 +37,7 @@ class LayerSummaryView(BaseModel):
     receptive_field: ReceptiveFieldView | None = Field(
         None, description="By the recursion r_out = r_in + (k - 1)*j_in, j_out = j_in*s; "
         "null once the output is no longer a feature map.")
+    window: WindowView | None = Field(None, description="Convolution and pooling: the sliding window.")
     dense_equivalent_params: int | None = Field(
         None, description="Convolutions: the parameters (and multiply-adds) a dense layer "
         "would need for the same input and output shapes.")
