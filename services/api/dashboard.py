@@ -1,4 +1,4 @@
-"""The dashboard: four HTML pages that poll the REST API from the browser.
+"""The dashboard: five HTML pages that poll the REST API from the browser.
 
 The pages hold no data of their own; every number they show comes from `/api/v1`, fetched by the
 scripts in `static/js/`. Chart.js is served from `static/vendor/`, so nothing is loaded from the internet.
@@ -11,6 +11,7 @@ from pathlib import Path
 from flask import Blueprint, render_template
 from jinja2.utils import htmlsafe_json_dumps
 
+from shared.cnn import lesson
 from shared.jobs import TrainParams
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
@@ -48,6 +49,13 @@ def new_job_page():
     # The form starts from the job contract's defaults.
     return render_template("dashboard/new.html", page="new", examples=examples, examples_json=examples_json,
                            defaults=TrainParams())
+
+
+@bp.get("/learn")
+def learn_page():
+    # The controls start from the lesson's defaults and stop at the API's bounds.
+    return render_template("dashboard/learn.html", page="learn", defaults=lesson.LessonSettings(),
+                           lesson=lesson)
 
 
 def example_definitions() -> dict[str, dict]:

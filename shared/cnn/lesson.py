@@ -3,7 +3,7 @@
 The input and the weights are small whole numbers, so every product is exact; the output values
 are the engine's own forward pass. For each output value the lesson lists the terms it is made
 of: the element-wise products of its window and its filter for a convolution (summed across the
-whole depth, plus the bias), the window's values for a pooling layer (padding is ``None`` for max
+whole depth, plus the bias; ``channel_sums`` adds them up per input channel), the window's values for a pooling layer (padding is ``None`` for max
 pooling, which never picks it, and 0 for mean pooling, which counts it).
 """
 from __future__ import annotations
@@ -104,4 +104,6 @@ def work_lesson(settings: LessonSettings) -> dict:
         "bias": bias.tolist() if is_conv else None,
         "output": output.tolist(),
         "terms": terms,
+        # a convolution's products summed over each input channel's window
+        "channel_sums": (np.asarray(terms).sum(axis=(4, 5)) + 0.0).tolist() if is_conv else None,
     }

@@ -40,3 +40,5 @@ class LessonView(BaseModel):
         "[output channel][row][column][input channel][i][j]: what each output value is made of. "
         "conv2d: window value times weight (summed, plus the bias); pooling: the window's values "
         "(one input channel; null for max pooling's padding)."))
+    channel_sums: list[list[list[list[float]]]] | None = Field(description=(
+        "conv2d: [output channel][row][column][input channel], the products summed per input channel."))

@@ -26,7 +26,7 @@ function layerTable(summary) {
         element("td", {}, shareBar("params", layer.params, totalParams)),
         element("td", { class: "num" }, formatCount(layer.macs)),
         element("td", {}, shareBar("macs", layer.macs, totalMacs)),
-        element("td", {}, toggle)),
+        element("td", {}, toggle, " ", learnLink(layer))),
       explainRow);
   });
   const showAll = element("button", { type: "button", class: "small" }, "Show all arithmetic");
@@ -53,6 +53,20 @@ function layerTable(summary) {
       element("td", { class: "num total-macs" }, formatCount(totalMacs)),
       element("td", {}), element("td", {}))));
   return element("div", { class: "scroll" }, table);
+}
+
+// A conv or pooling layer's settings on the Learn page, which fits them to a small input.
+const LEARNABLE = ["conv2d", "maxpool2d", "avgpool2d"];
+
+function learnLink(layer) {
+  if (!LEARNABLE.includes(layer.type) || !layer.window) return "";
+  const [channels, height, width] = layer.input_shape;
+  const { kernel, stride, padding, dilation } = layer.window;
+  const query = new URLSearchParams({ layer: layer.name, kind: layer.type, channels, height, width,
+    kernel: kernel[0], stride: stride[0], padding: padding[0], dilation: dilation[0] });
+  if (layer.type === "conv2d") query.set("filters", layer.output_shape[0]);
+  return element("a", { class: "button small learn-link", href: `/learn?${query}`,
+    "aria-label": `See ${layer.name} compute on the Learn page` }, "Learn");
 }
 
 // "5x5, jump 1"; a dash once the output is flat (summaries stored before it was computed: blank)
