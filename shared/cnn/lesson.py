@@ -49,8 +49,6 @@ class LessonSettings:
         else:
             layer = {"type": self.kind, "pool_size": self.kernel, "stride": self.stride,
                      "padding": self.padding}
-            if self.dilation != 1:  # pooling has no dilation: the engine says so
-                layer["dilation"] = self.dilation
         return {"name": "lesson", "input_shape": [self.channels, self.height, self.width],
                 "layers": [layer]}
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from services.api.schemas.networks import LayerSummaryView
 from shared.cnn import lesson
@@ -23,6 +23,13 @@ class LessonQuery(BaseModel):
     dilation: int = Field(_DEFAULTS.dilation, ge=1, le=lesson.MAX_DILATION, description="conv2d only.")
     filters: int = Field(_DEFAULTS.filters, ge=1, le=lesson.MAX_FILTERS, description="conv2d only.")
     seed: int = Field(_DEFAULTS.seed, ge=0, le=2**31 - 1, description="Picks the input and weight values.")
+
+    @field_validator("dilation")
+    @classmethod
+    def _dilation_is_for_convolution(cls, dilation: int, info: ValidationInfo) -> int:
+        if dilation != 1 and info.data.get("kind", "conv2d") != "conv2d":
+            raise ValueError("pooling windows are not dilated; dilation applies to conv2d only")
+        return dilation
 
 
 Grid = list[list[float]]
