@@ -12,15 +12,15 @@ from services.api.auth import init_auth
 from services.api.extensions import init_resources
 from services.api.metrics import init_metrics
 from services.api.problems import register_error_handlers
-from services.api.resources import (dataset_images, datasets, health, jobs, model_exports, model_imports, models,
-                                   networks, predictions, tokens)
+from services.api.resources import (dataset_images, datasets, health, jobs, lessons, model_exports, model_imports,
+                                   models, networks, predictions, tokens)
 from services.api.schemas.common import MAX_ID
 from services.api.uploads import StreamingUploadRequest
 from shared.config import Settings, load_settings
 from shared.logs import use_log_format
 
 BLUEPRINTS = (networks.bp, datasets.bp, jobs.bp, model_imports.bp, models.bp, predictions.bp, model_exports.bp,
-              dataset_images.bp, health.bp, tokens.bp, openapi.bp, metrics.bp, login.bp, dashboard.bp)
+              dataset_images.bp, health.bp, tokens.bp, lessons.bp, openapi.bp, metrics.bp, login.bp, dashboard.bp)
 
 
 class IdConverter(IntegerConverter):

@@ -15,7 +15,7 @@ from .gemm import matmul_by_columns, matmul_transposed_by_columns
 from .init import initial_weight
 from .plan import BYTES_PER_VALUE, LayerPlan
 from .spec import IntOrPair, LayerSpec, Padding, PositiveInt, needs_feature_map
-from .window import slide, window_explain, window_of
+from .window import receptive_explain, slide, window_explain, window_of, window_receptive_field
 
 
 class Conv2DSpec(LayerSpec):
@@ -43,12 +43,41 @@ class Conv2DSpec(LayerSpec):
         if self.bias:
             plan.param_shapes["bias"] = (self.filters,)
         plan.macs = (kh * kw * c + self.bias) * self.filters * out_h * out_w
+        # every output value connected to every input value, each connection its own weight
+        outputs = self.filters * out_h * out_w
+        plan.dense_equivalent_params = (c * plan.input_shape[1] * plan.input_shape[2]
+                                        + self.bias) * outputs
+
+    def receptive_field(self, plan: LayerPlan):
+        return window_receptive_field(plan)
 
     def explain(self, plan: LayerPlan) -> str:
-        _, c, kh, kw = plan.param_shapes["weight"]
+        k, c, kh, kw = plan.param_shapes["weight"]
+        _, out_h, out_w = plan.output_shape
+        f_text, f_names = ("F*F", f"F = {kh} kernel size") if kh == kw else (
+            "F_h*F_w", f"F_h = {kh}, F_w = {kw} kernel rows and columns")
+        channels = f"{c} input channel{'s' if c != 1 else ''}"
         bias_term = " + 1" if self.bias else ""
-        return (f"{window_explain(plan)}; params = ({kh}*{kw}*{c}{bias_term}) * {self.filters} "
-                f"= {plan.params}")
+        per_filter = kh * kw * c + self.bias
+        positions = out_h * out_w
+        with_bias = f" ({per_filter:,} values with its bias)" if self.bias else ""
+        lines = [
+            f"{window_explain(plan)}; params = ({f_text}*D_in{bias_term}) * K = "
+            f"({kh}*{kw}*{c}{bias_term}) * {k} = {plan.params:,}",
+            f"{f_names}; D_in = {channels}: a filter spans the whole depth of its input, so its "
+            f"depth must equal D_in and each filter is {kh}x{kw}x{c}{with_bias}",
+            f"K = {k} filters, so the output has depth {k}: {out_h}x{out_w}x{k} (H2 x W2 x K)",
+            receptive_explain(plan),
+            f"sharing: a dense layer from {_volume(plan.input_shape)} to {_volume(plan.output_shape)} "
+            f"would need {plan.dense_equivalent_params:,} parameters; the convolution needs "
+            f"{plan.params:,}. It saves parameters, not work: each filter is used at all "
+            f"{out_h}*{out_w} = {positions:,} positions, {plan.macs:,} multiply-adds against the "
+            f"dense layer's {plan.dense_equivalent_params:,}",
+            "computes cross-correlation (out[k,y,x] = sum over c,i,j of w[k,c,i,j] * "
+            "x[c, y*S + i, x*S + j] + b, the kernel not flipped); the backward pass for the input "
+            "is a full convolution of the output gradient with the kernel flipped 180 degrees",
+        ]
+        return "\n".join(line for line in lines if line)
 
     def scratch(self, plan: LayerPlan) -> tuple[int, str, str]:
         # the engine gathers every window of a sample before its GEMM
@@ -56,6 +85,10 @@ class Conv2DSpec(LayerSpec):
         rows = c * kh * kw + 1
         return (rows * plan.output_shape[1] * plan.output_shape[2] * BYTES_PER_VALUE,
                 f"gathering its {kh}x{kw}x{c} windows", "kernel_size")
+
+
+def _volume(shape) -> str:
+    return "x".join(str(n) for n in shape)
 
 
 class Conv2D(Layer):

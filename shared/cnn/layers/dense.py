@@ -31,8 +31,8 @@ class DenseSpec(LayerSpec):
 
     def explain(self, plan: LayerPlan) -> str:
         bias_term = " + 1" if self.bias else ""
-        return (f"units = {self.units}; params = ({plan.input_shape[0]}{bias_term}) * {self.units} "
-                f"= {plan.params}")
+        return (f"units = {self.units}; params = (N_in{bias_term}) * units = "
+                f"({plan.input_shape[0]}{bias_term}) * {self.units} = {plan.params:,}")
 
 
 class FlattenSpec(LayerSpec):

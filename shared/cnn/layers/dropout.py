@@ -42,6 +42,10 @@ class DropoutSpec(LayerSpec):
     rate: Annotated[float, Field(ge=0, lt=1)] = 0.5
     title = "Dropout"
 
+    def value_rule(self) -> str:
+        return (f"in training each value is zeroed with probability {self.rate} and the rest "
+                f"scaled by 1/(1 - {self.rate}); unchanged in evaluation")
+
 
 class Dropout(Layer):
     schema = DropoutSpec
