@@ -78,6 +78,18 @@ class ShiftedConvolution:
     def stacked_rows(self) -> int:
         return len(self.offsets) * max(self.channels, self.filters)
 
+    def working_bytes(self, batch: int, itemsize: int) -> int:
+        """Every buffer forward and backward keep for ``batch`` images, the output included."""
+        hp, wp = self.padded
+        limit = self.limit(batch, itemsize)
+        values = (self.channels * (hp * wp + self.tail)  # framed input
+                  + self.filters * self.out_h * self.out_w  # output
+                  + (self.stacked_rows + max(self.channels, self.filters)) * limit  # block, product
+                  + self.filters * (self.offsets[-1] + hp * wp)  # framed output gradient
+                  + self.channels * self.height * self.width) * batch  # input gradient
+        # the weight gradient and its piece, the stacked weights and their transpose, a spare
+        return (values + 5 * self.filters * len(self.offsets) * self.channels) * itemsize
+
     def _gather(self, source: np.ndarray, shifts: list[int], start: int, count: int) -> np.ndarray:
         """The slices source[:, start + shift : start + shift + count] stacked, offset-major."""
         rows = source.shape[0]
@@ -176,6 +188,16 @@ class WindowConvolution:
 
     def rows_per_piece(self, batch: int, itemsize: int) -> int:
         return positions_per_piece(self.kernel_rows, batch, itemsize) // self.out_w or 1
+
+    def working_bytes(self, batch: int, itemsize: int) -> int:
+        """Every buffer forward and backward keep for ``batch`` images, the output included."""
+        hp, wp = self.padded
+        rows = self.rows_per_piece(batch, itemsize)
+        values = (2 * self.channels * hp * wp  # padded input and its gradient
+                  + self.filters * self.out_h * self.out_w  # output
+                  + self.kernel_rows * rows * self.out_w) * batch  # block
+        # the weight gradient and its piece, the weight matrix's transpose, a spare
+        return (values + 4 * self.filters * self.kernel_rows) * itemsize
 
     def _pieces(self, batch: int, itemsize: int):
         step = self.rows_per_piece(batch, itemsize)
