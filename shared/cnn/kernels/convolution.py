@@ -139,19 +139,23 @@ class ShiftedConvolution:
         if grad_bias is not None:
             np.add.reduce(grad_out.reshape(filters, -1), axis=1, out=grad_bias)
 
-        # dweight[f, (i, j, c)] = sum_q grad_wide[f, q] * x_pad_flat[c, q + shift_ij]
+        # dweight[f, (i, j, c)] = sum_q grad_wide[f, q] * x_pad_flat[c, q + shift_ij]: one GEMM per
+        # offset and piece on the shifted slice as it lies (a long inner dimension, nothing gathered)
         limit = self.limit(batch, itemsize)
         shifts = [offset * batch for offset in self.offsets]
-        total = self.buffers.empty("grad_weight", (filters, len(shifts) * self.channels), dtype)
-        piece = self.buffers.empty("grad_weight_piece", total.shape, dtype)
+        channels = self.channels
+        total = self.buffers.empty("grad_weight", (filters, len(shifts) * channels), dtype)
+        piece = self.buffers.empty("grad_weight_piece", (filters, channels), dtype)
         for number, (r0, r1, c0, c1) in enumerate(cut(self.out_h, wp, (0, self.out_w), limit)):
             start, count = (r0 * wp + c0) * batch, ((r1 - r0 - 1) * wp + c1 - c0) * batch
             grad_piece = framed[:, front * batch + start:front * batch + start + count]
-            block = self._gather(self.source, shifts, start, count)
-            if number == 0:
-                np.matmul(grad_piece, block.T, out=total)
-            else:
-                total += np.matmul(grad_piece, block.T, out=piece)
+            for k, shift in enumerate(shifts):
+                target = total[:, k * channels:(k + 1) * channels]
+                source = self.source[:, start + shift:start + shift + count]
+                if number == 0:
+                    np.matmul(grad_piece, source.T, out=target)
+                else:
+                    target += np.matmul(grad_piece, source.T, out=piece)
         grad_weight[...] = total.reshape(filters, self.kh, self.kw, self.channels).transpose(0, 3, 1, 2)
         if not need_input_grad:
             return None
