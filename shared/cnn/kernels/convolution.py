@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .pieces import WINDOW_BUFFER_BYTES, cut, positions_per_piece
+from .threads import run_split, worker_count
 
 
 class _Buffers:
@@ -82,24 +83,33 @@ class ShiftedConvolution:
         """Every buffer forward and backward keep for ``batch`` images, the output included."""
         hp, wp = self.padded
         limit = self.limit(batch, itemsize)
+        weights = self.filters * len(self.offsets) * self.channels
         values = (self.channels * (hp * wp + self.tail)  # framed input
                   + self.filters * self.out_h * self.out_w  # output
-                  + (self.stacked_rows + max(self.channels, self.filters)) * limit  # block, product
                   + self.filters * (self.offsets[-1] + hp * wp)  # framed output gradient
                   + self.channels * self.height * self.width) * batch  # input gradient
-        # the weight gradient and its piece, the stacked weights and their transpose, a spare
-        return (values + 5 * self.filters * len(self.offsets) * self.channels) * itemsize
+        # per thread: block and product; the weight gradient and its piece
+        per_thread = (self.stacked_rows + max(self.channels, self.filters)) * limit * batch + 2 * weights
+        pieces = max(len(cut(self.out_h, wp, (0, self.out_w), limit)),
+                     len(cut(self.height, wp, (self.left, self.left + self.width), limit)))
+        # the stacked weights and their transpose, a spare
+        return (values + min(worker_count(), pieces) * per_thread + 3 * weights) * itemsize
 
-    def _gather(self, source: np.ndarray, shifts: list[int], start: int, count: int) -> np.ndarray:
+    def _gather(self, source: np.ndarray, shifts: list[int], start: int, count: int, part: int) -> np.ndarray:
         """The slices source[:, start + shift : start + shift + count] stacked, offset-major."""
         rows = source.shape[0]
         batch = self.batch
-        flat = self.buffers.empty("block", (self.stacked_rows * self.limit(batch, source.itemsize) * batch,),
+        flat = self.buffers.empty(f"block{part}", (self.stacked_rows * self.limit(batch, source.itemsize) * batch,),
                                   source.dtype)
         block = flat[:len(shifts) * rows * count].reshape(len(shifts) * rows, count)
         for k, shift in enumerate(shifts):
             block[k * rows:(k + 1) * rows] = source[:, start + shift:start + shift + count]
         return block
+
+    def _product(self, rows: int, count: int, part: int, dtype) -> np.ndarray:
+        limit = self.limit(self.batch, np.dtype(dtype).itemsize)
+        return self.buffers.empty(f"product{part}", (max(self.filters, self.channels), limit * self.batch),
+                                  dtype)[:rows, :count]
 
     def forward(self, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
         # out[f, y, x, n] = sum_{c,i,j} weight[f, c, i, j] * x_pad[c, y + i*dh, x + j*dw, n] + bias[f]
@@ -112,17 +122,21 @@ class ShiftedConvolution:
         self.source = source
         stacked = weight.transpose(0, 2, 3, 1).reshape(self.filters, -1)
         out = self.buffers.empty("out", (self.filters, self.out_h, self.out_w, batch), x.dtype)
-        limit = self.limit(batch, x.itemsize)
-        product = self.buffers.empty("product", (max(self.filters, self.channels), limit * batch), x.dtype)
         shifts = [offset * batch for offset in self.offsets]
-        for r0, r1, c0, c1 in cut(self.out_h, wp, (0, self.out_w), limit):
-            start, count = (r0 * wp + c0) * batch, ((r1 - r0 - 1) * wp + c1 - c0) * batch
-            result = np.matmul(stacked, self._gather(source, shifts, start, count),
-                               out=product[:self.filters, :count])
-            if c1 - c0 == wp:
-                _store(result.reshape(self.filters, r1 - r0, wp, batch)[:, :, :self.out_w], bias, out[:, r0:r1])
-            else:
-                _store(result.reshape(self.filters, c1 - c0, batch), bias, out[:, r0, c0:c1])
+        work = cut(self.out_h, wp, (0, self.out_w), self.limit(batch, x.itemsize))
+
+        def compute(part, parts):
+            for r0, r1, c0, c1 in _share(work, part, parts):
+                start, count = (r0 * wp + c0) * batch, ((r1 - r0 - 1) * wp + c1 - c0) * batch
+                result = np.matmul(stacked, self._gather(source, shifts, start, count, part),
+                                   out=self._product(self.filters, count, part, x.dtype))
+                if c1 - c0 == wp:
+                    _store(result.reshape(self.filters, r1 - r0, wp, batch)[:, :, :self.out_w], bias,
+                           out[:, r0:r1])
+                else:
+                    _store(result.reshape(self.filters, c1 - c0, batch), bias, out[:, r0, c0:c1])
+
+        run_split(compute, len(work))
         return out
 
     def backward(self, grad_out: np.ndarray, weight: np.ndarray, grad_weight: np.ndarray,
@@ -144,38 +158,55 @@ class ShiftedConvolution:
         limit = self.limit(batch, itemsize)
         shifts = [offset * batch for offset in self.offsets]
         channels = self.channels
-        total = self.buffers.empty("grad_weight", (filters, len(shifts) * channels), dtype)
-        piece = self.buffers.empty("grad_weight_piece", (filters, channels), dtype)
-        for number, (r0, r1, c0, c1) in enumerate(cut(self.out_h, wp, (0, self.out_w), limit)):
-            start, count = (r0 * wp + c0) * batch, ((r1 - r0 - 1) * wp + c1 - c0) * batch
-            grad_piece = framed[:, front * batch + start:front * batch + start + count]
-            for k, shift in enumerate(shifts):
-                target = total[:, k * channels:(k + 1) * channels]
-                source = self.source[:, start + shift:start + shift + count]
-                if number == 0:
-                    np.matmul(grad_piece, source.T, out=target)
-                else:
-                    target += np.matmul(grad_piece, source.T, out=piece)
-        grad_weight[...] = total.reshape(filters, self.kh, self.kw, self.channels).transpose(0, 3, 1, 2)
+        work = cut(self.out_h, wp, (0, self.out_w), limit)
+
+        def weight_gradient(part, parts):
+            total = self.buffers.empty(f"grad_weight{part}", (filters, len(shifts) * channels), dtype)
+            piece = self.buffers.empty(f"grad_weight_piece{part}", (filters, channels), dtype)
+            for number, (r0, r1, c0, c1) in enumerate(_share(work, part, parts)):
+                start, count = (r0 * wp + c0) * batch, ((r1 - r0 - 1) * wp + c1 - c0) * batch
+                grad_piece = framed[:, front * batch + start:front * batch + start + count]
+                for k, shift in enumerate(shifts):
+                    target = total[:, k * channels:(k + 1) * channels]
+                    source = self.source[:, start + shift:start + shift + count]
+                    if number == 0:
+                        np.matmul(grad_piece, source.T, out=target)
+                    else:
+                        target += np.matmul(grad_piece, source.T, out=piece)
+            return total
+
+        totals = run_split(weight_gradient, len(work))
+        for total in totals[1:]:
+            totals[0] += total
+        grad_weight[...] = totals[0].reshape(filters, self.kh, self.kw, channels).transpose(0, 3, 1, 2)
         if not need_input_grad:
             return None
 
         # dx_pad[c, t] = sum_{f,i,j} weight[f, c, i, j] * framed[f, t + (front - shift_ij)]
-        stacked_t = weight.transpose(1, 2, 3, 0).reshape(self.channels, -1)
+        stacked_t = weight.transpose(1, 2, 3, 0).reshape(channels, -1)
         back_shifts = [(front - offset) * batch for offset in self.offsets]
-        grad_input = self.buffers.empty("grad_input", (self.channels, self.height, self.width, batch), dtype)
-        product = self.buffers.empty("product", (max(self.filters, self.channels), limit * batch), dtype)
+        grad_input = self.buffers.empty("grad_input", (channels, self.height, self.width, batch), dtype)
         left, width = self.left, self.width
-        for r0, r1, c0, c1 in cut(self.height, wp, (left, left + width), limit):
-            start = ((self.top + r0) * wp + c0) * batch
-            count = ((r1 - r0 - 1) * wp + c1 - c0) * batch
-            result = np.matmul(stacked_t, self._gather(framed, back_shifts, start, count),
-                               out=product[:self.channels, :count])
-            if c1 - c0 == wp:
-                grad_input[:, r0:r1] = result.reshape(self.channels, r1 - r0, wp, batch)[:, :, left:left + width]
-            else:
-                grad_input[:, r0, c0 - left:c1 - left] = result.reshape(self.channels, c1 - c0, batch)
+        work = cut(self.height, wp, (left, left + width), limit)
+
+        def input_gradient(part, parts):
+            for r0, r1, c0, c1 in _share(work, part, parts):
+                start = ((self.top + r0) * wp + c0) * batch
+                count = ((r1 - r0 - 1) * wp + c1 - c0) * batch
+                result = np.matmul(stacked_t, self._gather(framed, back_shifts, start, count, part),
+                                   out=self._product(channels, count, part, dtype))
+                if c1 - c0 == wp:
+                    grad_input[:, r0:r1] = result.reshape(channels, r1 - r0, wp, batch)[:, :, left:left + width]
+                else:
+                    grad_input[:, r0, c0 - left:c1 - left] = result.reshape(channels, c1 - c0, batch)
+
+        run_split(input_gradient, len(work))
         return grad_input
+
+
+def _share(work: list, part: int, parts: int) -> list:
+    """The ``part``-th of ``parts`` contiguous shares of ``work``."""
+    return work[len(work) * part // parts:len(work) * (part + 1) // parts]
 
 
 class WindowConvolution:
@@ -197,9 +228,10 @@ class WindowConvolution:
         """Every buffer forward and backward keep for ``batch`` images, the output included."""
         hp, wp = self.padded
         rows = self.rows_per_piece(batch, itemsize)
+        threads = min(worker_count(), len(self._pieces(batch, itemsize)))
         values = (2 * self.channels * hp * wp  # padded input and its gradient
                   + self.filters * self.out_h * self.out_w  # output
-                  + self.kernel_rows * rows * self.out_w) * batch  # block
+                  + threads * self.kernel_rows * rows * self.out_w) * batch  # a block per thread
         # the weight gradient and its piece, the weight matrix's transpose, a spare
         return (values + 4 * self.filters * self.kernel_rows) * itemsize
 
@@ -207,7 +239,7 @@ class WindowConvolution:
         step = self.rows_per_piece(batch, itemsize)
         return [(start, min(start + step, self.out_h)) for start in range(0, self.out_h, step)]
 
-    def _gather(self, r0: int, r1: int) -> np.ndarray:
+    def _gather(self, r0: int, r1: int, part: int = 0) -> np.ndarray:
         """The windows of output rows [r0, r1) as a (C*kh*kw, positions) block."""
         x_pad = self.source
         batch, itemsize = x_pad.shape[-1], x_pad.itemsize
@@ -217,7 +249,7 @@ class WindowConvolution:
             x_pad[:, r0 * sh:], (self.channels, self.kh, self.kw, r1 - r0, self.out_w, batch),
             (s_c, dh * s_h, dw * s_w, sh * s_h, sw * s_w, s_n), writeable=False)
         size = self.kernel_rows * self.rows_per_piece(batch, itemsize) * self.out_w * batch
-        flat = self.buffers.empty("block", (size,), x_pad.dtype)
+        flat = self.buffers.empty(f"block{part}", (size,), x_pad.dtype)
         block = flat[:windows.size].reshape(windows.shape)
         block[...] = windows
         return block.reshape(self.kernel_rows, -1)
@@ -231,11 +263,15 @@ class WindowConvolution:
         self.source = x_pad
         matrix = weight.reshape(self.filters, -1)
         out = self.buffers.empty("out", (self.filters, self.out_h, self.out_w, batch), x.dtype)
-        for r0, r1 in self._pieces(batch, x.itemsize):
-            target = out[:, r0:r1]
-            result = np.matmul(matrix, self._gather(r0, r1), out=target.reshape(self.filters, -1))
-            if bias is not None:
-                result += bias[:, None]
+        work = self._pieces(batch, x.itemsize)
+
+        def compute(part, parts):
+            for r0, r1 in _share(work, part, parts):
+                result = np.matmul(matrix, self._gather(r0, r1, part), out=out[:, r0:r1].reshape(self.filters, -1))
+                if bias is not None:
+                    result += bias[:, None]
+
+        run_split(compute, len(work))
         return out
 
     def backward(self, grad_out: np.ndarray, weight: np.ndarray, grad_weight: np.ndarray,
