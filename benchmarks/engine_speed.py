@@ -13,12 +13,18 @@ is its lowest and highest over pairs of rounds taken side by side. Then the per-
 and backward milliseconds of the colour network. PyTorch is used when importable (it is not a
 project dependency).
 
+PyTorch's OpenMP threads are made to sleep rather than spin while they wait
+(OMP_WAIT_POLICY=PASSIVE, set before torch is imported; ``--torch-spin`` leaves its default), as
+the engine's threads do: on the shared 2-core machine, spinning threads made PyTorch 10-40x
+slower than sleeping ones. The GEMM peak is the better of BLAS on one thread and on all.
+
 Check which BLAS kernel runs (the header names it): OPENBLAS_CORETYPE, where set, slows NumPy.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -72,11 +78,17 @@ def convforge_step(definition: dict, batch: int):
     return lambda: trainer.train_step(x, y)
 
 
-def gemm_step():
+def gemm_steps() -> list:
+    """A GEMM on one BLAS thread and one on BLAS's own number of threads."""
+    from shared.cnn.kernels.threads import single_blas_thread
     rng = np.random.default_rng(0)
     a, b = (rng.random((GEMM_SIZE, GEMM_SIZE), dtype=np.float32) for _ in range(2))
     out = np.empty_like(a)
-    return lambda: np.matmul(a, b, out=out)
+
+    def one_thread():
+        with single_blas_thread():
+            np.matmul(a, b, out=out)
+    return [one_thread, lambda: np.matmul(a, b, out=out)]
 
 
 def timed_round(step, seconds: float) -> float:
@@ -125,29 +137,33 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=3.0, help="timing budget per engine and batch")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--threads", type=int, default=2, help="PyTorch's threads")
+    parser.add_argument("--torch-spin", action="store_true", help="leave PyTorch's OpenMP wait policy as it is")
     args = parser.parse_args()
+    if not args.torch_spin:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     print(f"Training step (forward, backward, SGD momentum update), float32; convforge: Trainer(net, optimizer), "
-          f"one process; PyTorch CPU: {args.threads} threads. NumPy {np.__version__}, {blas_kernel()}")
+          f"one process; PyTorch CPU: {args.threads} threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '-')}. "
+          f"NumPy {np.__version__}, {blas_kernel()}")
     print(f"{'network':<26} {'batch':>5} | {'convforge img/s':>15} | {'PyTorch img/s':>13} | "
           f"{'ratio':>6} {'(spread)':>13} | {'GFLOP/s ours':>12} | {'GFLOP/s torch':>13} | {'GEMM peak':>9}")
     print("-" * 136)
-    gemm = gemm_step()
+    gemms = gemm_steps()
     gemm_flop = 2 * GEMM_SIZE ** 3
     for title, definition, batches in NETWORKS:
         flop_per_image = FLOP_PER_MAC * build_network(definition).summary.total_macs
         for batch in batches:
             x, y = batch_of(definition, batch)
-            steps = [convforge_step(definition, batch), gemm]
+            steps = [convforge_step(definition, batch), *gemms]
             theirs = torch_step(definition, x, y, args.threads)
             if theirs:
                 steps.append(theirs)
             rates = interleaved(steps, args.seconds * len(steps) / 2, args.rounds)
             ours = statistics.median(rates[0]) * batch
-            peak = max(rates[1]) * gemm_flop / 1e9
+            peak = max(max(rates[1]), max(rates[2])) * gemm_flop / 1e9
             row = (f"{title:<26} {batch:>5} | {ours:15,.0f} | ")
             if theirs:
-                torch_rate = statistics.median(rates[2]) * batch
-                pairs = [a / b for a, b in zip(rates[0], rates[2])]
+                torch_rate = statistics.median(rates[3]) * batch
+                pairs = [a / b for a, b in zip(rates[0], rates[3])]
                 row += (f"{torch_rate:13,.0f} | {ours / torch_rate:5.2f}x ({min(pairs):.2f}-{max(pairs):.2f}x) | "
                         f"{ours * flop_per_image / 1e9:12.1f} | {torch_rate * flop_per_image / 1e9:13.1f} | ")
             else:

@@ -23,6 +23,9 @@ from .pieces import WINDOW_BUFFER_BYTES, cut, positions_per_piece
 from .threads import run_split, worker_count
 
 
+SHIFTED_MIN_CHANNELS = 8
+
+
 class _Buffers:
     """Arrays kept between steps, reallocated only when the batch (shape) changes."""
 
@@ -317,6 +320,8 @@ class WindowConvolution:
 def convolution_for(plan):
     """The kernel a conv2d plan runs with."""
     weight_shape = plan.param_shapes["weight"]
-    if plan.window.stride == (1, 1):
+    # A few input channels make shallow GEMMs out of each shifted slice: gathering the windows
+    # then ran faster (LeNet-5: 17 ms against 21 ms of CPU per step at batch 128).
+    if plan.window.stride == (1, 1) and weight_shape[1] >= SHIFTED_MIN_CHANNELS:
         return ShiftedConvolution(weight_shape, plan.input_shape, plan.window)
     return WindowConvolution(weight_shape, plan.input_shape, plan.output_shape, plan.window)
