@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .pieces import WINDOW_BUFFER_BYTES, cut, positions_per_piece
+from .pieces import cut, positions_per_piece
 from .threads import run_split, worker_count
 
 
