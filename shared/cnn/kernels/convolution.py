@@ -286,7 +286,8 @@ class WindowConvolution:
         if grad_bias is not None:
             np.add.reduce(grad_out.reshape(filters, -1), axis=1, out=grad_bias)
         matrix = weight.reshape(filters, -1)
-        total = self.buffers.empty("grad_weight", (filters, self.kernel_rows), dtype)
+        # summed over pieces in float64, so the rounding hardly depends on how the batch is cut
+        total = self.buffers.empty("grad_weight", (filters, self.kernel_rows), np.float64)
         piece = self.buffers.empty("grad_weight_piece", total.shape, dtype)
         grad_pad = None
         if need_input_grad:
@@ -296,10 +297,11 @@ class WindowConvolution:
         for number, (r0, r1) in enumerate(self._pieces(batch, grad_out.itemsize)):
             grad_piece = grad_out[:, r0:r1].reshape(filters, -1)
             block = self._gather(r0, r1)
+            np.matmul(grad_piece, block.T, out=piece)
             if number == 0:
-                np.matmul(grad_piece, block.T, out=total)
+                total[...] = piece
             else:
-                total += np.matmul(grad_piece, block.T, out=piece)
+                total += piece
             if grad_pad is None:
                 continue
             grad_windows = np.matmul(matrix.T, grad_piece, out=block).reshape(
