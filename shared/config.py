@@ -42,6 +42,10 @@ class Settings:
     max_expanded_bytes: int = 4 * 1024**3
     # Memory a worker lets one training job use; 0 means 80% of the machine's memory.
     worker_memory_bytes: int = 0
+    # Uploads one API process parses at once; more are answered 503 with Retry-After.
+    max_concurrent_ingests: int = 2
+    # Times a job may lose its worker (killed, out of memory) before it is failed instead of retried.
+    max_lost_attempts: int = 3
 
     @property
     def broker_url(self) -> str:
@@ -65,4 +69,6 @@ def load_settings() -> Settings:
         job_lease_seconds=_int("JOB_LEASE_SECONDS", 60),
         visibility_timeout_seconds=_int("VISIBILITY_TIMEOUT_SECONDS", 3600),
         worker_memory_bytes=_int("WORKER_MEMORY_BYTES", 0),
+        max_concurrent_ingests=_int("MAX_CONCURRENT_INGESTS", 2),
+        max_lost_attempts=_int("MAX_LOST_ATTEMPTS", 3),
     )

@@ -8,9 +8,11 @@ from werkzeug.routing import IntegerConverter
 
 from services.api import dashboard, openapi
 from services.api.extensions import init_resources
+from services.api.ingest_slots import init_ingest_slots
 from services.api.problems import register_error_handlers
 from services.api.resources import datasets, health, jobs, models, networks
 from services.api.schemas.common import MAX_ID
+from services.api.strict_json import StrictJSONProvider
 from services.api.uploads import StreamingUploadRequest
 from shared.config import Settings, load_settings
 
@@ -27,6 +29,7 @@ class IdConverter(IntegerConverter):
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     app = Flask(__name__)
+    app.json = StrictJSONProvider(app)
     app.request_class = StreamingUploadRequest
     app.url_map.converters["id"] = IdConverter
     app.config.update(
@@ -35,6 +38,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.json.sort_keys = False
     init_resources(app, settings)
+    init_ingest_slots(app, settings.max_concurrent_ingests)
 
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)

@@ -3,6 +3,7 @@ Arrays are read from the archive by header and raw bytes; pickled (object) array
 from __future__ import annotations
 
 import zipfile
+from math import prod
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import numpy as np
 from . import options as form
 from .archive import open_zip
 from .checks import ExpansionBudget
+from .class_names import BYTES_PER_NAME
 from .errors import DatasetRejected
 from .layout import to_nchw
 from .source import SourceArrays
@@ -49,7 +51,9 @@ def read_npz(path: Path, options: dict[str, str], limits: IngestLimits, loc: lis
         names_info = next((members[name] for name in NAME_ARRAYS if name in members), None)
         class_names = None
         if names_info is not None:
-            names = read_member(archive, names_info, budget, loc + [names_info.filename[:-4]])
+            # Bounded by what the names may hold, not by the dataset's expansion limit.
+            names_budget = ExpansionBudget(limits.max_classes * BYTES_PER_NAME, loc, "the class names")
+            names = read_member(archive, names_info, names_budget, loc + [names_info.filename[:-4]])
             class_names = text_names(names, loc + [names_info.filename[:-4]])
     layout, shape = form.layout(options), form.input_shape(options)
     x_train_name, y_train_name = pairs[0]
@@ -80,7 +84,10 @@ def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Expansi
                 raise DatasetRejected(422, f"array of dtype {dtype} refused: only plain numbers and text are "
                                            f"accepted (pickled objects are never loaded)", loc)
             header_bytes = member.tell()
-            count = int(np.prod(shape, dtype=np.int64))
+            if any(dim < 0 for dim in shape):
+                raise DatasetRejected(422, f"array header declares shape {list(shape)}: dimensions must be "
+                                           f"0 or more", loc)
+            count = prod(shape)  # Python ints: a product past int64 does not wrap around
             data_bytes = count * dtype.itemsize
             if header_bytes + data_bytes != info.file_size:
                 raise DatasetRejected(422, f"array header says shape {list(shape)} of {dtype} "
@@ -101,4 +108,7 @@ def text_names(names: np.ndarray, loc: list) -> list[str]:
     if names.ndim != 1 or names.dtype.kind not in "US":
         raise DatasetRejected(422, f"class names must be a 1-D array of text, got {names.dtype} "
                                    f"shape {list(names.shape)}", loc)
-    return [name.decode() if isinstance(name, bytes) else str(name) for name in names.tolist()]
+    try:
+        return [name.decode() if isinstance(name, bytes) else str(name) for name in names.tolist()]
+    except UnicodeDecodeError as exc:
+        raise DatasetRejected(422, f"class names must be UTF-8 text: {exc}", loc) from None

@@ -10,6 +10,7 @@ from flask import Blueprint, jsonify, request, send_from_directory, url_for
 from sqlalchemy import select
 
 from services.api.extensions import db, settings
+from services.api.ingest_slots import ingest_slot
 from services.api.pagination import fetch_page
 from services.api.problems import Problem, not_found, validation_problem
 from services.api.route_table import api_route
@@ -17,14 +18,15 @@ from services.api.schemas.common import Page, PageQuery
 from services.api.schemas.datasets import ClassSamples, DatasetListItem, DatasetUpload, DatasetView
 from services.api.validation import parse_query
 from shared.data import DatasetRejected, IngestLimits, Upload, ingest
+from shared.cnn.json_types import printable
 from shared.db.models import Dataset
+from shared.limits import MAX_DATASET_NAME_CHARS
 
 bp = Blueprint("datasets", __name__, url_prefix="/api/v1/datasets")
 
 DATASETS_DIR = "datasets"
 SAMPLES_DIR = "samples"
 SAMPLE_FILE = re.compile(r"^(\d+)_(\d+)\.png$")  # samples/<class index>_<k>.png, written by ingest
-MAX_NAME_LENGTH = 200
 _REJECTION_TITLES = {400: "Bad upload", 413: "Upload too large", 422: "Unusable dataset"}
 
 
@@ -93,8 +95,12 @@ def saved_uploads() -> list[Upload]:
 
 def dataset_name(options: dict[str, str], uploads: list[Upload]) -> str:
     name = options.get("name", "").strip() or Path(uploads[0].filename).name.split(".")[0] or "dataset"
-    if len(name) > MAX_NAME_LENGTH:
-        raise validation_problem([{"loc": ["name"], "msg": f"name: at most {MAX_NAME_LENGTH} characters"}])
+    if len(name) > MAX_DATASET_NAME_CHARS:
+        raise validation_problem([{"loc": ["name"], "msg": f"name: at most {MAX_DATASET_NAME_CHARS} characters"}])
+    try:
+        printable(name)
+    except ValueError as exc:
+        raise validation_problem([{"loc": ["name"], "msg": f"name: {exc}"}]) from None
     return name
 
 
@@ -110,7 +116,8 @@ def create_dataset():
     target_dir = settings().artifact_dir / relative_path
     target_dir.parent.mkdir(parents=True, exist_ok=True)
     try:
-        ingested = ingest(uploads, options, target_dir, IngestLimits.from_settings(settings()))
+        with ingest_slot():
+            ingested = ingest(uploads, options, target_dir, IngestLimits.from_settings(settings()))
     except DatasetRejected as exc:
         title = _REJECTION_TITLES.get(exc.status, "Bad upload")
         raise Problem(exc.status, title, exc.detail, kind="dataset-rejected",
