@@ -14,9 +14,9 @@ def gives_up(lost_attempts_before: int, max_lost_attempts: int) -> bool:
 
 
 def lost_worker_error(times: int, epoch: int, step: int) -> str:
-    where = f"epoch {epoch} step {step}" if epoch else "before its first step"
-    return (f"the worker died {times} times while running this job; last seen at {where}; "
-            f"likely out of memory")
+    where = f"at epoch {epoch} step {step}" if epoch else "before its first step"
+    return (f"the worker died {times} time{'s' if times != 1 else ''} while running this job; last seen "
+            f"{where}; likely out of memory")
 
 
 def fail_lost_job(session, row, now) -> bool:
