@@ -47,7 +47,6 @@ def read_csv(path: Path, options: dict[str, str], limits: IngestLimits, loc: lis
                                    f"row has {num_pixels} pixel columns", ["input_shape"])
     sample_limit(num_rows, limits.max_samples, loc)
     expanded_limit(num_rows * num_pixels, limits.max_expanded_bytes, loc, "the CSV")
-    pixel_columns = [column for column in range(num_columns) if column != label_column]
 
     images = np.empty((num_rows, num_pixels), dtype=np.uint8)  # promoted to float32 at the first non-byte
     labels = np.empty(num_rows, dtype=np.float64)
@@ -59,7 +58,7 @@ def read_csv(path: Path, options: dict[str, str], limits: IngestLimits, loc: lis
         row = 0
         while chunk := _next_chunk(lines):
             values = _parse(chunk, num_columns, loc, first_line_number + row)
-            pixels = values[:, pixel_columns]
+            pixels = _without_column(values, label_column)
             if images.dtype == np.uint8 and not _fits_uint8(pixels):
                 expanded_limit(num_rows * num_pixels * 4, limits.max_expanded_bytes, loc, "the CSV")
                 images = images.astype(np.float32)  # the only moment two copies exist
@@ -144,6 +143,15 @@ def _parse(lines: list[str], num_columns: int, loc: list, first_line_number: int
                 raise DatasetRejected(422, f"CSV line {line_number}, column {column + 1}: {field.strip()!r} "
                                            f"is not a number", loc + [line_number]) from None
     raise DatasetRejected(422, "CSV could not be parsed", loc)
+
+
+def _without_column(values: np.ndarray, column: int) -> np.ndarray:
+    """The pixel columns: a view when the label is the first or last column (no index list per value)."""
+    if column == 0:
+        return values[:, 1:]
+    if column == values.shape[1] - 1:
+        return values[:, :-1]
+    return np.concatenate((values[:, :column], values[:, column + 1:]), axis=1)
 
 
 def _fits_uint8(pixels: np.ndarray) -> bool:

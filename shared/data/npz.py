@@ -15,7 +15,7 @@ from .class_names import BYTES_PER_NAME
 from .errors import DatasetRejected
 from .layout import to_nchw
 from .source import SourceArrays
-from .streams import read_into
+from .streams import read_into, scratch_array
 from .upload import IngestLimits
 
 PAIRS = (("x", "y"), ("x_train", "y_train"))
@@ -46,7 +46,7 @@ def read_npz(path: Path, options: dict[str, str], limits: IngestLimits, loc: lis
         if pair == PAIRS[0] and set(TEST_PAIR) & set(members):
             raise DatasetRejected(422, "use x_train/y_train with x_test/y_test, not x/y", loc)
         budget = ExpansionBudget(limits.max_expanded_bytes, loc)
-        arrays = {name: read_member(archive, members[name], budget, loc + [name])
+        arrays = {name: read_member(archive, members[name], budget, loc + [name], scratch=Path(path).parent)
                   for x_name, y_name in pairs for name in (x_name, y_name)}
         names_info = next((members[name] for name in NAME_ARRAYS if name in members), None)
         class_names = None
@@ -68,9 +68,11 @@ def read_npz(path: Path, options: dict[str, str], limits: IngestLimits, loc: lis
     return result
 
 
-def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: ExpansionBudget, loc: list) -> np.ndarray:
+def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: ExpansionBudget, loc: list,
+                scratch: Path | None = None) -> np.ndarray:
     """One .npy member: header first (refusing object dtypes and sizes that disagree with the archive's
-    directory), then exactly the data bytes into a fresh array."""
+    directory), then exactly the data bytes into a fresh array (on disk in `scratch`, see
+    streams.scratch_array)."""
     try:
         with archive.open(info) as member:
             version = np.lib.format.read_magic(member)
@@ -94,7 +96,7 @@ def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Expansi
                                            f"({data_bytes} bytes) but the member holds "
                                            f"{info.file_size - header_bytes} bytes: truncated or damaged", loc)
             budget.spend(data_bytes)
-            array = np.empty(count, dtype=dtype)
+            array = scratch_array(scratch, (count,), dtype)
             if read_into(member, array) < data_bytes:
                 raise DatasetRejected(422, "array data is truncated", loc)
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
