@@ -219,3 +219,22 @@ def test_class_folder_names_with_control_characters_are_422(client, settings):
     body = assert_problem(upload(client, buffer.getvalue(), "x.zip"), 422, "control")
     assert body["errors"][0]["loc"][-1] == 0
     assert stored_folders(settings) == []
+
+
+def test_a_model_of_a_network_stored_with_a_newline_in_its_name_still_downloads(client, sessions, settings,
+                                                                                dataset_id):
+    from sqlalchemy import update
+
+    from shared.db.models import Network
+    from tests.api.test_jobs import add_model
+
+    network_id = client.post("/api/v1/networks", json={**TINY, "name": "before"}).json["id"]
+    with sessions() as session:  # stored before such names were refused
+        session.execute(update(Network).where(Network.id == network_id).values(name="bad\nname"))
+        session.commit()
+    model_id = add_model(sessions, settings, network_id, dataset_id)
+
+    download = client.get(f"/api/v1/models/{model_id}/download")
+
+    assert download.status_code == 200
+    assert f"model-{model_id}-badname.npz" in download.headers["Content-Disposition"]

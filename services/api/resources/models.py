@@ -60,4 +60,10 @@ def download_model(model_id: int):
         raise not_found("The file of model", model_id)
     network = db().get(Network, model.network_id)
     return send_file(path, mimetype="application/octet-stream", as_attachment=True,
-                     download_name=f"model-{model.id}-{network.name}.npz", etag=model.sha256)
+                     download_name=f"model-{model.id}-{printable_part(network.name)}.npz", etag=model.sha256)
+
+
+def printable_part(name: str) -> str:
+    """The name without control characters, which a header cannot carry (names stored before they
+    were refused may hold them)."""
+    return "".join(char for char in name if char.isprintable())
