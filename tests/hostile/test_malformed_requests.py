@@ -238,3 +238,18 @@ def test_a_model_of_a_network_stored_with_a_newline_in_its_name_still_downloads(
 
     assert download.status_code == 200
     assert f"model-{model_id}-badname.npz" in download.headers["Content-Disposition"]
+
+
+@pytest.mark.parametrize("params,field", [
+    ({"epochs": "3"}, "epochs"),
+    ({"epochs": True}, "epochs"),
+    ({"validation_split": False}, "validation_split"),
+    ({"augment": {"flip": "yes"}}, "augment"),
+    ({"optimizer": {"type": "sgd", "lr": "0.1"}}, "optimizer"),
+])
+def test_job_parameters_have_strict_types(client, queue, network_id, dataset_id, params, field):
+    response = client.post("/api/v1/jobs", json={"kind": "train", "network_id": network_id,
+                                                 "dataset_id": dataset_id, "params": params})
+    body = assert_problem(response, 422, field)
+    assert field in body["errors"][0]["loc"]
+    assert queue.sent == []
