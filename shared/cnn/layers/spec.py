@@ -6,9 +6,9 @@ spec); the registry finds both there.
 """
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal, Union
+from typing import ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from ..json_types import NonNegativeInt, PositiveInt, PrintableText
 from .plan import LayerPlan, ShapeError
