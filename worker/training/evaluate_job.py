@@ -23,7 +23,8 @@ from worker.training.scoring import split_report
 
 
 def run_evaluate_job(job_id: int, worker_name: str, settings: Settings) -> str:
-    claim = claim_job(settings.database_url, job_id, worker_name, settings.job_lease_seconds)
+    claim = claim_job(settings.database_url, job_id, worker_name, settings.job_lease_seconds,
+                      settings.max_lost_attempts)
     if claim is None:
         return "skipped"
     lease = JobLease(settings.database_url, claim)

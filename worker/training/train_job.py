@@ -36,7 +36,8 @@ MODELS_PREFIX = "models/"
 
 def run_train_job(job_id: int, worker_name: str, settings: Settings, stop_requested: threading.Event) -> str:
     """Returns 'skipped' when this delivery must not run the job, else the outcome's status."""
-    claim = claim_job(settings.database_url, job_id, worker_name, settings.job_lease_seconds)
+    claim = claim_job(settings.database_url, job_id, worker_name, settings.job_lease_seconds,
+                      settings.max_lost_attempts)
     if claim is None:
         return "skipped"
     lease = JobLease(settings.database_url, claim)

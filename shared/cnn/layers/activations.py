@@ -8,6 +8,7 @@ from pydantic import Field
 
 from .base import Layer
 from .spec import LayerSpec
+from ..json_types import Number
 
 
 class ReLUSpec(LayerSpec):
@@ -20,7 +21,7 @@ class ReLUSpec(LayerSpec):
 
 class LeakyReLUSpec(LayerSpec):
     type: Literal["leaky_relu"]
-    negative_slope: Annotated[float, Field(ge=0, lt=1)] = 0.01
+    negative_slope: Annotated[Number, Field(ge=0, lt=1)] = 0.01
     title = "LeakyReLU"
 
     def value_rule(self) -> str:

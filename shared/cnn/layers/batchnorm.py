@@ -14,12 +14,13 @@ from pydantic import Field
 from .base import Layer
 from .plan import LayerPlan
 from .spec import LayerSpec
+from ..json_types import Number
 
 
 class BatchNormSpec(LayerSpec):
     type: Literal["batchnorm"]
-    momentum: Annotated[float, Field(gt=0, le=1)] = 0.1
-    eps: Annotated[float, Field(gt=0)] = 1e-5
+    momentum: Annotated[Number, Field(gt=0, le=1)] = 0.1
+    eps: Annotated[Number, Field(gt=0)] = 1e-5
 
     title = "BatchNorm"
 

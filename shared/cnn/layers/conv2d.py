@@ -12,6 +12,7 @@ from .init import initial_weight
 from .plan import BYTES_PER_VALUE, LayerPlan
 from .spec import IntOrPair, LayerSpec, Padding, PositiveInt, needs_feature_map
 from .window import receptive_explain, slide, window_explain, window_of, window_receptive_field
+from ..json_types import Flag
 
 
 class Conv2DSpec(LayerSpec):
@@ -21,7 +22,7 @@ class Conv2DSpec(LayerSpec):
     stride: IntOrPair = 1
     padding: Padding = 0
     dilation: IntOrPair = 1
-    bias: bool = True
+    bias: Flag = True
     init: Literal["he", "xavier"] = "he"
 
     title = "Conv2D"

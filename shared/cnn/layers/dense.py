@@ -10,12 +10,13 @@ from .base import Layer
 from .init import initial_weight
 from .plan import LayerPlan
 from .spec import LayerSpec, PositiveInt, needs_flat
+from ..json_types import Flag
 
 
 class DenseSpec(LayerSpec):
     type: Literal["dense"]
     units: PositiveInt
-    bias: bool = True
+    bias: Flag = True
     init: Literal["he", "xavier"] = "he"
 
     title = "Dense"

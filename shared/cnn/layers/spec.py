@@ -6,22 +6,22 @@ spec); the registry finds both there.
 """
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal, Union
+from typing import ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 
+from ..json_types import NonNegativeInt, PositiveInt, PrintableText
 from .plan import LayerPlan, ReceptiveField, ShapeError
 
-PositiveInt = Annotated[int, Field(gt=0)]
 Pair = tuple[PositiveInt, PositiveInt]
 IntOrPair = Union[PositiveInt, Pair]
-PaddingPair = tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0)]]
-Padding = Union[Annotated[int, Field(ge=0)], PaddingPair, Literal["same", "valid"]]
+PaddingPair = tuple[NonNegativeInt, NonNegativeInt]
+Padding = Union[NonNegativeInt, PaddingPair, Literal["same", "valid"]]
 
 
 class LayerSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
-    name: str | None = None
+    name: PrintableText | None = None
 
     title: ClassVar[str]  # the type column of the summary table, e.g. "Conv2D"
     size_field: ClassVar[str | None] = None  # the field to blame when the network grows too big
