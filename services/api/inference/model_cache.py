@@ -49,17 +49,17 @@ class ModelCache:
         self._lock = threading.Lock()
         self.loads = 0  # how many times a file was read (a cache miss)
 
-    def get(self, model_id: int, sha256: str, key: str) -> LoadedModel:
-        """The model stored under `key`; raises ObjectMissing when the object is gone."""
+    def get(self, model_id: int, sha256: str, object_key: str) -> LoadedModel:
+        """The model stored under `object_key`; raises ObjectMissing when the object is gone."""
         key = (model_id, sha256)
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:
                 self._entries.move_to_end(key)
                 return entry
-        with fetched(self.store, key, self.scratch) as path:
+        with fetched(self.store, object_key, self.scratch) as path:
             if not path.is_file():
-                raise ObjectMissing(f"no object {key} in {self.store.location}")
+                raise ObjectMissing(f"no object {object_key} in {self.store.location}")
             net, metadata = load_model(path)
         entry = LoadedModel(net, metadata, sum(array.nbytes for array in net.state_arrays().values()))
         with self._lock:

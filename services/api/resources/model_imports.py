@@ -7,9 +7,8 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from services.api.extensions import db, settings, store
-from services.api.ownership import owner_id
+from services.api.ownership import owner_id, referenced
 from services.api.problems import Problem, validation_problem
-from services.api.resources.datasets import load_dataset
 from services.api.resources.models import model_view
 from services.api.resources.networks import checked_definition
 from services.api.route_table import api_route
@@ -17,7 +16,7 @@ from services.api.schemas.models import ModelView
 from services.api.schemas.predictions import OnnxUpload
 from shared.checksums import file_sha256
 from shared.cnn import save_model
-from shared.db.models import Model, Network
+from shared.db.models import Dataset, Model, Network
 from shared.export.onnx_import import OnnxImportError, import_onnx
 from shared.storage.files import scratch_dir, scratch_file
 from shared.storage.keys import new_model_key
@@ -31,7 +30,7 @@ def _refused(detail: str, loc: list) -> Problem:
 
 @api_route(bp, "/import", "POST", summary="Import an ONNX model made of convforge's operators",
            body=OnnxUpload, body_media_type="multipart/form-data", response=ModelView, status=201,
-           problems=(400, 404, 413, 415, 422), headers=("Location",))
+           problems=(400, 413, 415, 422), headers=("Location",))
 def import_model():
     if request.mimetype != "multipart/form-data":
         raise Problem(415, "Unsupported media type", "Send the .onnx file as multipart/form-data `file` with a "
@@ -42,7 +41,7 @@ def import_model():
     raw_id = request.form.get("dataset_id", "")
     if not raw_id.isdigit():
         raise _refused(f"dataset_id must be the id of the dataset the model is for, not {raw_id!r}", ["dataset_id"])
-    dataset = load_dataset(int(raw_id))
+    dataset = referenced(Dataset, int(raw_id), "dataset_id", "dataset")
     try:
         imported = import_onnx(part.stream.read())
     except OnnxImportError as exc:
