@@ -241,3 +241,22 @@ def test_an_onnx_import_that_does_not_fit_is_refused(client, lenet):
     unknown = client.post("/api/v1/models/import", data={"file": (io.BytesIO(b"x"), "x.onnx"), "dataset_id": "999"},
                           content_type="multipart/form-data")
     assert unknown.status_code == 422 and unknown.json["errors"][0]["loc"] == ["dataset_id"]
+
+
+def test_an_import_that_cannot_be_recorded_leaves_no_object(app, client, lenet, settings, sessions, monkeypatch):
+    model_id, _net = lenet
+    exported = client.get(f"/api/v1/models/{model_id}/export").data
+    dataset_id = client.get(f"/api/v1/models/{model_id}").json["dataset"]["id"]
+    stored = open_store(settings).keys("models/")
+
+    def refused(**_columns):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr("services.api.resources.model_imports.Network", refused)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    response = client.post("/api/v1/models/import", data={"file": (io.BytesIO(exported), "m.onnx"),
+                                                           "dataset_id": str(dataset_id)},
+                           content_type="multipart/form-data")
+    assert response.status_code == 500
+    assert open_store(settings).keys("models/") == stored
+    assert sessions().query(Model).count() == 1
