@@ -94,8 +94,18 @@ def test_bad_json_inputs_are_problems(client, lenet, body, status, words):
 def test_nan_is_refused(client, lenet):
     inputs = np.zeros((1, 28, 28)).tolist()
     inputs[0][3][4] = float("nan")
+    # NaN is no JSON number: the strict parser refuses the body itself.
     response = client.post(f"/api/v1/models/{lenet[0]}/predict", data=json.dumps({"inputs": inputs}),
                            content_type="application/json")
+    assert response.status_code == 400 and "NaN" in response.json["detail"]
+    # In an array file it is a value the model cannot use.
+    samples = np.zeros((1, 1, 28, 28), dtype=np.float32)
+    samples[0, 0, 3, 4] = np.nan
+    npy = io.BytesIO()
+    np.save(npy, samples)
+    npy.seek(0)
+    response = client.post(f"/api/v1/models/{lenet[0]}/predict", data={"file": (npy, "x.npy")},
+                           content_type="multipart/form-data")
     assert response.status_code == 422 and "NaN" in response.json["detail"]
 
 
@@ -163,7 +173,7 @@ def test_feature_maps_show_every_layer(client, lenet):
     assert layers[2]["output_shape"] == [6, 14, 14] and np.array(layers[2]["values"]).shape == (6, 14, 14)
     tile = Image.open(io.BytesIO(__import__("base64").b64decode(layers[2]["tiles"][0].split(",", 1)[1])))
     assert tile.size == (14, 14)
-    assert layers[0]["explain"].startswith("conv2d_1: W2 = (28 - 5 + 2*2)/1 + 1 = 28")
+    assert layers[0]["explain"].startswith("conv2d_1: H2 = W2 = (28 - 5 + 2*2)/1 + 1 = 28")
     assert body["first_conv"] == "conv2d_1" and len(body["filters"]) == 6
     logits = net.forward(prepare_batch(image[None, None], MEAN, STD))
     np.testing.assert_allclose(layers[-1]["values"], logits[0], rtol=1e-6)
