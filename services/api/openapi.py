@@ -84,7 +84,8 @@ def _responses(route: RouteDoc, keys: dict) -> dict:
             content[media_type] = {"schema": {"type": "string"}}
         else:
             content[media_type] = {"schema": {"type": "string", "contentMediaType": media_type}}
-    success["content"] = content
+    if content:
+        success["content"] = content
     if route.headers or route.etag:
         success["headers"] = {name: {"schema": {"type": "string"}} for name in (*route.headers,
                               *(("ETag",) if route.etag else ()))}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from services.cli import datasets, jobs, stack, summary
+from services.cli import datasets, delete, jobs, stack, summary
 
 # subcommand -> (module that adds its arguments and runs it, help)
 COMMANDS = {
@@ -17,6 +17,7 @@ COMMANDS = {
     "jobs": (jobs, "list jobs"),
     "status": (jobs, "show one job"),
     "datasets": (datasets, "add or list datasets"),
+    "delete": (delete, "delete a network, dataset, model or finished job"),
 }
 
 

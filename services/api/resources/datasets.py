@@ -11,6 +11,8 @@ from flask import Blueprint, jsonify, request, url_for
 from sqlalchemy import select
 
 from services.api.artifacts import send_artifact
+from services.api.deletion import DESCRIPTION as DELETE_DESCRIPTION
+from services.api.deletion import delete_row, jobs_where, model_ids_where, refuse_while_referenced
 from services.api.extensions import db, settings, store
 from services.api.pagination import fetch_page
 from services.api.problems import Problem, not_found, validation_problem
@@ -19,7 +21,7 @@ from services.api.schemas.common import Page, PageQuery
 from services.api.schemas.datasets import ClassSamples, DatasetListItem, DatasetUpload, DatasetView
 from services.api.validation import parse_query
 from shared.data import DatasetRejected, IngestLimits, Upload, ingest
-from shared.db.models import Dataset
+from shared.db.models import Dataset, Job, Model
 
 bp = Blueprint("datasets", __name__, url_prefix="/api/v1/datasets")
 
@@ -165,3 +167,12 @@ def get_sample(dataset_id: int, filename: str):
         raise not_found("Sample image", filename)
     return send_artifact(f"{dataset.path}/{SAMPLES_DIR}/{filename}", "image/png",
                          not_found("Sample image", filename), max_age=3600)
+
+
+@api_route(bp, "/<id:dataset_id>", "DELETE", summary="Delete a dataset no job or model refers to, and its files",
+           status=204, media_types=(), problems=(404, 409), description=DELETE_DESCRIPTION)
+def delete_dataset(dataset_id: int):
+    dataset = load_dataset(dataset_id)
+    refuse_while_referenced("Dataset", dataset_id, jobs_where(Job.dataset_id == dataset_id),
+                            model_ids_where(Model.dataset_id == dataset_id))
+    return delete_row(dataset, "Dataset", [f"{dataset.path}/"])

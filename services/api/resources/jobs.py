@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, url_for
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from services.api.caching import conditional_json
 from services.api.compatibility import mismatches
+from services.api.deletion import delete_row
 from services.api.extensions import db, job_queue
 from services.api.job_queue import BrokerUnavailable
 from services.api.pagination import fetch_page
@@ -28,7 +29,7 @@ from services.api.schemas.jobs import (
 )
 from services.api.validation import json_body, parse_body, parse_query
 from shared.data.pipeline import held_out_count
-from shared.db.models import JOB_KINDS, Dataset, Job, Metric, Model, Network, utcnow
+from shared.db.models import FINAL_STATES, JOB_KINDS, Dataset, Job, Metric, Model, Network, utcnow
 from shared.jobs import as_utc, resolved_params
 
 bp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs")
@@ -234,6 +235,23 @@ def cancel_job(job_id: int):
     response = jsonify(job_view(job))
     response.status_code = 200 if cancelled else 202
     return response
+
+
+@api_route(bp, "/<id:job_id>", "DELETE", summary="Delete a finished job and its metrics",
+           status=204, media_types=(), problems=(404, 409),
+           description="Only a succeeded, failed or cancelled job can be deleted (409 otherwise: cancel it first). "
+                       "Its metric rows go with it; a model it trained stays, with `job_id` null; the workers "
+                       "remove any checkpoint it left.")
+def delete_job(job_id: int):
+    session = db()
+    job = load_job(job_id)
+    if job.status not in FINAL_STATES:
+        raise Problem(409, "In use", f"Job {job_id} is {job.status}; cancel it and wait until it stops before "
+                      "deleting it.", kind="in-use", members={"jobs": [job_id], "models": []})
+    session.execute(update(Model).where(Model.job_id == job_id).values(job_id=None)
+                    .execution_options(synchronize_session=False))
+    session.execute(delete(Metric).where(Metric.job_id == job_id).execution_options(synchronize_session=False))
+    return delete_row(job, "Job", [])
 
 
 def _by_id(session, entity, ids: set[int]) -> dict:

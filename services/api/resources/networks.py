@@ -4,6 +4,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, url_for
 from sqlalchemy import select
 
+from services.api.deletion import DESCRIPTION as DELETE_DESCRIPTION
+from services.api.deletion import delete_row, jobs_where, model_ids_where, refuse_while_referenced
 from services.api.extensions import db
 from services.api.pagination import fetch_page
 from services.api.problems import not_found, validation_problem
@@ -19,7 +21,7 @@ from services.api.schemas.networks import (
 from services.api.validation import json_body, parse_query
 from shared.cnn import DefinitionError, parse_definition, summarize
 from shared.cnn.definition import NetworkDefinition
-from shared.db.models import Network
+from shared.db.models import Job, Model, Network
 
 bp = Blueprint("networks", __name__, url_prefix="/api/v1/networks")
 DEFINITION_DOC = "A network definition: {\"name\", \"input_shape\": [C, H, W], \"layers\": [...]}."
@@ -104,3 +106,12 @@ def get_summary(network_id: int):
     rendered = summarize(network.definition)
     text = rendered.as_text() if query.format == "text" else rendered.explain()
     return Response(text + "\n", mimetype="text/plain")
+
+
+@api_route(bp, "/<id:network_id>", "DELETE", summary="Delete a network no job or model refers to",
+           status=204, media_types=(), problems=(404, 409), description=DELETE_DESCRIPTION)
+def delete_network(network_id: int):
+    network = load_network(network_id)
+    refuse_while_referenced("Network", network_id, jobs_where(Job.network_id == network_id),
+                            model_ids_where(Model.network_id == network_id))
+    return delete_row(network, "Network", [])

@@ -36,6 +36,8 @@ class ProblemDocument(BaseModel):
     status: int
     detail: str
     errors: list[ProblemError] | None = None
+    jobs: list[int] | None = Field(None, description="409 on DELETE: ids of the jobs that refer to it.")
+    models: list[int] | None = Field(None, description="409 on DELETE: ids of the models that refer to it.")
 
 
 class PageQuery(BaseModel):
