@@ -45,7 +45,8 @@ def test_train_job_is_queued_then_sent(client, queue, network_id, dataset_id):
     assert params["schedule"] == {"type": "cosine", "min_lr": 0.0, "warmup_steps": 2}
     assert params["augment"] == {"crop_padding": 2, "flip": True}
     assert (params["workers"], params["seed"], params["checkpoint_every_steps"]) == (2, 7, 50)
-    assert job["network"]["summary"]["total_params"] > 0
+    summary = client.get(job["network"]["summary_url"])
+    assert summary.status_code == 200 and summary.json["total_params"] > 0
     assert job["dataset"]["name"] == "tiny"
 
 

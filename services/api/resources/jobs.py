@@ -88,7 +88,8 @@ def job_view(job: Job) -> dict:
     dataset = session.get(Dataset, job.dataset_id)
     item = list_item(job, network, dataset).model_dump()
     if network is not None:
-        item["network"] = NetworkRef(**item["network"], summary=network.summary)
+        item["network"] = NetworkRef(**item["network"],
+                                     summary_url=url_for("networks.get_summary", network_id=network.id))
     view = JobView(
         **item, result=job.result or {}, worker_name=job.worker_name,
         heartbeat_at=job.heartbeat_at, metrics_url=url_for("jobs.get_metrics", job_id=job.id),

@@ -96,7 +96,7 @@ class JobListItem(BaseModel):
 
 
 class NetworkRef(Ref):
-    summary: dict[str, Any]
+    summary_url: str = Field(description="The network's per-layer summary; not embedded, it can be large.")
 
 
 class JobView(JobListItem):
