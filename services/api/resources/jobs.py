@@ -7,7 +7,7 @@ from sqlalchemy import delete, select, update
 from services.api.caching import conditional_json
 from services.api.compatibility import mismatches
 from services.api.deletion import delete_row
-from services.api.extensions import db, job_queue
+from services.api.extensions import db, job_queue, settings
 from services.api.job_queue import BrokerUnavailable
 from services.api.pagination import fetch_page
 from services.api.problems import Problem, not_found, validation_problem
@@ -31,6 +31,7 @@ from services.api.validation import json_body, parse_body, parse_query
 from shared.data.pipeline import held_out_count
 from shared.db.models import FINAL_STATES, JOB_KINDS, Dataset, Job, Metric, Model, Network, utcnow
 from shared.jobs import as_utc, resolved_params
+from shared.jobs.memory import MemoryEstimate, job_memory, memory_limit, refusal
 
 bp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs")
 
@@ -111,6 +112,15 @@ def referenced(entity, ident: int, field: str, what: str):
     return row
 
 
+def refuse_unless_it_fits(estimate: MemoryEstimate) -> None:
+    """422 when a worker could not hold the job (the workers check again with the number of processes
+    they choose when `workers` is not given)."""
+    reason = refusal(estimate, memory_limit(settings().worker_memory_bytes))
+    if reason:
+        raise validation_problem([{"loc": ["params", "batch_size"], "msg": f"params.batch_size: {reason}"}],
+                                 f"The job cannot run: {reason}.")
+
+
 def new_train_job(request: TrainJobRequest) -> Job:
     network = referenced(Network, request.network_id, "network_id", "network")
     dataset = referenced(Dataset, request.dataset_id, "dataset_id", "dataset")
@@ -124,6 +134,8 @@ def new_train_job(request: TrainJobRequest) -> Job:
     if errors:
         raise validation_problem(errors, "The job cannot run on this dataset: "
                                  + "; ".join(error["msg"] for error in errors))
+    refuse_unless_it_fits(job_memory(network.definition, "train", params.batch_size, params.workers or 1,
+                                     params.scoring_batch_size))
     return Job(kind="train", status="queued", network_id=network.id, dataset_id=dataset.id,
                params=resolved_params(params), epochs=params.epochs)
 
@@ -136,6 +148,7 @@ def new_evaluate_job(request: EvaluateJobRequest) -> Job:
     if errors:
         raise validation_problem(errors, "The model does not fit the dataset: "
                                  + "; ".join(error["msg"] for error in errors))
+    refuse_unless_it_fits(job_memory(network.definition, "evaluate", request.params.batch_size))
     return Job(kind="evaluate", status="queued", network_id=network.id, dataset_id=dataset.id,
                model_id=model.id, params=resolved_params(request.params))
 
