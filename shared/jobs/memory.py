@@ -127,4 +127,6 @@ def _leaf_plans(plans) -> list[LayerPlan]:
 
 
 def _size(n_bytes: int) -> str:
-    return f"{n_bytes / 1024**3:.2f} GiB" if n_bytes >= 1024**3 else f"{n_bytes / 1024**2:.0f} MiB"
+    if n_bytes >= 1024**3:
+        return f"{n_bytes / 1024**3:.2f} GiB"
+    return f"{n_bytes / 1024**2:.0f} MiB" if n_bytes >= 1024**2 else f"{n_bytes / 1024:.1f} KiB"
