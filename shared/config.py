@@ -21,6 +21,12 @@ def _int(name: str, default: int) -> int:
         raise ValueError(f"environment variable {name}={raw!r} is not a whole number") from exc
 
 
+DEFAULT_QUOTA_STORED_BYTES = 20 * 1024**3
+DEFAULT_QUOTA_QUEUED_JOBS = 100
+DEFAULT_RATE_UPLOADS = "20/minute"
+DEFAULT_RATE_SUBMISSIONS = "60/minute"
+
+
 @dataclass(frozen=True)
 class Settings:
     var_dir: Path
@@ -56,6 +62,22 @@ class Settings:
     log_format: str = "text"
     # prometheus-client's own variable: where each API process writes its samples (set by `convforge api`).
     prometheus_multiproc_dir: str | None = None
+    # Signs the dashboard's session cookie; empty means a random key kept in var_dir/secret_key.
+    secret_key: str = ""
+    # Host headers the API answers (DNS rebinding); "*" allows any.
+    allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
+    # Per-user quotas and rate limits (services/api/quotas.py). Rates are "N/minute" strings.
+    quota_stored_bytes: int = DEFAULT_QUOTA_STORED_BYTES
+    quota_queued_jobs: int = DEFAULT_QUOTA_QUEUED_JOBS
+    rate_uploads: str = DEFAULT_RATE_UPLOADS
+    rate_submissions: str = DEFAULT_RATE_SUBMISSIONS
+    # Where the rate limiter counts: empty means the broker's Redis; "memory://" keeps counts per process.
+    ratelimit_storage_url: str = ""
+    # `convforge migrate` makes this admin with this token when the token is set (docker-compose).
+    admin_name: str = "admin"
+    admin_token: str = ""
+    # The token the CLI sends; empty means the one `convforge up` saved under var_dir.
+    cli_token: str = ""
 
     @property
     def broker_url(self) -> str:
@@ -86,4 +108,30 @@ def load_settings() -> Settings:
         worker_metrics_port=_int("WORKER_METRICS_PORT", 9102),
         log_format=os.environ.get("CONVFORGE_LOG_FORMAT", "text").strip().lower() or "text",
         prometheus_multiproc_dir=os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None,
+        secret_key=os.environ.get("CONVFORGE_SECRET_KEY", ""),
+        allowed_hosts=_allowed_hosts(),
+        quota_stored_bytes=_int("CONVFORGE_QUOTA_STORED_BYTES", DEFAULT_QUOTA_STORED_BYTES),
+        quota_queued_jobs=_int("CONVFORGE_QUOTA_QUEUED_JOBS", DEFAULT_QUOTA_QUEUED_JOBS),
+        rate_uploads=os.environ.get("CONVFORGE_RATE_UPLOADS") or DEFAULT_RATE_UPLOADS,
+        rate_submissions=os.environ.get("CONVFORGE_RATE_SUBMISSIONS") or DEFAULT_RATE_SUBMISSIONS,
+        ratelimit_storage_url=os.environ.get("CONVFORGE_RATELIMIT_STORAGE_URL", ""),
+        admin_name=os.environ.get("CONVFORGE_ADMIN_NAME") or "admin",
+        admin_token=os.environ.get("CONVFORGE_ADMIN_TOKEN", ""),
+        cli_token=os.environ.get("CONVFORGE_TOKEN", ""),
     )
+
+
+def _allowed_hosts() -> tuple[str, ...]:
+    """CONVFORGE_ALLOWED_HOSTS (comma separated), else localhost and the hosts of the bind and API URL."""
+    from urllib.parse import urlsplit
+
+    listed = os.environ.get("CONVFORGE_ALLOWED_HOSTS", "")
+    if listed.strip():
+        return tuple(host.strip().lower() for host in listed.split(",") if host.strip())
+    hosts = ["localhost", "127.0.0.1", "::1"]
+    bind_host = os.environ.get("CONVFORGE_API_BIND", "").rpartition(":")[0].strip("[]")
+    url_host = urlsplit(os.environ.get("CONVFORGE_API_URL", "")).hostname
+    for host in (bind_host, url_host):
+        if host and host not in ("0.0.0.0", "::") and host.lower() not in hosts:
+            hosts.append(host.lower())
+    return tuple(hosts)

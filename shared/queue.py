@@ -6,6 +6,7 @@ Messages carry only a job id; the database row is the source of truth for the jo
 from __future__ import annotations
 
 from celery import Celery
+from kombu.transport.redis import PRIORITY_STEPS
 
 from shared.config import Settings, load_settings
 from shared.jobs.tasks import JOB_TASKS
@@ -14,6 +15,9 @@ JOB_QUEUE = "convforge.jobs"
 # Redis keys `<prefix><worker name>`, kept alive by each worker (worker/housekeeping/presence.py): a
 # solo-pool worker busy with a job answers no broadcast ping, so "live workers" are the ping replies plus these keys.
 WORKER_PRESENCE_PREFIX = "convforge:worker:"
+# Message priorities on Redis: kombu keeps one list per step and hands out the lowest step first
+# (services/api/fairness.py picks them; worker/lost_messages.py reads every list).
+PRIORITY_LEVELS = tuple(PRIORITY_STEPS)
 
 
 def make_celery(settings: Settings | None = None, name: str = "convforge") -> Celery:

@@ -7,17 +7,20 @@ from importlib.metadata import PackageNotFoundError, version
 from flask import Flask, request
 from werkzeug.routing import IntegerConverter
 
-from services.api import dashboard, metrics, openapi
+from services.api import dashboard, login, metrics, openapi
+from services.api.auth import init_auth
 from services.api.extensions import init_resources
 from services.api.metrics import init_metrics
 from services.api.problems import register_error_handlers
-from services.api.resources import datasets, health, jobs, models, networks
+from services.api.resources import (dataset_images, datasets, health, jobs, model_exports, model_imports, models,
+                                   networks, predictions, tokens)
 from services.api.schemas.common import MAX_ID
 from services.api.uploads import StreamingUploadRequest
 from shared.config import Settings, load_settings
 from shared.logs import use_log_format
 
-BLUEPRINTS = (networks.bp, datasets.bp, jobs.bp, models.bp, health.bp, openapi.bp, metrics.bp, dashboard.bp)
+BLUEPRINTS = (networks.bp, datasets.bp, jobs.bp, model_imports.bp, models.bp, predictions.bp, model_exports.bp,
+              dataset_images.bp, health.bp, tokens.bp, openapi.bp, metrics.bp, login.bp, dashboard.bp)
 
 
 class IdConverter(IntegerConverter):
@@ -40,6 +43,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     _use_log_format(settings.log_format)
     resources = init_resources(app, settings)
     init_metrics(app, resources)
+    init_auth(app)
 
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)

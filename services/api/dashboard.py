@@ -1,4 +1,4 @@
-"""The dashboard: four HTML pages that poll the REST API from the browser.
+"""The dashboard: HTML pages that poll the REST API from the browser.
 
 The pages hold no data of their own; every number they show comes from `/api/v1`, fetched by the
 scripts in `static/js/`. Chart.js is served from `static/vendor/`, so nothing is loaded from the internet.
@@ -38,6 +38,16 @@ def job_page(job_id: int):
 @bp.get("/compare")
 def compare_page():
     return render_template("dashboard/compare.html", page="compare")
+
+
+@bp.get("/models")
+def models_page():
+    return render_template("dashboard/models.html", page="models")
+
+
+@bp.get("/models/<int:model_id>")
+def model_page(model_id: int):
+    return render_template("dashboard/model.html", page="model", model_id=model_id)
 
 
 @bp.get("/new")

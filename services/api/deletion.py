@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from services.api.extensions import db, store
+from services.api.ownership import may_see
 from services.api.problems import Problem
 from shared.db.models import FINAL_STATES, Job, Model
 from shared.removals import remove_pending, schedule_removal
@@ -28,27 +29,27 @@ DESCRIPTION = (
     "removed after the row.")
 
 
-def refuse_while_referenced(what: str, ident: int, jobs: list[Job], model_ids: list[int]) -> None:
-    """409 when `jobs` or `model_ids` (the rows referring to the resource) are not empty."""
-    active = [job.id for job in jobs if job.status not in FINAL_STATES]
+def refuse_while_referenced(what: str, ident: int, jobs: list[Job], models: list[Model]) -> None:
+    """409 when `jobs` or `models` (the rows referring to the resource) are not empty. Rows of other
+    users refuse the deletion too, but only their number is told."""
+    active = [job for job in jobs if job.status not in FINAL_STATES]
     if active:
-        raise Problem(409, "In use", f"{what} {ident} is used by queued or running jobs "
-                      f"{_ids(active)}; cancel them or wait until they finish, then delete their records.",
-                      kind="in-use", members={"jobs": active[:MAX_LISTED], "models": []})
-    if jobs or model_ids:
-        named = [part for part in (f"jobs {_ids([job.id for job in jobs])}" if jobs else "",
-                                   f"models {_ids(model_ids)}" if model_ids else "") if part]
+        raise Problem(409, "In use", f"{what} {ident} is used by queued or running {_named('jobs', active)}; "
+                      "cancel them or wait until they finish, then delete their records.",
+                      kind="in-use", members={"jobs": _ids(active), "models": []})
+    if jobs or models:
+        named = [_named(kind, rows) for kind, rows in (("jobs", jobs), ("models", models)) if rows]
         raise Problem(409, "Still referenced", f"{what} {ident} is still referred to by {' and '.join(named)}; "
                       "delete those first (deletion never cascades).", kind="referenced",
-                      members={"jobs": [job.id for job in jobs][:MAX_LISTED], "models": model_ids[:MAX_LISTED]})
+                      members={"jobs": _ids(jobs), "models": _ids(models)})
 
 
 def jobs_where(*conditions) -> list[Job]:
     return list(db().scalars(select(Job).where(*conditions).order_by(Job.id)))
 
 
-def model_ids_where(*conditions) -> list[int]:
-    return list(db().scalars(select(Model.id).where(*conditions).order_by(Model.id)))
+def models_where(*conditions) -> list[Model]:
+    return list(db().scalars(select(Model).where(*conditions).order_by(Model.id)))
 
 
 def delete_row(row, what: str, object_prefixes: list[str]) -> Response:
@@ -68,6 +69,13 @@ def delete_row(row, what: str, object_prefixes: list[str]) -> Response:
     return Response(status=204)
 
 
-def _ids(ids: list[int]) -> str:
-    shown = ", ".join(str(ident) for ident in ids[:MAX_LISTED])
-    return shown + (f" and {len(ids) - MAX_LISTED} more" if len(ids) > MAX_LISTED else "")
+def _ids(rows) -> list[int]:
+    """The ids the current user may see, at most MAX_LISTED."""
+    return [row.id for row in rows if may_see(row)][:MAX_LISTED]
+
+
+def _named(kind: str, rows) -> str:
+    shown = _ids(rows)
+    text = f"{kind} {', '.join(str(ident) for ident in shown)}" if shown else kind
+    others = len(rows) - len(shown)
+    return text + (f" and {others} more" if others else "")

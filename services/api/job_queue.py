@@ -44,10 +44,10 @@ class JobQueue:
             "socket_connect_timeout": CONNECT_TIMEOUT_SECONDS,
         }
 
-    def send(self, job: Job) -> None:
+    def send(self, job: Job, priority: int = 0) -> None:
         try:
             self.celery.send_task(TASK_BY_KIND[job.kind], args=[job.id], task_id=task_id_for(job),
-                                  retry=True, retry_policy=SEND_RETRY_POLICY)
+                                  priority=priority, retry=True, retry_policy=SEND_RETRY_POLICY)
         except (KombuError, OSError, redis.RedisError) as exc:
             raise BrokerUnavailable(f"the message broker at {self.safe_broker_url()} cannot be reached "
                                     f"({exc})") from exc

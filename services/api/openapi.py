@@ -15,7 +15,8 @@ bp = Blueprint("openapi", __name__, url_prefix="/api/v1/openapi.json")
 
 REF = "#/components/schemas/{model}"
 _PATH_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
-_PROBLEM_TITLES = {400: "Bad request or query", 404: "Not found", 405: "Method not allowed",
+_PROBLEM_TITLES = {400: "Bad request or query", 401: "No valid bearer token or session",
+                   403: "Cross-site request, or a session request without its CSRF token", 404: "Not found", 405: "Method not allowed",
                    409: "Conflict with the resource's state",
                    413: "Upload too large", 415: "Unsupported media type", 422: "Invalid content",
                    503: "A dependency (database or broker) is unavailable"}
@@ -33,7 +34,10 @@ def build_document(version: str) -> dict:
         "info": {"title": "convforge", "version": version,
                  "description": "Train and evaluate convolutional neural networks written in NumPy."},
         "paths": paths,
-        "components": {"schemas": schemas},
+        "components": {"schemas": schemas, "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer",
+                       "description": "An API token: `convforge tokens create`, or POST /api/v1/tokens."}}},
+        "security": [{"bearer": []}],
     }
 
 
@@ -71,6 +75,8 @@ def _operation(route: RouteDoc, keys: dict) -> dict:
         schema = refs[0] if len(refs) == 1 else {"oneOf": refs}
         operation["requestBody"] = {"required": True, "content": {route.body_media_type: {"schema": schema}}}
     operation["responses"] = _responses(route, keys)
+    if route.public:
+        operation["security"] = []
     return operation
 
 
@@ -95,7 +101,8 @@ def _responses(route: RouteDoc, keys: dict) -> dict:
     if route.etag:
         responses["304"] = {"description": "Not modified since the ETag given in If-None-Match."}
     problem = {PROBLEM_JSON: {"schema": keys[(ProblemDocument, "serialization")]}}
-    for status in sorted(set(route.problems) | set(_ALWAYS)):
+    checks = () if route.public else (401,) if route.method == "GET" else (401, 403)
+    for status in sorted(set(route.problems) | set(_ALWAYS) | set(checks)):
         responses.setdefault(str(status), {"description": _PROBLEM_TITLES.get(status, "Error"),
                                            "content": problem})
     return responses

@@ -26,9 +26,12 @@ class RouteDoc:
     etag: bool = False
     description: str = ""
     headers: tuple[str, ...] = field(default=())  # response headers on success, e.g. Location
+    public: bool = False  # answered without credentials
 
 
 ROUTES: list[RouteDoc] = []
+# Endpoint names ("health.health") of the routes declared public=True: services/api/auth.py lets them by.
+PUBLIC_ENDPOINTS: set[str] = set()
 
 
 def api_route(blueprint: Blueprint, rule: str, method: str = "GET", **doc) -> Callable:
@@ -36,6 +39,8 @@ def api_route(blueprint: Blueprint, rule: str, method: str = "GET", **doc) -> Ca
 
     def register(view: Callable) -> Callable:
         blueprint.add_url_rule(rule, view_func=view, methods=[method])
+        if doc.get("public"):
+            PUBLIC_ENDPOINTS.add(f"{blueprint.name}.{view.__name__}")
         full_rule = (blueprint.url_prefix or "") + rule
         ROUTES.append(RouteDoc(method=method, rule=full_rule.rstrip("/") or "/", tag=blueprint.name, **doc))
         return view

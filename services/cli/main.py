@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from services.cli import datasets, delete, jobs, stack, summary
+from services.cli import accounts, datasets, delete, jobs, predict, stack, summary
 
 # subcommand -> (module that adds its arguments and runs it, help)
 COMMANDS = {
@@ -17,6 +17,11 @@ COMMANDS = {
     "jobs": (jobs, "list jobs"),
     "status": (jobs, "show one job"),
     "datasets": (datasets, "add or list datasets"),
+    "users": (accounts, "add or list users (on the server's machine)"),
+    "tokens": (accounts, "create, list or revoke API tokens (on the server's machine)"),
+    "predict": (predict, "print a trained model's top classes for images or arrays"),
+    "export": (predict, "download a trained model as ONNX"),
+    "import": (predict, "bring in an ONNX model made of convforge's operators"),
     "delete": (delete, "delete a network, dataset, model or finished job"),
 }
 

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import requests
 
+from services.cli.credentials import local_token
+from shared.config import load_settings
+
 API_PREFIX = "/api/v1"
 
 
@@ -15,10 +18,13 @@ class ApiError(Exception):
 
 
 class ApiClient:
-    def __init__(self, base_url: str, timeout: float = 60.0):
+    def __init__(self, base_url: str, timeout: float = 60.0, token: str | None = None):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()
+        token = token or local_token(load_settings())
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
 
     def url(self, path: str) -> str:
         return f"{self.base_url}{API_PREFIX}{path}"
@@ -44,6 +50,25 @@ class ApiClient:
             files = {name: (file_path.name, handles.enter_context(open(file_path, "rb")))
                      for name, file_path in parts.items()}
             return self._json(self._send("POST", path, files=files, data=fields, timeout=max(self.timeout, 600)))
+
+    def post_files(self, path: str, field: str, file_paths: list[Path], **params) -> dict:
+        """A multipart POST with several files under one part name."""
+        with ExitStack() as handles:
+            files = [(field, (file_path.name, handles.enter_context(open(file_path, "rb"))))
+                     for file_path in file_paths]
+            return self._json(self._send("POST", path, files=files, params=params))
+
+    def download(self, path: str, target: Path, **params) -> int:
+        """Stream a GET answer into `target` (written beside it, then renamed); returns its size."""
+        response = self._send("GET", path, params=params, stream=True, timeout=max(self.timeout, 600))
+        partial = target.with_name(f".{target.name}.part")
+        size = 0
+        with open(partial, "wb") as handle:
+            for block in response.iter_content(1 << 20):
+                handle.write(block)
+                size += len(block)
+        partial.replace(target)
+        return size
 
     def _send(self, method: str, path: str, **kwargs) -> requests.Response:
         kwargs.setdefault("timeout", self.timeout)

@@ -13,6 +13,7 @@ import time
 
 import requests
 
+from services.cli.credentials import admin_from_environment, credentials_path, ensure_local_admin, login_link
 from services.cli.demo import run_demo
 from services.cli.embedded_redis import RedisNotFound, redis_process, wait_for_redis
 from services.cli.processes import ChildProcess
@@ -88,6 +89,9 @@ def migrate(settings: Settings) -> int:
 
     upgrade_to_head(settings.database_url)
     print(f"database schema is up to date ({_safe_url(settings.database_url)})")
+    admin = admin_from_environment(settings)
+    if admin:
+        print(admin)
     return 0
 
 
@@ -106,6 +110,10 @@ def up(settings: Settings, demo: bool, demo_epochs: int) -> int:
     api_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
     _require_free_port(host or "127.0.0.1", int(port), "the API (set CONVFORGE_API_BIND)")
     migrate(settings)
+    admin, made = ensure_local_admin(settings)
+    if made:
+        print(f"first start: made the admin {admin!r} and a token in {credentials_path(settings)} "
+              "(the CLI on this machine uses it)")
     env = {**os.environ, "CONVFORGE_API_BIND": bind, "CONVFORGE_API_URL": api_url,
            "CONVFORGE_VAR_DIR": str(settings.var_dir), "DATABASE_URL": settings.database_url,
            "ARTIFACT_DIR": str(settings.artifact_dir)}
@@ -135,8 +143,8 @@ def up(settings: Settings, demo: bool, demo_epochs: int) -> int:
         print(f"api: {api_url}/api/v1 (OpenAPI at /api/v1/openapi.json); logs in {log_dir}")
         if demo:
             run_demo(ApiClient(api_url), demo_epochs)
-        print(f"\nconvforge is up: dashboard {api_url}/  API {api_url}/api/v1  (Ctrl-C stops everything)",
-              flush=True)
+        print(f"\nconvforge is up: dashboard {login_link(settings, api_url)}  API {api_url}/api/v1  "
+              "(Ctrl-C stops everything)", flush=True)
         # A timed wait, so an interruption from the supervisor thread is seen within the second.
         while not stopping.wait(1.0):
             pass

@@ -53,11 +53,9 @@ def parse_schema(data) -> NetworkDefinition:
     try:
         definition = _adapter.validate_python(data)
     except ValidationError as exc:
-        raw_layers = data.get("layers") if isinstance(data.get("layers"), list) else []
-        names = default_layer_names(raw_layers)
         errors, seen_locs = [], set()
         for err in exc.errors():
-            readable = _readable(err, names, data)
+            readable = _readable(err, data)
             # A union field reports once per alternative; one plain sentence says it better.
             if tuple(readable["loc"]) not in seen_locs:
                 seen_locs.add(tuple(readable["loc"]))
@@ -85,10 +83,12 @@ _UNION_FIELDS = {
 }
 
 
-def _readable(err: dict, names: list[str], data: dict) -> dict:
+def _readable(err: dict, data: dict) -> dict:
     # pydantic puts the union tag into the path (layers, 3, conv2d, kernel_size); people do not.
-    loc = [part for i, part in enumerate(err["loc"])
-           if not (i == 2 and err["loc"][0] == "layers" and part in _TAGS)]
+    # A block's layers nest the same path: (layers, 3, residual, layers, 1, conv2d, kernel_size).
+    raw = err["loc"]
+    loc = [part for i, part in enumerate(raw)
+           if not (i >= 2 and raw[i - 2] == "layers" and isinstance(raw[i - 1], int) and part in _TAGS)]
     # Pair alternatives add their own index or a "tuple[...]" part; keep the field name only.
     loc = [part for part in loc if not (isinstance(part, str) and _UNION_BRANCH.search(part))]
     msg = err["msg"]
@@ -96,10 +96,10 @@ def _readable(err: dict, names: list[str], data: dict) -> dict:
         loc = ["input_shape"]
         msg = (f"must be [channels, height, width] or [features], positive whole numbers; "
                f"got {data.get('input_shape')!r}")
-    elif len(loc) >= 3 and loc[0] == "layers" and loc[2] in _UNION_FIELDS:
-        loc = loc[:3]
-        value = data["layers"][loc[1]].get(loc[2])
-        msg = f"must be {_UNION_FIELDS[loc[2]]}; got {value!r}"
+    elif (found := _layer_at(loc, data)) and found[1] < len(loc) and loc[found[1]] in _UNION_FIELDS:
+        layer, position = found
+        loc = loc[:position + 1]
+        msg = f"must be {_UNION_FIELDS[loc[-1]]}; got {layer.get(loc[-1])!r}"
     elif err["type"] == "union_tag_invalid":
         msg = f"unknown layer type {err['input'].get('type')!r}; known types: {', '.join(sorted(_TAGS))}"
     elif err["type"] == "union_tag_not_found":
@@ -107,10 +107,33 @@ def _readable(err: dict, names: list[str], data: dict) -> dict:
     elif err["type"] == "extra_forbidden":
         msg = f"unknown field {loc[-1]!r}"
     if len(loc) >= 2 and loc[0] == "layers" and isinstance(loc[1], int):
-        index = loc[1]
-        name = names[index] if index < len(names) else f"layer_{index}"
-        field = ".".join(str(p) for p in loc[2:])
-        where = f"layers[{index}] {name}" + (f": {field}" if field else "")
+        where = _layer_path(loc, data)
     else:
         where = ".".join(str(p) for p in loc) or "definition"
     return {"loc": loc, "msg": f"{where}: {msg}"}
+
+
+def _layer_steps(loc: list, data: dict):
+    """(index, name, layer) for each (layers, index) step at the start of ``loc``, blocks' included."""
+    level, position = data, 0
+    while (position + 1 < len(loc) and loc[position] == "layers" and isinstance(loc[position + 1], int)
+           and isinstance(level, dict) and isinstance(level.get("layers"), list)):
+        index, layers = loc[position + 1], level["layers"]
+        names = default_layer_names(layers)
+        level = layers[index] if index < len(layers) else None
+        yield index, names[index] if index < len(names) else f"layer_{index}", level
+        position += 2
+
+
+def _layer_at(loc: list, data: dict) -> tuple[dict, int] | None:
+    """The innermost layer ``loc`` points into, and the position in ``loc`` just after it."""
+    steps = list(_layer_steps(loc, data))
+    layer = steps[-1][2] if steps else None
+    return (layer, 2 * len(steps)) if isinstance(layer, dict) else None
+
+
+def _layer_path(loc: list, data: dict) -> str:
+    """``layers[3] residual_1: layers[1] conv2d_2: kernel_size`` for a loc inside nested layers."""
+    steps = list(_layer_steps(loc, data))
+    field = ".".join(str(p) for p in loc[2 * len(steps):])
+    return ": ".join(f"layers[{index}] {name}" for index, name, _ in steps) + (f": {field}" if field else "")

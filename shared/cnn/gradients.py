@@ -16,6 +16,7 @@ from typing import Iterable, Protocol
 
 import numpy as np
 
+from .layers.plan import walk
 from .losses import mean_squared_error, softmax_cross_entropy
 
 LOSSES = {"cross_entropy": softmax_cross_entropy, "mse": mean_squared_error}
@@ -35,7 +36,7 @@ class GradientEngine(Protocol):
     global index of ``x[0]`` in the stream of training samples (dropout masks follow it).
     Engines are context managers: leaving one frees whatever it started."""
 
-    loss: str
+    loss: Loss
 
     def __call__(self, x: np.ndarray, y: np.ndarray, first_sample_id: int) -> BatchGradient: ...
 
@@ -44,10 +45,30 @@ class GradientEngine(Protocol):
     def __exit__(self, *exc_info) -> None: ...
 
 
-def check_loss(loss: str) -> str:
-    if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {sorted(LOSSES)}, not {loss!r}")
+# A loss is named ("cross_entropy") or given with its options ({"type": "cross_entropy",
+# "label_smoothing": 0.1}); these are the options each loss takes, with their allowed ranges.
+LOSS_OPTIONS = {"cross_entropy": {"label_smoothing": (0.0, 1.0)}, "mse": {}}
+Loss = str | dict
+
+
+def check_loss(loss: Loss) -> Loss:
+    name, options = _loss_parts(loss)
+    if name not in LOSSES:
+        raise ValueError(f"loss must be one of {sorted(LOSSES)}, not {name!r}")
+    for key, value in options.items():
+        if key not in LOSS_OPTIONS[name]:
+            raise ValueError(f"the {name!r} loss has no option {key!r}; it takes {sorted(LOSS_OPTIONS[name])}")
+        low, high = LOSS_OPTIONS[name][key]
+        if not isinstance(value, (int, float)) or not low <= value < high:
+            raise ValueError(f"loss option {key} must be a number in [{low:g}, {high:g}), not {value!r}")
     return loss
+
+
+def _loss_parts(loss: Loss) -> tuple[str, dict]:
+    if isinstance(loss, dict):
+        options = dict(loss)
+        return options.pop("type", None), options
+    return loss, {}
 
 
 def images_per_pass(layer_types: Iterable[str], images: int) -> int:
@@ -57,12 +78,13 @@ def images_per_pass(layer_types: Iterable[str], images: int) -> int:
     return min(images, MICRO_BATCH)
 
 
-def loss_and_gradient(loss: str, output: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+def loss_and_gradient(loss: Loss, output: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     """(mean loss, its gradient with respect to ``output``); with "mse", integer labels are one-hot."""
     y = np.asarray(y)
-    if loss == "mse" and y.ndim == 1 and output.ndim == 2 and np.issubdtype(y.dtype, np.integer):
+    name, options = _loss_parts(loss)
+    if name == "mse" and y.ndim == 1 and output.ndim == 2 and np.issubdtype(y.dtype, np.integer):
         y = np.eye(output.shape[1], dtype=output.dtype)[y]
-    return LOSSES[loss](output, y)
+    return LOSSES[name](output, y, **options)
 
 
 def count_correct(output: np.ndarray, y: np.ndarray) -> int:
@@ -73,12 +95,12 @@ def count_correct(output: np.ndarray, y: np.ndarray) -> int:
 
 
 def shard_gradient(net, x: np.ndarray, y: np.ndarray, first_sample_id: int, batch_size: int,
-                   out: dict[str, np.ndarray], loss: str = "cross_entropy") -> tuple[float, int]:
+                   out: dict[str, np.ndarray], loss: Loss = "cross_entropy") -> tuple[float, int]:
     """Write into ``out`` (arrays shaped like ``net.grads``) the gradient of the mean loss of a
     batch of ``batch_size`` images, restricted to its images ``x`` (the batch's images from
     ``first_sample_id`` on); return (the loss summed over ``x``, correct predictions)."""
     count = len(y)
-    size = images_per_pass((layer.plan.type for layer in net.layers), count)
+    size = images_per_pass((plan.type for plan in walk(net.summary.plans)), count)
     loss_sum, correct = 0.0, 0
     for start in range(0, count, size):
         stop = min(start + size, count)
@@ -101,7 +123,7 @@ def shard_gradient(net, x: np.ndarray, y: np.ndarray, first_sample_id: int, batc
 class InProcessGradients:
     """The default engine: the whole batch in this process, on ``net`` itself."""
 
-    def __init__(self, net, loss: str = "cross_entropy"):
+    def __init__(self, net, loss: Loss = "cross_entropy"):
         self.net = net
         self.loss = check_loss(loss)
         self.grads = {name: np.zeros_like(grad) for name, grad in net.grads.items()}

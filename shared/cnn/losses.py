@@ -4,10 +4,12 @@ from __future__ import annotations
 import numpy as np
 
 
-def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
+def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray, label_smoothing: float = 0.0
+                          ) -> tuple[float, np.ndarray]:
     """Fused softmax and cross-entropy over (N, classes) logits and integer labels.
 
-    loss = mean_n(logsumexp(z_n) - z_n[y_n]); dz = (softmax(z) - onehot(y)) / N.
+    The target is q = (1 - e) * onehot(y) + e / classes for label smoothing e (PyTorch's rule);
+    loss = mean_n(logsumexp(z_n) - sum_k q_nk z_nk); dz = (softmax(z) - q) / N.
     Shifting by the row maximum keeps exp() from overflowing.
     """
     logits = np.asarray(logits)
@@ -16,6 +18,8 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[float
         raise ValueError(f"expected logits (N, classes) and labels (N,), got {logits.shape} and {labels.shape}")
     if not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"labels must be integers, got {labels.dtype}")
+    if not 0.0 <= label_smoothing < 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
     batch, classes = logits.shape
     if labels.min() < 0 or labels.max() >= classes:
         raise ValueError(f"labels must be in [0, {classes - 1}], got {labels.min()}..{labels.max()}")
@@ -23,9 +27,15 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[float
     exp = np.exp(shifted)
     sum_exp = exp.sum(axis=1, keepdims=True)
     rows = np.arange(batch)
-    loss = float(np.mean(np.log(sum_exp[:, 0]) - shifted[rows, labels]))
+    keep = 1.0 - label_smoothing
+    target_term = keep * shifted[rows, labels]
+    if label_smoothing:
+        target_term = target_term + label_smoothing * shifted.mean(axis=1)
+    loss = float(np.mean(np.log(sum_exp[:, 0]) - target_term))
     grad = exp / sum_exp
-    grad[rows, labels] -= 1.0
+    if label_smoothing:
+        grad -= label_smoothing / classes
+    grad[rows, labels] -= keep
     grad *= 1.0 / batch
     return loss, grad
 

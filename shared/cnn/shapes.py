@@ -29,7 +29,7 @@ def plan_network(definition: NetworkDefinition, max_params: int, max_activation_
         try:
             plan = plan_layer(index, name, spec, shape)
         except ShapeError as exc:
-            loc = ["layers", index] + ([exc.field_name] if exc.field_name else [])
+            loc = ["layers", index] + exc.loc
             field_text = f": {exc.field_name}" if exc.field_name else ""
             raise DefinitionError([{"loc": loc, "msg": f"layers[{index}] {name}{field_text}: "
                                     f"{exc.msg}"}]) from None

@@ -6,7 +6,7 @@ from typing import Callable
 
 import numpy as np
 
-from .gradients import GradientEngine, InProcessGradients, check_loss, loss_and_gradient
+from .gradients import GradientEngine, InProcessGradients, Loss, check_loss, loss_and_gradient
 from .network import Network
 from .optimizers import OptimizerSpec, make_optimizer, validate_spec
 from .schedules import make_schedule
@@ -30,7 +30,7 @@ class Trainer:
     """
 
     def __init__(self, net: Network, optimizer_spec: dict | OptimizerSpec, schedule_spec=None,
-                 total_steps: int | None = None, loss: str = "cross_entropy",
+                 total_steps: int | None = None, loss: Loss = "cross_entropy",
                  gradients: GradientEngine | None = None):
         check_loss(loss)
         if gradients is not None and gradients.loss != loss:
@@ -67,7 +67,7 @@ class Trainer:
 
 
 def evaluate(net: Network, x: np.ndarray, y: np.ndarray, batch_size: int = 256,
-             loss: str = "cross_entropy") -> tuple[float, float, np.ndarray]:
+             loss: Loss = "cross_entropy") -> tuple[float, float, np.ndarray]:
     """(mean loss, accuracy, predicted class per sample) in evaluation mode."""
     if len(x) != len(y) or len(x) == 0:
         raise ValueError(f"need the same non-zero number of inputs and targets, got {len(x)} and {len(y)}")
@@ -83,7 +83,7 @@ def evaluate(net: Network, x: np.ndarray, y: np.ndarray, batch_size: int = 256,
 
 
 def fit(net: Network, x: np.ndarray, y: np.ndarray, optimizer: dict, epochs: int = 1,
-        batch_size: int = 128, schedule: dict | None = None, loss: str = "cross_entropy",
+        batch_size: int = 128, schedule: dict | None = None, loss: Loss = "cross_entropy",
         seed: int = 0, validation: tuple[np.ndarray, np.ndarray] | None = None,
         on_epoch: Callable[[dict], None] | None = None) -> list[dict]:
     """Train for ``epochs`` over shuffled mini-batches; returns one dict of metrics per epoch."""

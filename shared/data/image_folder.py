@@ -122,10 +122,16 @@ def _decode(entry: ImageEntry, channels: int, size: tuple[int, int], loc: list) 
     """One image as (C, H, W) uint8, converted to grey or RGB and resized to `size` if it differs."""
     try:
         with Image.open(io.BytesIO(entry.encoded)) as image:
-            image = image.convert("L" if channels == 1 else "RGB")
-            if image.size != size:
-                image = image.resize(size, Image.Resampling.BILINEAR)
-            pixels = np.asarray(image)
+            return image_pixels(image, channels, size)
     except (Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
         raise DatasetRejected(422, f"{entry.member!r} could not be decoded: {exc}", loc + [entry.member]) from None
+
+
+def image_pixels(image: Image.Image, channels: int, size: tuple[int, int]) -> np.ndarray:
+    """An opened image as (C, H, W) uint8: grey (C=1) or RGB (C=3), resized bilinearly to `size`
+    (width, height) if it differs. Model inputs are converted the same way as dataset images."""
+    image = image.convert("L" if channels == 1 else "RGB")
+    if image.size != size:
+        image = image.resize(size, Image.Resampling.BILINEAR)
+    pixels = np.asarray(image)
     return pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)

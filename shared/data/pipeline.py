@@ -6,7 +6,10 @@ from typing import Sequence
 
 import numpy as np
 
-AUGMENT_KEYS = {"crop_padding", "flip"}
+AUGMENT_KEYS = {"crop_padding", "flip", "erase"}
+# Random erasing draws its rectangle as torchvision's RandomErasing does: this share of the image
+# area, this aspect ratio (log-uniform), up to ERASE_ATTEMPTS tries for one that fits.
+ERASE_SCALE, ERASE_RATIO, ERASE_ATTEMPTS = (0.02, 0.33), (0.3, 3.3), 10
 # Separate random streams per purpose, so changing the split never changes the augmentation.
 _SPLIT_STREAM, _EPOCH_STREAM = 0, 1
 
@@ -33,10 +36,17 @@ def epoch_order(train_idx: np.ndarray, seed: int, epoch: int) -> np.ndarray:
     return np.asarray(train_idx)[rng.permutation(len(train_idx))]
 
 
+def divisor_std(std: Sequence[float], dtype: str = "float32") -> np.ndarray:
+    """The per-channel std a batch is divided by: a constant channel (std 0) is only centred."""
+    std = np.asarray(std, dtype=dtype)
+    return np.where(std > 0, std, 1).astype(dtype)
+
+
 def prepare_batch(x: np.ndarray, mean: Sequence[float], std: Sequence[float], dtype: str = "float32",
                   augment: dict | None = None, rng: np.random.Generator | None = None) -> np.ndarray:
     """A batch (N, C, H, W) as the network sees it: scaled to [0, 1] if uint8, augmented if asked,
-    then (x - mean[c]) / std[c]. Padding for the random crop is black, as torchvision's RandomCrop."""
+    then (x - mean[c]) / std[c]. Padding for the random crop is black, as torchvision's RandomCrop;
+    erased rectangles are 0 after normalisation (the mean), as RandomErasing after Normalize."""
     batch = np.asarray(x).astype(dtype)
     if np.asarray(x).dtype == np.uint8:
         batch /= 255
@@ -52,10 +62,11 @@ def prepare_batch(x: np.ndarray, mean: Sequence[float], std: Sequence[float], dt
         if augment.get("flip"):
             batch = random_flip(batch, rng)
     mean = np.asarray(mean, dtype=dtype).reshape(1, -1, 1, 1)
-    std = np.asarray(std, dtype=dtype).reshape(1, -1, 1, 1)
-    std = np.where(std > 0, std, 1)  # a constant channel is only centred
+    std = divisor_std(std, dtype).reshape(1, -1, 1, 1)
     batch -= mean
     batch /= std
+    if augment and augment.get("erase"):
+        batch = random_erase(batch, float(augment["erase"]), rng)
     return batch
 
 
@@ -74,4 +85,20 @@ def random_flip(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Mirror each image left-right with probability 1/2."""
     flipped = rng.random(len(batch)) < 0.5
     batch[flipped] = batch[flipped, :, :, ::-1]
+    return batch
+
+
+def random_erase(batch: np.ndarray, probability: float, rng: np.random.Generator) -> np.ndarray:
+    """Set one random rectangle of each image to 0 with ``probability`` (all channels)."""
+    n, _, height, width = batch.shape
+    area = height * width
+    for index in np.flatnonzero(rng.random(n) < probability):
+        for _ in range(ERASE_ATTEMPTS):
+            target = area * rng.uniform(*ERASE_SCALE)
+            ratio = np.exp(rng.uniform(np.log(ERASE_RATIO[0]), np.log(ERASE_RATIO[1])))
+            h, w = int(round(np.sqrt(target * ratio))), int(round(np.sqrt(target / ratio)))
+            if 0 < h < height and 0 < w < width:
+                top, left = rng.integers(0, height - h + 1), rng.integers(0, width - w + 1)
+                batch[index, :, top:top + h, left:left + w] = 0
+                break
     return batch

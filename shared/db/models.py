@@ -45,6 +45,46 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict: JSON, list: JSON}
 
 
+ROLES = ("admin", "user")
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(20), default="user")  # admin | user
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+class ApiToken(Base):
+    """A bearer token. Only its SHA-256 is kept: the token itself is shown once, when it is made."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # api: a bearer token; login: a one-time dashboard login, spent on first use.
+    kind: Mapped[str] = mapped_column(String(10), default="api")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # the first characters, to tell tokens apart in lists
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+def owner_column() -> Mapped[int | None]:
+    # Nullable in the schema so rows made outside the API (tests, scripts) need no user; the API always
+    # sets it, and a row without an owner is seen by admins only.
+    return mapped_column(ForeignKey("users.id"), nullable=True, index=True)
+
+
 JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINAL_STATES = ("succeeded", "failed", "cancelled")
 JOB_KINDS = ("train", "evaluate")
@@ -54,6 +94,7 @@ class Network(Base):
     __tablename__ = "networks"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int | None] = owner_column()
     name: Mapped[str] = mapped_column(String(200))
     definition: Mapped[dict] = mapped_column(JSON)
     summary: Mapped[dict] = mapped_column(JSON)
@@ -65,6 +106,7 @@ class Dataset(Base):
     __tablename__ = "datasets"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int | None] = owner_column()
     name: Mapped[str] = mapped_column(String(200))
     source_format: Mapped[str] = mapped_column(String(20))  # npz, idx, csv, imagefolder
     # Folder in the artifact store, relative to ARTIFACT_DIR, holding x_train.npy, y_train.npy (+ test).
@@ -86,6 +128,7 @@ class Model(Base):
     __tablename__ = "models"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int | None] = owner_column()
     network_id: Mapped[int] = mapped_column(ForeignKey("networks.id"))
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"))
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", use_alter=True), nullable=True)
@@ -100,6 +143,8 @@ class Job(Base):
     __tablename__ = "jobs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int | None] = owner_column()  # who submitted it
+    cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     kind: Mapped[str] = mapped_column(String(20))  # train | evaluate
     status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
     network_id: Mapped[int | None] = mapped_column(ForeignKey("networks.id"), nullable=True)

@@ -80,8 +80,9 @@ def layer_working_bytes(plan: LayerPlan, training: bool, first: bool) -> int:
 
 def job_memory(definition: dict, kind: str, batch_size: int, workers: int = 1,
                scoring_batch_size: int = DEFAULT_SCORING_BATCH_SIZE) -> MemoryEstimate:
-    plans = _leaf_plans(summarize(parse_definition(definition)).plans)
-    params = sum(plan.params for plan in plans) * BYTES_PER_VALUE
+    top = summarize(parse_definition(definition)).plans
+    params = sum(plan.params for plan in top) * BYTES_PER_VALUE
+    plans = _working_plans(top)
     input_bytes = math.prod(plans[0].input_shape) * BYTES_PER_VALUE
     types = [plan.type for plan in plans]
 
@@ -119,11 +120,12 @@ def _padded_input_bytes(plan: LayerPlan) -> int:
     return channels * (height + top + bottom) * (width + left + right) * BYTES_PER_VALUE
 
 
-def _leaf_plans(plans) -> list[LayerPlan]:
-    leaves = []
+def _working_plans(plans) -> list[LayerPlan]:
+    """Every layer that holds buffers, in execution order: a block's layers, then the block (its sum)."""
+    found = []
     for plan in plans:
-        leaves.extend(_leaf_plans(plan.children) if plan.children else [plan])
-    return leaves
+        found.extend([*_working_plans(plan.children), plan] if plan.children else [plan])
+    return found
 
 
 def _size(n_bytes: int) -> str:

@@ -34,11 +34,13 @@ def default_optimizer(kind: str = "sgd") -> dict:
 
 
 class AugmentSpec(BaseModel):
-    """Training-time augmentation: random crop after zero padding, random horizontal flip."""
+    """Training-time augmentation: random crop after zero padding, random horizontal flip, random
+    erasing (a rectangle set to the mean, with probability `erase`)."""
 
     model_config = ConfigDict(extra="forbid")
     crop_padding: int = Field(0, ge=0, le=32)
     flip: bool = False
+    erase: float = Field(0.0, ge=0, le=1, description="Probability that an image gets a rectangle erased.")
 
 
 class TrainParams(BaseModel):
@@ -54,6 +56,7 @@ class TrainParams(BaseModel):
         description="Data-parallel processes per step. Null: the worker decides (its cores, but no shard too "
                     "small to gain from it) and writes its choice here when the job starts.")
     augment: AugmentSpec = Field(default_factory=AugmentSpec)
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="Cross-entropy against (1 - e) * one-hot + e / classes.")
     checkpoint_every_steps: int = Field(500, ge=1, le=10**9, description="Checkpoints besides every epoch's.")
     log_every_steps: int | None = Field(
         None, ge=1, le=10**9,
@@ -62,6 +65,12 @@ class TrainParams(BaseModel):
     scoring_batch_size: int = Field(
         DEFAULT_SCORING_BATCH_SIZE, ge=1, le=MAX_BATCH_SIZE,
         description="Images per forward pass when the job scores its validation split and the test split.")
+
+    def loss(self) -> str | dict:
+        """The loss the engine computes for these parameters."""
+        if self.label_smoothing:
+            return {"type": "cross_entropy", "label_smoothing": self.label_smoothing}
+        return "cross_entropy"
 
     def log_interval(self, steps_per_epoch: int) -> int:
         return self.log_every_steps or max(1, steps_per_epoch // TRAIN_LOGS_PER_EPOCH)

@@ -1,5 +1,9 @@
 """The API over Flask's test client: a migrated temp SQLite database, a temp artifact store, and a
-job queue that records what would be sent (the real broker path is tested end to end elsewhere)."""
+job queue that records what would be sent (the real broker path is tested end to end elsewhere).
+
+`client` is signed in: every request carries the bearer token of `default_user`, an admin (so rows a
+test writes straight into the database, without an owner, stay visible). `make_user` adds users and
+`client_for(token)` gives a client for one of them; `anonymous_client` sends no credentials."""
 from __future__ import annotations
 
 import io
@@ -13,6 +17,7 @@ from services.api.job_queue import task_id_for
 from shared.config import load_settings
 from shared.db.migrate import upgrade_to_head
 from shared.jobs import TASK_BY_KIND
+from tests.support.accounts import Account, add_account, bearer_client
 from tests.support.fixtures import env, redis_url  # noqa: F401
 
 LENET5 = {"name": "lenet5", "input_shape": [1, 28, 28], "layers": [
@@ -38,7 +43,10 @@ class RecordingQueue:
     revoked: list[int] = field(default_factory=list)
     task_ids: dict[int, list[str]] = field(default_factory=dict)  # job id -> ids sent, then revoked
 
-    def send(self, job) -> None:
+    priorities: dict[int, int] = field(default_factory=dict)  # job id -> priority of its message
+
+    def send(self, job, priority: int = 0) -> None:
+        self.priorities[job.id] = priority
         self.sent.append((TASK_BY_KIND[job.kind], job.id))
         self.task_ids.setdefault(job.id, []).append(task_id_for(job))
 
@@ -48,6 +56,15 @@ class RecordingQueue:
     def revoke(self, job) -> None:
         self.revoked.append(job.id)
         self.task_ids.setdefault(job.id, []).append(task_id_for(job))
+
+    def ping_broker(self) -> str | None:
+        return None
+
+    def live_workers(self, timeout: float = 1.0) -> list[str]:
+        return []
+
+    def safe_broker_url(self) -> str:
+        return "redis://recorded"
 
 
 @pytest.fixture
@@ -66,8 +83,30 @@ def app(settings):
 
 
 @pytest.fixture
-def client(app):
+def default_user(app) -> Account:
+    return add_account(app, admin=True)
+
+
+@pytest.fixture
+def client(app, default_user):
+    return bearer_client(app, default_user.token)
+
+
+@pytest.fixture
+def anonymous_client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def make_user(app):
+    """make_user(name, admin=False) -> Account(id, name, token)"""
+    return lambda name, admin=False: add_account(app, name, admin)
+
+
+@pytest.fixture
+def client_for(app):
+    """client_for(token): a test client whose requests carry that bearer token."""
+    return lambda token: bearer_client(app, token)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from sqlalchemy.exc import OperationalError
 from services.api.app import create_app
 from shared.config import load_settings
 from tests.api.conftest import npz_bytes, upload
+from tests.support.accounts import signed_in_client
 
 PROBLEM = "application/problem+json"
 
@@ -104,7 +105,7 @@ def test_too_long_name_is_422(client):
 def test_upload_over_the_limit_is_413(env, settings):
     env.setenv("MAX_UPLOAD_BYTES", "2000")
     app = create_app(load_settings())
-    response = upload(app.test_client(), npz_bytes(num_samples=60))
+    response = upload(signed_in_client(app), npz_bytes(num_samples=60))
     assert response.status_code == 413
     assert response.mimetype == PROBLEM
     assert "2000" in response.json["detail"]

@@ -12,10 +12,11 @@ from services.api.app import create_app
 from services.cli.main import main
 from shared.config import load_settings
 from shared.db.migrate import upgrade_to_head
-from shared.db.models import ArtifactRemoval, Job, Metric, Model
+from shared.db.models import ArtifactRemoval, Job, Metric, Model, Network
 from shared.storage import StoreUnavailable
 from shared.storage.local import LocalStore
 from tests.api.conftest import TINY, RecordingQueue, npz_bytes, upload
+from tests.support.accounts import add_account, bearer_client
 from tests.support.fixtures import postgres_database_url, postgres_server_url  # noqa: F401
 from tests.support.services import free_port
 
@@ -35,8 +36,13 @@ def app(request, env):
 
 
 @pytest.fixture
-def client(app):
-    return app.test_client()
+def account(app):
+    return add_account(app, "owner")
+
+
+@pytest.fixture
+def client(app, account):
+    return bearer_client(app, account.token)
 
 
 @pytest.fixture
@@ -76,7 +82,8 @@ def new_model(resources, network_id: int, dataset_id: int, job_id: int | None, n
     source.write_bytes(b"model bytes")
     resources.store.put_file(key, source)
     with resources.sessions.begin() as session:
-        model = Model(network_id=network_id, dataset_id=dataset_id, job_id=job_id, path=key, sha256="a" * 64,
+        owner = session.get(Network, network_id).owner_id  # a model belongs to whoever trained it
+        model = Model(owner_id=owner, network_id=network_id, dataset_id=dataset_id, job_id=job_id, path=key, sha256="a" * 64,
                       size_bytes=11, metrics={})
         session.add(model)
         session.flush()
@@ -183,7 +190,15 @@ def test_objects_left_by_a_store_outage_are_removed_by_the_next_deletion(client,
         assert session.scalars(select(ArtifactRemoval)).all() == []
 
 
-def test_the_cli_deletes_and_prints_the_refusal(app, client, resources, monkeypatch, capsys):
+def test_someone_elses_resources_are_not_found(app, client):
+    network_id, dataset = new_network(client), new_dataset(client)
+    stranger = bearer_client(app, add_account(app, "stranger").token)
+    assert stranger.delete(f"/api/v1/networks/{network_id}").status_code == 404
+    assert stranger.delete(dataset["url"]).status_code == 404
+    assert client.get(f"/api/v1/networks/{network_id}").status_code == 200
+
+
+def test_the_cli_deletes_and_prints_the_refusal(app, client, account, resources, monkeypatch, capsys):
     network_id, dataset = new_network(client), new_dataset(client)
     job_id = new_job(client, network_id, dataset["id"])
     port = free_port()
@@ -191,6 +206,7 @@ def test_the_cli_deletes_and_prints_the_refusal(app, client, resources, monkeypa
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     monkeypatch.setenv("CONVFORGE_API_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("CONVFORGE_TOKEN", account.token)
     try:
         assert main(["delete", "network", str(network_id)]) == 1
         assert f"used by queued or running jobs {job_id}" in capsys.readouterr().err

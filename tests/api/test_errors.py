@@ -3,6 +3,7 @@ import pytest
 
 from services.api.app import create_app
 from shared.config import load_settings
+from tests.support.accounts import bearer_client, signed_in_client
 
 PROBLEM = "application/problem+json"
 
@@ -41,7 +42,7 @@ def test_not_json_is_415(client):
 def test_body_over_the_limit_is_413(env, settings):
     env.setenv("MAX_UPLOAD_BYTES", "100")
     app = create_app(load_settings())
-    response = app.test_client().post("/api/v1/networks", data="x" * 500, content_type="application/json")
+    response = signed_in_client(app).post("/api/v1/networks", data="x" * 500, content_type="application/json")
     assert_problem(response, 413)
     app.extensions["convforge"].engine.dispose()
 
@@ -51,7 +52,7 @@ def test_database_unavailable_is_503(env, tmp_path, url):
     (tmp_path / "blocker").write_text("a file where a folder should be")
     env.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'blocker' / 'db.sqlite'}")
     app = create_app(load_settings())
-    body = assert_problem(app.test_client().get(url), 503)
+    body = assert_problem(bearer_client(app, "cf_unchecked").get(url), 503)
     assert "database" in body["detail"].lower()
 
 
@@ -72,7 +73,7 @@ def test_postgresql_unreachable_is_503(env):
 
     env.setenv("DATABASE_URL", f"postgresql+psycopg://convforge@127.0.0.1:{free_port()}/convforge")
     app = create_app(load_settings())
-    client = app.test_client()
+    client = bearer_client(app, "cf_unchecked")
     assert_problem(client.get("/api/v1/jobs"), 503)
     assert_problem(client.post("/api/v1/networks", json={"input_shape": [1, 4, 4], "layers": [{"type": "flatten"}]}),
                    503)
@@ -88,6 +89,6 @@ def test_ids_out_of_range_are_404(client, url):
 def test_unmigrated_database_says_to_migrate(env, tmp_path):
     (tmp_path / "var").mkdir()
     app = create_app(load_settings())  # an empty database file: never migrated
-    body = assert_problem(app.test_client().get("/api/v1/jobs"), 503)
+    body = assert_problem(bearer_client(app, "cf_unchecked").get("/api/v1/jobs"), 503)
     assert "convforge migrate" in body["detail"]
     app.extensions["convforge"].engine.dispose()

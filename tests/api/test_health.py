@@ -6,7 +6,7 @@ from services.api.app import create_app
 def health(settings):
     app = create_app(settings)
     try:
-        return app.test_client().get("/api/v1/health")
+        return app.test_client().get("/api/v1/health")  # public: no token
     finally:
         app.extensions["convforge"].engine.dispose()
 

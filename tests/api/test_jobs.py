@@ -7,6 +7,7 @@ from services.api.app import create_app
 from shared.db.models import Job, Metric, Model
 from shared.jobs import EVALUATE_TASK, TRAIN_TASK, TrainParams, resolved_params
 from tests.api.conftest import LENET5, npz_bytes, upload
+from tests.support.accounts import signed_in_client
 
 PROBLEM = "application/problem+json"
 
@@ -43,7 +44,7 @@ def test_train_job_is_queued_then_sent(client, queue, network_id, dataset_id):
     params = job["params"]
     assert params["optimizer"]["type"] == "adam" and params["optimizer"]["lr"] == 0.001
     assert params["schedule"] == {"type": "cosine", "min_lr": 0.0, "warmup_steps": 2}
-    assert params["augment"] == {"crop_padding": 2, "flip": True}
+    assert params["augment"] == {"crop_padding": 2, "flip": True, "erase": 0.0}
     assert (params["workers"], params["seed"], params["checkpoint_every_steps"]) == (2, 7, 50)
     summary = client.get(job["network"]["summary_url"])
     assert summary.status_code == 200 and summary.json["total_params"] > 0
@@ -135,7 +136,7 @@ def test_output_width_mismatch(client, network_id):
 
 def test_broker_down_marks_the_job_failed_and_answers_503(settings, network_id, dataset_id):
     app = create_app(settings)  # the real queue; REDIS_URL points at a closed port
-    client = app.test_client()
+    client = signed_in_client(app)
     response = client.post("/api/v1/jobs", json={"kind": "train", "network_id": network_id,
                                                  "dataset_id": dataset_id})
     assert response.status_code == 503
@@ -320,9 +321,10 @@ def test_a_job_a_worker_cannot_hold_is_refused_with_the_estimate_and_the_limit(c
     from services.api.app import create_app
     from shared.config import load_settings
     from tests.api.conftest import RecordingQueue
+    from tests.support.accounts import signed_in_client
     app = create_app(load_settings())
     app.extensions["convforge"].job_queue = RecordingQueue()
-    limited = app.test_client()
+    limited = signed_in_client(app)
     network_id = limited.post("/api/v1/networks", json=WIDE_WINDOW).json["id"]
 
     many_processes = limited.post("/api/v1/jobs", json={"kind": "train", "network_id": network_id,

@@ -5,6 +5,7 @@ from services.api.app import create_app
 from shared.config import load_settings
 from shared.db.migrate import upgrade_to_head
 from tests.api.conftest import TINY, RecordingQueue, npz_bytes, upload
+from tests.support.accounts import signed_in_client
 from tests.support.fixtures import postgres_database_url, postgres_server_url  # noqa: F401
 
 pytestmark = pytest.mark.e2e
@@ -17,7 +18,7 @@ def pg_client(env, postgres_database_url):
     upgrade_to_head(settings.database_url)
     app = create_app(settings)
     app.extensions["convforge"].job_queue = RecordingQueue()
-    yield app.test_client()
+    yield signed_in_client(app)
     app.extensions["convforge"].engine.dispose()
 
 
@@ -41,5 +42,5 @@ def test_network_dataset_job_round_trip(pg_client):
     assert pg_client.post(f"/api/v1/jobs/{ids[0]}/cancel").status_code == 409
     queued = pg_client.get("/api/v1/jobs?status=queued").json["items"]
     assert [job["id"] for job in queued] == ids[:0:-1]
-    assert pg_client.get(f"/api/v1/jobs/{ids[1]}").json["params"]["augment"] == {"crop_padding": 0, "flip": True}
+    assert pg_client.get(f"/api/v1/jobs/{ids[1]}").json["params"]["augment"] == {"crop_padding": 0, "flip": True, "erase": 0.0}
     assert pg_client.get("/api/v1/jobs/2147483647").status_code == 404

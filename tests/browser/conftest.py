@@ -9,6 +9,7 @@ from typing import Iterator
 
 import numpy as np
 import pytest
+import requests
 
 from tests.e2e.processes import Services
 from tests.support.services import require_or_skip
@@ -21,11 +22,15 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 
 
 class Stack:
-    """The running services, as the tests reach them."""
+    """The running services, as the tests reach them. `token` is the default user's (an admin);
+    `session` is a requests.Session that sends it, for calls to the REST API outside the browser."""
 
     def __init__(self, services: Services):
         self.services = services
         self.base_url = services.api_url
+        self.token = services.token
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {self.token}"
         self.database_url = services.env["DATABASE_URL"]
         self.artifact_dir = Path(services.env["ARTIFACT_DIR"])
 
@@ -61,12 +66,22 @@ def browser():
         chromium.close()
 
 
+def log_in(tab, stack) -> None:
+    """Through the login page, as a person pastes a token: the tab then holds a session cookie."""
+    tab.goto("/login")
+    tab.fill("#token", stack.token)
+    tab.click("button[type=submit]")
+    tab.wait_for_url(stack.base_url + "/")
+
+
 @pytest.fixture
 def page(browser, stack):
+    """A browser tab logged in to the dashboard as the stack's default user."""
     context = browser.new_context(base_url=stack.base_url, viewport={"width": 1280, "height": 900})
     tab = context.new_page()
     errors: list[str] = []
     tab.on("pageerror", lambda error: errors.append(str(error)))
+    log_in(tab, stack)
     yield tab
     context.close()
     assert errors == [], f"JavaScript errors on the page: {errors}"

@@ -7,7 +7,6 @@ import re
 
 import numpy as np
 import pytest
-import requests
 from playwright.sync_api import expect
 
 from shared.db.models import Dataset
@@ -21,7 +20,7 @@ FINISH_TIMEOUT_MS = 180_000
 
 
 def api(stack, method: str, path: str, **kwargs):
-    response = requests.request(method, f"{stack.base_url}/api/v1{path}", timeout=30, **kwargs)
+    response = stack.session.request(method, f"{stack.base_url}/api/v1{path}", timeout=30, **kwargs)
     response.raise_for_status()
     return response.json()
 
@@ -80,11 +79,15 @@ def test_submit_from_new_job_page_watch_it_train_and_read_the_results(page, stac
     page.fill("input[name=batch_size]", "16")
     page.fill("input[name=lr]", "0.01")
     page.fill("input[name=workers]", "1")
+    page.fill("input[name=erase]", "0.25")
+    page.fill("input[name=label_smoothing]", "0.1")
     screenshot(page, "new-job")
     page.click("#submit-job")
 
     page.wait_for_url(re.compile(r"/jobs/\d+$"), timeout=30_000)
     job_id = int(page.url.rsplit("/", 1)[1])
+    params = api(stack, "GET", f"/jobs/{job_id}")["params"]
+    assert (params["augment"]["erase"], params["label_smoothing"]) == (0.25, 0.1)
 
     # The progress bar moves and the curve gets points: both seen part-way through the job, then full.
     progress = page.locator("#job-progress .progress")
@@ -178,6 +181,9 @@ def test_cancel_a_running_job_from_the_jobs_page(page, stack, small_fashion_mnis
                               timeout=15_000):
         pass
     screenshot(page, "jobs")
+    # The job's page says who submitted it and who cancelled it.
+    page.goto(f"/jobs/{job_id}")
+    expect(page.locator("#job-headline")).to_contain_text("by tester · cancelled by tester")
 
 
 def test_compare_two_runs_on_the_same_axes(page, stack, small_fashion_mnist):
@@ -278,3 +284,39 @@ def test_new_job_from_a_saved_network_with_refused_upload_and_parameter_errors(p
     expect(page.locator("#learning-rate")).to_be_visible()
     rates = page.evaluate("() => Chart.getChart('learning-rate-chart').data.datasets[0].data.map((point) => point.y)")
     assert rates == sorted(rates, reverse=True) and rates[0] > rates[-1]
+
+
+def test_layer_table_shows_a_residual_block_nested(page, stack):
+    network = api(stack, "POST", "/networks", json={
+        "name": "one_residual_block", "input_shape": [1, 8, 8], "layers": [
+            {"type": "conv2d", "filters": 4, "kernel_size": 3, "padding": 1},
+            {"type": "residual", "shortcut": "projection", "layers": [
+                {"type": "conv2d", "filters": 8, "kernel_size": 3, "stride": 2, "padding": 1},
+                {"type": "relu"}]},
+            {"type": "global_avgpool2d"}, {"type": "dense", "units": 3}]})
+    page.goto("/new")
+    page.select_option("#network-source", f"saved:{network['id']}")
+    expect(page.locator("#definition-status")).to_contain_text("Valid: 4 layers", timeout=30_000)
+    rows = page.locator("#definition-summary tr.layer")
+    # conv, residual (its conv, relu, shortcut with its conv and batchnorm), pool, dense
+    expect(rows).to_have_count(9)
+    expect(page.locator("#definition-summary tr.layer.held")).to_have_count(5)
+    expect(rows.nth(2)).to_contain_text("2.1")
+    expect(rows.nth(2)).to_contain_text("conv2d_1")
+    expect(rows.nth(4)).to_contain_text("shortcut")
+    expect(rows.nth(4)).to_contain_text("64")  # its 1x1 conv (8*4) and batchnorm (4*8)
+
+    def indent(row: int) -> float:
+        return float(rows.nth(row).locator("td.name").evaluate("cell => getComputedStyle(cell).paddingLeft")[:-2])
+
+    assert indent(1) < indent(2) == indent(4) < indent(5)
+    rows.nth(1).get_by_role("button", name="Arithmetic of residual_1", exact=True).click()
+    expect(page.locator("#definition-summary tr.explain").nth(1)).to_contain_text(
+        "output = conv path (8, 4, 4) + shortcut (8, 4, 4)")
+    screenshot(page, "residual-layer-table")
+
+    # The form's recipe fields: warm-up goes with the cosine schedule only.
+    page.fill("input[name=warmup_steps]", "5")
+    assert "schedule" not in page.evaluate("() => trainingParams()")
+    page.select_option("select[name=schedule]", "cosine")
+    assert page.evaluate("() => trainingParams()")["schedule"] == {"type": "cosine", "warmup_steps": 5}

@@ -12,16 +12,17 @@ from shared.config import load_settings
 from shared.db.migrate import upgrade_to_head
 from shared.jobs import DEFAULT_OPTIMIZER, TrainParams
 from tests.browser.conftest import REPO
+from tests.support.accounts import signed_in_client
 from tests.support.fixtures import env  # noqa: F401
 
-PAGES = ["/", "/jobs/1", "/compare", "/compare?jobs=1,2", "/new"]
+PAGES = ["/", "/jobs/1", "/compare", "/compare?jobs=1,2", "/new", "/models", "/models/1"]
 
 
 @pytest.fixture
 def client(env):
     settings = load_settings()
     upgrade_to_head(settings.database_url)
-    return create_app(settings).test_client()
+    return signed_in_client(create_app(settings))
 
 
 @pytest.mark.parametrize("path", PAGES)

@@ -91,3 +91,27 @@ def test_augmentation_needs_known_keys_and_a_generator(rng):
         prepare_batch(x, [0], [1], augment={"rotate": 10}, rng=rng)
     with pytest.raises(ValueError, match="random generator"):
         prepare_batch(x, [0], [1], augment={"flip": True})
+
+
+def test_random_erasing_zeroes_one_rectangle_of_some_images_after_normalisation(rng):
+    x = rng.integers(1, 256, (200, 2, 12, 10), dtype=np.uint8)
+    mean, std = [0.1, 0.2], [0.5, 0.25]
+    plain = prepare_batch(x, mean, std)
+    batch = prepare_batch(x, mean, std, augment={"erase": 0.5}, rng=np.random.default_rng(3))
+    erased = 0
+    for image, original in zip(batch, plain):
+        changed = np.argwhere((image != original).any(axis=0))
+        if len(changed) == 0:
+            continue
+        erased += 1
+        (top, left), (bottom, right) = changed.min(axis=0), changed.max(axis=0)
+        assert np.all(image[:, top:bottom + 1, left:right + 1] == 0)  # one rectangle, every channel
+        area = (bottom - top + 1) * (right - left + 1)
+        assert 0.02 * 120 / 2 <= area <= 0.33 * 120 * 1.5
+        outside = np.ones(image.shape[1:], bool)
+        outside[top:bottom + 1, left:right + 1] = False
+        np.testing.assert_array_equal(image[:, outside], original[:, outside])
+    assert 70 <= erased <= 130
+    again = prepare_batch(x, mean, std, augment={"erase": 0.5}, rng=np.random.default_rng(3))
+    np.testing.assert_array_equal(batch, again)
+    assert np.array_equal(prepare_batch(x, mean, std, augment={"erase": 0.0}, rng=np.random.default_rng(3)), plain)

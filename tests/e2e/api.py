@@ -6,7 +6,7 @@ import time
 
 import requests
 
-from tests.e2e.processes import REPO, wait_for
+from tests.e2e.processes import REPO, STACK_TOKENS, wait_for
 
 FINAL_STATES = ("succeeded", "failed", "cancelled")
 DATASET_FILE = REPO / "data" / "fashion-mnist-small.npz"
@@ -14,22 +14,29 @@ LENET5 = json.loads((REPO / "examples" / "lenet5.json").read_text())
 
 
 class Client:
-    def __init__(self, base_url: str):
+    """Signed in: without a `token`, the one of the stack started at `base_url` (Services.migrate made it).
+    `session` is a requests.Session carrying it, for requests the helpers below do not make."""
+
+    def __init__(self, base_url: str, token: str | None = None):
         self.base = f"{base_url}/api/v1"
+        self.session = requests.Session()
+        token = token or STACK_TOKENS.get(base_url)
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
 
     def get(self, path: str, **params) -> dict:
-        response = requests.get(self.base + path, params=params, timeout=30)
+        response = self.session.get(self.base + path, params=params, timeout=30)
         assert response.status_code == 200, response.text
         return response.json()
 
     def post(self, path: str, body: dict, expect: int) -> dict:
-        response = requests.post(self.base + path, json=body, timeout=30)
+        response = self.session.post(self.base + path, json=body, timeout=30)
         assert response.status_code == expect, response.text
         return response.json()
 
     def upload_dataset(self) -> int:
         with open(DATASET_FILE, "rb") as handle:
-            response = requests.post(self.base + "/datasets", files={"file": (DATASET_FILE.name, handle)}, timeout=300)
+            response = self.session.post(self.base + "/datasets", files={"file": (DATASET_FILE.name, handle)}, timeout=300)
         assert response.status_code == 201, response.text
         return response.json()["id"]
 

@@ -3,6 +3,7 @@
 even when the test fails."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -17,10 +18,13 @@ import redis
 import requests
 
 from services.cli.processes import ChildProcess
+from tests.support.accounts import DEFAULT_USER
 from tests.support.services import free_port, require_or_skip
 
 CONVFORGE = [sys.executable, "-m", "services.cli.main"]
 REPO = Path(__file__).resolve().parents[2]
+# API base URL -> the token of that stack's default user; tests.e2e.api.Client sends it.
+STACK_TOKENS: dict[str, str] = {}
 
 
 def wait_for(condition, timeout: float, what: str, interval: float = 0.2):
@@ -48,6 +52,7 @@ class Services:
         self.env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
         self.children: list[ChildProcess] = []
         self.api_url: str | None = None
+        self.token: str | None = None
 
     def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> ChildProcess:
         child = ChildProcess(name, argv, {**self.env, **(env or {})},
@@ -56,13 +61,15 @@ class Services:
         self.children.append(child)
         return child
 
-    def start_redis(self) -> str:
+    def start_redis(self, password: str | None = None) -> str:
+        """redis-server; with a password as docker-compose runs it (`--requirepass`)."""
         port = free_port()
         data_dir = self.root / "redis"
         data_dir.mkdir(parents=True, exist_ok=True)
+        auth = ["--requirepass", password] if password else []
         self.redis = self.start("redis", [redis_server_or_skip(), "--port", str(port), "--bind", "127.0.0.1",
-                                          "--dir", str(data_dir), "--appendonly", "yes", "--save", ""])
-        url = f"redis://127.0.0.1:{port}/0"
+                                          "--dir", str(data_dir), "--appendonly", "yes", "--save", "", *auth])
+        url = f"redis://{f':{password}@' if password else ''}127.0.0.1:{port}/0"
         self.env["REDIS_URL"] = url
         wait_for(lambda: _pings(url), 30, "redis-server to answer")
         return url
@@ -75,8 +82,12 @@ class Services:
         wait_for(lambda: _pings(self.env["REDIS_URL"]), 30, "redis-server to answer after the restart")
 
     def migrate(self) -> None:
+        """`convforge migrate`, then the stack's default user: an admin whose token every request of
+        tests.e2e.api.Client and every `convforge` command started here carries (CONVFORGE_TOKEN)."""
         child = self.start("migrate", CONVFORGE + ["migrate"])
         assert child.process.wait(timeout=120) == 0, child.log_tail()
+        self.token = default_token(self.env["DATABASE_URL"])
+        self.env["CONVFORGE_TOKEN"] = self.token
 
     def start_api(self) -> str:
         port = free_port()
@@ -85,6 +96,8 @@ class Services:
         self.env["CONVFORGE_API_URL"] = self.api_url
         api = self.start("api", CONVFORGE + ["api"])
         wait_for(lambda: self._healthy(api), 60, "the API's /health to answer 200")
+        if self.token:
+            STACK_TOKENS[self.api_url] = self.token
         return self.api_url
 
     def start_worker(self, name: str, env: dict[str, str] | None = None) -> ChildProcess:
@@ -109,6 +122,24 @@ class Services:
     def close(self) -> None:
         for child in reversed(self.children):
             child.stop(grace_seconds=10)
+
+
+def default_token(database_url: str, name: str = DEFAULT_USER) -> str:
+    """A new token for the admin `name` (made if missing) in the stack's database."""
+    from sqlalchemy.orm import Session
+
+    from shared.accounts import create_user, find_user, issue_token
+    from shared.db.session import make_engine
+
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            user = find_user(session, name) or create_user(session, name, "admin")
+            _, secret = issue_token(session, user, "tests")
+            session.commit()
+            return secret
+    finally:
+        engine.dispose()
 
 
 def _pings(url: str) -> bool:
@@ -143,6 +174,8 @@ def convforge_up(tmp_path: Path, **env: str):
     try:
         wait_for(lambda: _up_is_healthy(api_url, up), 120, "convforge up to be healthy with a worker")
         started = [child.pid for child in psutil.Process(up.pid).children(recursive=True)]
+        # `convforge up` kept the admin's token under var/ on its first start; the tests' Client uses it.
+        STACK_TOKENS[api_url] = json.loads((tmp_path / "var" / "credentials.json").read_text())["token"]
         yield up, api_url, tmp_path / "var", started
     finally:
         # Also whatever was started later (a restarted child).

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import requests
 
 from shared.cnn import load_model
 from tests.e2e.api import Client
@@ -18,9 +17,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 def test_training_on_postgres_and_redis(services, postgres_database_url, tmp_path):  # noqa: F811
     services.env["DATABASE_URL"] = postgres_database_url
-    services.start_redis()
+    services.start_redis(password="redissecret")  # as docker-compose runs it
+    # The first admin as the compose file's migrate service makes them, from the environment.
+    admin_token = "cf_" + "c" * 40
+    services.env["CONVFORGE_ADMIN_TOKEN"] = admin_token
     services.migrate()
-    client = Client(services.start_api())
+    client = Client(services.start_api(), token=admin_token)
     services.start_worker("compose")
 
     dataset_id = client.upload_dataset()
@@ -36,7 +38,7 @@ def test_training_on_postgres_and_redis(services, postgres_database_url, tmp_pat
     assert metrics[-1]["kind"] == "val" and metrics[-1]["epoch"] == 1
     assert job["latest_metrics"]["val_accuracy"] == pytest.approx(metrics[-1]["accuracy"])
 
-    download = requests.get(f"{client.base}/models/{job['model_id']}/download", timeout=60)
+    download = client.session.get(f"{client.base}/models/{job['model_id']}/download", timeout=60)
     assert download.status_code == 200
     (tmp_path / "model.npz").write_bytes(download.content)
     net, metadata = load_model(tmp_path / "model.npz")
@@ -57,7 +59,7 @@ def test_database_outage_during_a_job(services, postgres_server_url, postgres_da
     client.wait_progress(job_id, min_step=20)
 
     with server_stopped(postgres_server_url):
-        response = requests.get(f"{client.base}/jobs/{job_id}", timeout=30)
+        response = client.session.get(f"{client.base}/jobs/{job_id}", timeout=30)
         assert response.status_code == 503
         assert response.headers["Content-Type"].startswith("application/problem+json")
         assert response.json()["status"] == 503 and "Traceback" not in response.text

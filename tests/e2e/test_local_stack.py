@@ -4,15 +4,14 @@ progress, read the metrics, download the model, evaluate it with an evaluate job
 process behind."""
 from __future__ import annotations
 
-import re
 import os
+import re
 import signal
 import subprocess
 import time
 
 import numpy as np
 import pytest
-import requests
 
 from shared.cnn import evaluate, load_model
 from shared.data.pipeline import prepare_batch
@@ -53,7 +52,7 @@ def test_train_evaluate_and_stop_through_convforge_up(local_stack):
     assert job["result"]["accuracy"] > 0.5
 
     # The downloaded model gives the job's test accuracy on the bundled test split.
-    download = requests.get(f"{api_url}/api/v1/models/{job['model_id']}/download", timeout=60)
+    download = client.session.get(f"{api_url}/api/v1/models/{job['model_id']}/download", timeout=60)
     assert download.status_code == 200
     model_file = var_dir / "downloaded.npz"
     model_file.write_bytes(download.content)
@@ -80,7 +79,9 @@ def test_train_evaluate_and_stop_through_convforge_up(local_stack):
 
 def test_train_jobs_and_status_commands(local_stack):
     _up, api_url, _var_dir, _started = local_stack
-    env = {**os.environ, "CONVFORGE_API_URL": api_url}
+    # The CLI on the same machine finds the token `convforge up` kept under var/: nothing is typed.
+    env = {**{key: value for key, value in os.environ.items() if key != "CONVFORGE_TOKEN"},
+           "CONVFORGE_API_URL": api_url, "CONVFORGE_VAR_DIR": str(_var_dir)}
 
     def convforge(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(CONVFORGE + list(args), capture_output=True, text=True, timeout=600, env=env,

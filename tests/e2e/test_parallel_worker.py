@@ -9,7 +9,6 @@ import signal
 import numpy as np
 import psutil
 import pytest
-import requests
 
 from shared.cnn import load_model
 from tests.e2e.api import Client
@@ -34,7 +33,7 @@ def segments_of(pid: int) -> list[str]:
 
 
 def model_params(api_url: str, job: dict, folder) -> dict[str, np.ndarray]:
-    download = requests.get(f"{api_url}/api/v1/models/{job['model_id']}/download", timeout=60)
+    download = Client(api_url).session.get(f"{api_url}/api/v1/models/{job['model_id']}/download", timeout=60)
     assert download.status_code == 200
     path = folder / f"model-{job['id']}.npz"
     path.write_bytes(download.content)

@@ -20,7 +20,7 @@ from shared.cnn.summary import NetworkSummary
 ENGINE = Path(__file__).resolve().parents[2] / "shared" / "cnn"
 
 ALL_TYPES = {"conv2d", "maxpool2d", "avgpool2d", "global_avgpool2d", "flatten", "dense", "relu",
-             "leaky_relu", "sigmoid", "tanh", "dropout", "batchnorm"}
+             "leaky_relu", "sigmoid", "tanh", "dropout", "batchnorm", "residual"}
 
 
 def test_every_layer_type_is_found_in_its_module():

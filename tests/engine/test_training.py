@@ -164,3 +164,34 @@ def test_fit_and_evaluate():
     assert len(history) == 4 and history[-1]["loss"] < history[0]["loss"]
     loss, accuracy, predictions = evaluate(net, x, y, batch_size=40)
     assert predictions.shape == (96,) and accuracy > 0.9 and loss == pytest.approx(history[-1]["val_loss"])
+
+
+def test_label_smoothing_is_cross_entropy_against_smoothed_targets():
+    rng = np.random.default_rng(0)
+    logits, labels = rng.standard_normal((5, 4)) * 3, rng.integers(0, 4, size=5)
+    smoothing = 0.1
+    target = np.full((5, 4), smoothing / 4)
+    target[np.arange(5), labels] += 1 - smoothing
+    log_softmax = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    loss, grad = softmax_cross_entropy(logits, labels, label_smoothing=smoothing)
+    assert loss == pytest.approx(float(-(target * log_softmax).sum(axis=1).mean()), rel=1e-12)
+    np.testing.assert_allclose(grad, (np.exp(log_softmax) - target) / 5, atol=1e-15)
+    assert softmax_cross_entropy(logits, labels, 0.0)[0] == softmax_cross_entropy(logits, labels)[0]
+    with pytest.raises(ValueError, match="label_smoothing"):
+        softmax_cross_entropy(logits, labels, label_smoothing=1.0)
+
+
+def test_trainer_takes_a_loss_with_options():
+    x, y = tiny_problem(n=8)
+    smoothed = {"type": "cross_entropy", "label_smoothing": 0.2}
+    net = build_network(TINY, seed=1, dtype="float64")
+    expected = softmax_cross_entropy(net.forward(x), y, label_smoothing=0.2)[0]
+    assert expected != pytest.approx(softmax_cross_entropy(net.forward(x), y)[0])
+    result = Trainer(net, {"type": "sgd", "lr": 0.1}, loss=smoothed).train_step(x, y)
+    assert result.loss == pytest.approx(expected, rel=1e-12)
+    with pytest.raises(ValueError, match="has no option 'smoothing'"):
+        Trainer(net, {"type": "sgd"}, loss={"type": "cross_entropy", "smoothing": 0.1})
+    with pytest.raises(ValueError, match=r"label_smoothing must be a number in \[0, 1\)"):
+        Trainer(net, {"type": "sgd"}, loss={"type": "cross_entropy", "label_smoothing": 1.5})
+    with pytest.raises(ValueError, match="computes the 'cross_entropy' loss"):
+        Trainer(net, {"type": "sgd"}, loss=smoothed, gradients=InProcessGradients(net))

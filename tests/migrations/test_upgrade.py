@@ -11,6 +11,7 @@ from alembic import command
 from alembic.script import ScriptDirectory
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
 from shared.db.migrate import alembic_config, upgrade_to_head

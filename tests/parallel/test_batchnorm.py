@@ -10,6 +10,7 @@ import numpy as np
 
 from shared.cnn import build_network
 from shared.cnn.gradients import InProcessGradients
+from tests.engine.residual_networks import random_residual_network
 from tests.parallel.conftest import SMALL_CONV, random_batch, with_layer
 from worker.training.parallel import DataParallel, shard_bounds
 
@@ -46,3 +47,21 @@ def test_per_shard_statistics():
         np.testing.assert_allclose(net.buffers[name], expected_buffers[name], rtol=1e-12)
     np.testing.assert_allclose(net.buffers["batchnorm_1.running_mean"],
                                whole_buffers["batchnorm_1.running_mean"], rtol=1e-12)
+
+
+def test_batchnorm_inside_residual_blocks_uses_per_shard_statistics():
+    definition = random_residual_network(3, batchnorm=True)
+    x, y = random_batch(definition, 12, seed=6)
+    bounds = shard_bounds(len(y), 2)
+    expected = {}
+    for start, stop in bounds:
+        net = build_network(definition, seed=5, dtype="float64")
+        grads = InProcessGradients(net)(x[start:stop], y[start:stop], start)[2]
+        for name, grad in grads.items():
+            expected[name] = expected.get(name, 0) + (stop - start) / len(y) * grad
+    net = build_network(definition, seed=5, dtype="float64")
+    with DataParallel(net, 2) as gradients:
+        actual = gradients(x, y, 0)[2]
+    assert any(".batchnorm_" in name for name in actual)
+    for name in expected:
+        np.testing.assert_allclose(actual[name], expected[name], rtol=1e-10, atol=1e-14, err_msg=name)

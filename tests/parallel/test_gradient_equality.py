@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 
 from shared.cnn import build_network, softmax_cross_entropy
+from shared.cnn.gradients import InProcessGradients
+from tests.engine.residual_networks import random_residual_network
 from tests.parallel.conftest import LENET, SMALL_CONV, fashion_batch, random_batch
 from worker.training.parallel import DataParallel
 
@@ -67,3 +69,32 @@ def test_needs_two_workers():
     net = build_network(SMALL_CONV, seed=0)
     with pytest.raises(ValueError, match="at least 2 workers"):
         DataParallel(net, 1)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_residual_network_gradient_matches_full_batch(seed):
+    # strides, identity and projection shortcuts, a block inside a block (seed 0); no batchnorm,
+    # whose per-shard statistics are documented in test_batchnorm
+    definition = random_residual_network(seed, batchnorm=False)
+    x, y = random_batch(definition, 11, seed=seed)
+    net = build_network(definition, seed=seed, dtype="float64")
+    loss, correct, expected = reference(net, x, y)
+    assert any(".shortcut.conv." in name for name in expected)
+    with DataParallel(net, 3) as gradients:
+        dp_loss, dp_correct, actual = gradients(x, y, 0)
+    assert_same_gradients(expected, actual, 1e-10)
+    assert dp_loss == pytest.approx(loss, rel=1e-10)
+    assert dp_correct == correct
+
+
+def test_a_loss_with_options_reaches_the_shard_processes():
+    smoothed = {"type": "cross_entropy", "label_smoothing": 0.2}
+    x, y = random_batch(SMALL_CONV, 9, seed=4)
+    net = build_network(SMALL_CONV, seed=4, dtype="float64")
+    expected_loss, _, expected = InProcessGradients(net, smoothed)(x, y, 0)
+    expected = {name: grad.copy() for name, grad in expected.items()}
+    with DataParallel(net, 3, smoothed) as gradients:
+        dp_loss, _, actual = gradients(x, y, 0)
+    assert_same_gradients(expected, actual, 1e-10)
+    assert dp_loss == pytest.approx(expected_loss, rel=1e-10)
+    assert dp_loss != pytest.approx(reference(net, x, y)[0], rel=1e-6)

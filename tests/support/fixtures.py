@@ -57,4 +57,6 @@ def env(tmp_path, monkeypatch):
     monkeypatch.setenv("ARTIFACT_DIR", str(tmp_path / "artifacts"))
     # Nothing listens here: a test that reaches the broker by mistake fails fast.
     monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
+    # Rate limits counted in the process (tests/api/test_quotas.py counts them in a real Redis).
+    monkeypatch.setenv("CONVFORGE_RATELIMIT_STORAGE_URL", "memory://")
     return monkeypatch

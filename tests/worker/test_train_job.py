@@ -84,13 +84,28 @@ def test_the_row_says_the_parameters_the_job_runs_with(settings, make_job):
     assert job_row(settings, job_id).params == expected
 
 
+def test_the_recipe_changes_what_is_trained(settings, make_job, no_stop):
+    plain, smoothed = make_job(), make_job(label_smoothing=0.1)
+    assert run_train_job(plain, "w1", settings, no_stop) == "succeeded"
+    assert run_train_job(smoothed, "w1", settings, no_stop) == "succeeded"
+    assert job_row(settings, smoothed).params["label_smoothing"] == 0.1
+    first = metric_rows(settings, plain)[0].loss, metric_rows(settings, smoothed)[0].loss
+    assert first[1] != pytest.approx(first[0], rel=1e-6)  # the same batches, another loss
+
+
 def _model_path(settings, model_id: int):
     with session_scope(settings.database_url) as session:
         return session.get(Model, model_id).path
 
 
-def test_resume_after_shutdown_matches_uninterrupted_run(settings, make_job, no_stop):
-    params = {"checkpoint_every_steps": 3}
+# warm-up then cosine, label smoothing, random crop, flip and erasing: all seeded, so all resumable
+RECIPE = {"schedule": {"type": "cosine", "warmup_steps": 4}, "label_smoothing": 0.1,
+          "augment": {"crop_padding": 2, "flip": True, "erase": 0.5}}
+
+
+@pytest.mark.parametrize("recipe", [{}, RECIPE], ids=["plain", "recipe"])
+def test_resume_after_shutdown_matches_uninterrupted_run(settings, make_job, no_stop, recipe):
+    params = {"checkpoint_every_steps": 3, **recipe}
     straight, interrupted = make_job(**params), make_job(**params)
     assert run_train_job(straight, "w1", settings, no_stop) == "succeeded"
 

@@ -72,10 +72,11 @@ class TrainingRun:
 
     def run(self):
         """Train to the end and return the network; raises JobCancelled, ShutdownRequested, JobFailed."""
-        with gradient_engine(self.net, self.params.workers) as gradients:
+        loss = self.params.loss()
+        with gradient_engine(self.net, self.params.workers, loss) as gradients:
             try:
                 trainer = Trainer(self.net, self.params.optimizer, self.params.schedule,
-                                  total_steps=self.total_steps, gradients=gradients)
+                                  total_steps=self.total_steps, loss=loss, gradients=gradients)
             except ValueError as exc:  # the engine's message names the optimizer or schedule field
                 raise JobFailed(f"cannot start training: {exc}") from exc
             self._resume(trainer)

@@ -10,6 +10,7 @@ from shared.cnn import evaluate
 from shared.cnn.metrics import classification_report
 from shared.data.pipeline import prepare_batch
 from shared.jobs.memory import SCORING_CHUNK_SAMPLES
+from shared.misclassified import misclassified_examples
 
 CHUNK_SAMPLES = SCORING_CHUNK_SAMPLES
 
@@ -37,8 +38,10 @@ def score(net, x: np.ndarray, y: np.ndarray, mean, std, indices: np.ndarray | No
 
 def split_report(net, x: np.ndarray, y: np.ndarray, mean, std, class_names: list[str], split: str,
                  between_chunks: Callable[[], None] | None = None, *, batch_size: int) -> dict:
-    """The stored evaluation of one split: loss, accuracy, per-class scores and the confusion matrix."""
+    """The stored evaluation of one split: loss, accuracy, per-class scores, the confusion matrix and a few
+    indices of the split's samples in each of its off-diagonal cells."""
     loss, accuracy, predictions = score(net, x, y, mean, std, between_chunks=between_chunks,
                                         batch_size=batch_size)
     report = classification_report(np.asarray(y), predictions, len(class_names), class_names)
-    return {"split": split, "loss": loss, "accuracy": accuracy, "num_samples": int(len(y)), **report}
+    return {"split": split, "loss": loss, "accuracy": accuracy, "num_samples": int(len(y)), **report,
+            "misclassified": misclassified_examples(np.asarray(y), predictions)}

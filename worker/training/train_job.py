@@ -2,7 +2,6 @@
 finish."""
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 import uuid
@@ -11,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from shared.checksums import file_sha256
 from shared.cnn import save_model
 from shared.config import Settings
 from shared.db.models import Dataset, Job, Model, Network
@@ -67,7 +67,8 @@ def run_train_job(job_id: int, worker_name: str, settings: Settings, stop_reques
         model_key, sha256, size_bytes = _store_model(net, store, scratch, network, dataset, job_id, result)
 
         def add_model(session: Session) -> dict:
-            model = Model(network_id=network.id, dataset_id=dataset.id, job_id=job_id, path=model_key,
+            model = Model(owner_id=job.owner_id, network_id=network.id, dataset_id=dataset.id, job_id=job_id,
+                          path=model_key,
                           sha256=sha256, size_bytes=size_bytes, metrics=result)
             session.add(model)
             session.flush()
@@ -101,14 +102,7 @@ def _store_model(net, store: ArtifactStore, scratch: Path, network: Network, dat
             "job_id": job_id, "input_shape": list(dataset.input_shape),
             "test_accuracy": result.get("accuracy"),
         })
-        sha256, size_bytes = _sha256(path), path.stat().st_size
+        sha256, size_bytes = file_sha256(path), path.stat().st_size
         store.put_file(key, path)
     return key, sha256, size_bytes
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()

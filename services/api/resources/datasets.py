@@ -12,8 +12,9 @@ from sqlalchemy import select
 
 from services.api.artifacts import send_artifact
 from services.api.deletion import DESCRIPTION as DELETE_DESCRIPTION
-from services.api.deletion import delete_row, jobs_where, model_ids_where, refuse_while_referenced
+from services.api.deletion import delete_row, jobs_where, models_where, refuse_while_referenced
 from services.api.extensions import db, settings, store
+from services.api.ownership import load_visible, owner_id, visible
 from services.api.pagination import fetch_page
 from services.api.problems import Problem, not_found, validation_problem
 from services.api.route_table import api_route
@@ -57,6 +58,11 @@ def dataset_view(dataset: Dataset) -> dict:
                        channel_std=dataset.channel_std, classes=classes).model_dump(mode="json")
 
 
+def dataset_folder(dataset: Dataset) -> Path:
+    """The dataset's folder when the artifact store is a local folder (the sample images read it)."""
+    return settings().artifact_dir / dataset.path
+
+
 def sample_files(dataset: Dataset) -> dict[int, list[str]]:
     """Sample PNG file names per class index, in order."""
     prefix = f"{dataset.path}/{SAMPLES_DIR}/"
@@ -70,10 +76,7 @@ def sample_files(dataset: Dataset) -> dict[int, list[str]]:
 
 
 def load_dataset(dataset_id: int) -> Dataset:
-    dataset = db().get(Dataset, dataset_id)
-    if dataset is None:
-        raise not_found("Dataset", dataset_id)
-    return dataset
+    return load_visible(Dataset, dataset_id, "Dataset")
 
 
 def saved_uploads() -> list[Upload]:
@@ -125,7 +128,7 @@ def create_dataset():
         request.remove_uploads()
     try:
         dataset = Dataset(
-            name=name, source_format=ingested.source_format, path=relative_path,
+            owner_id=owner_id(), name=name, source_format=ingested.source_format, path=relative_path,
             num_samples=ingested.num_samples, num_test_samples=ingested.num_test_samples,
             input_shape=list(ingested.input_shape), num_classes=ingested.num_classes,
             class_names=list(ingested.class_names), class_counts=list(ingested.class_counts),
@@ -148,7 +151,7 @@ def create_dataset():
            problems=(400,))
 def list_datasets():
     query = parse_query(PageQuery)
-    rows, next_cursor = fetch_page(db(), select(Dataset), Dataset.id, query)
+    rows, next_cursor = fetch_page(db(), visible(select(Dataset), Dataset), Dataset.id, query)
     page = Page[DatasetListItem](items=[list_item(row) for row in rows], next_cursor=next_cursor)
     return jsonify(page.model_dump(mode="json"))
 
@@ -174,5 +177,5 @@ def get_sample(dataset_id: int, filename: str):
 def delete_dataset(dataset_id: int):
     dataset = load_dataset(dataset_id)
     refuse_while_referenced("Dataset", dataset_id, jobs_where(Job.dataset_id == dataset_id),
-                            model_ids_where(Model.dataset_id == dataset_id))
+                            models_where(Model.dataset_id == dataset_id))
     return delete_row(dataset, "Dataset", [f"{dataset.path}/"])

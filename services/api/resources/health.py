@@ -13,7 +13,7 @@ bp = Blueprint("health", __name__, url_prefix="/api/v1/health")
 
 
 @api_route(bp, "", summary="Database, broker and workers, each checked for real",
-           response=HealthView, same_body_statuses=(503,),
+           response=HealthView, same_body_statuses=(503,), public=True,
            description="200 when the database and the broker answer, else 503 with the same body. "
                        "Workers are listed; none alive does not make the API unhealthy.")
 def health():

@@ -4,13 +4,16 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, url_for
 from sqlalchemy import delete, select, update
 
+from services.api.auth import current_user
 from services.api.caching import conditional_json
 from services.api.compatibility import mismatches
 from services.api.deletion import delete_row
 from services.api.extensions import db, job_queue, settings
+from services.api.fairness import fair_priority
 from services.api.job_queue import BrokerUnavailable
+from services.api.ownership import load_visible, may_see, owner_id, visible
 from services.api.pagination import fetch_page
-from services.api.problems import Problem, not_found, validation_problem
+from services.api.problems import Problem, validation_problem
 from services.api.route_table import api_route
 from services.api.schemas.common import Page, Ref
 from services.api.schemas.jobs import (
@@ -29,7 +32,7 @@ from services.api.schemas.jobs import (
 )
 from services.api.validation import json_body, parse_body, parse_query
 from shared.data.pipeline import held_out_count
-from shared.db.models import FINAL_STATES, JOB_KINDS, Dataset, Job, Metric, Model, Network, utcnow
+from shared.db.models import FINAL_STATES, JOB_KINDS, Dataset, Job, Metric, Model, Network, User, utcnow
 from shared.jobs import as_utc, resolved_params
 from shared.jobs.memory import MemoryEstimate, job_memory, memory_limit, refusal
 
@@ -93,21 +96,24 @@ def job_view(job: Job) -> dict:
                                      summary_url=url_for("networks.get_summary", network_id=network.id))
     view = JobView(
         **item, result=job.result or {}, worker_name=job.worker_name,
-        heartbeat_at=job.heartbeat_at, metrics_url=url_for("jobs.get_metrics", job_id=job.id),
+        heartbeat_at=job.heartbeat_at, submitted_by=user_name(job.owner_id),
+        cancelled_by=user_name(job.cancelled_by_id), metrics_url=url_for("jobs.get_metrics", job_id=job.id),
         model_url=url_for("models.get_model", model_id=job.model_id) if job.model_id else None)
     return view.model_dump(mode="json")
 
 
+def user_name(user_id: int | None) -> str | None:
+    user = db().get(User, user_id) if user_id else None
+    return user.name if user else None
+
+
 def load_job(job_id: int) -> Job:
-    job = db().get(Job, job_id)
-    if job is None:
-        raise not_found("Job", job_id)
-    return job
+    return load_visible(Job, job_id, "Job")
 
 
 def referenced(entity, ident: int, field: str, what: str):
     row = db().get(entity, ident)
-    if row is None:
+    if not may_see(row):  # another user's object does not exist, for this user
         raise validation_problem([{"loc": [field], "msg": f"{field}: {what} {ident} does not exist"}])
     return row
 
@@ -136,7 +142,7 @@ def new_train_job(request: TrainJobRequest) -> Job:
                                  + "; ".join(error["msg"] for error in errors))
     refuse_unless_it_fits(job_memory(network.definition, "train", params.batch_size, params.workers or 1,
                                      params.scoring_batch_size))
-    return Job(kind="train", status="queued", network_id=network.id, dataset_id=dataset.id,
+    return Job(owner_id=owner_id(), kind="train", status="queued", network_id=network.id, dataset_id=dataset.id,
                params=resolved_params(params), epochs=params.epochs)
 
 
@@ -149,7 +155,7 @@ def new_evaluate_job(request: EvaluateJobRequest) -> Job:
         raise validation_problem(errors, "The model does not fit the dataset: "
                                  + "; ".join(error["msg"] for error in errors))
     refuse_unless_it_fits(job_memory(network.definition, "evaluate", request.params.batch_size))
-    return Job(kind="evaluate", status="queued", network_id=network.id, dataset_id=dataset.id,
+    return Job(owner_id=owner_id(), kind="evaluate", status="queued", network_id=network.id, dataset_id=dataset.id,
                model_id=model.id, params=resolved_params(request.params))
 
 
@@ -171,7 +177,7 @@ def create_job():
     session.add(job)
     session.commit()
     try:
-        job_queue().send(job)
+        job_queue().send(job, priority=fair_priority(job))
     except BrokerUnavailable as exc:
         # Never leave a queued row that no message will ever start.
         job.status, job.finished_at = "failed", utcnow()
@@ -189,7 +195,7 @@ def create_job():
            response=Page[JobListItem], problems=(400,), etag=True)
 def list_jobs():
     query = parse_query(JobListQuery)
-    statement = select(Job)
+    statement = visible(select(Job), Job)
     if query.states:
         statement = statement.where(Job.status.in_(query.states))
     session = db()
@@ -231,12 +237,13 @@ def cancel_job(job_id: int):
     # Conditional updates: the worker may be claiming or finishing the job at this very moment.
     cancelled = session.execute(
         update(Job).where(Job.id == job_id, Job.status == "queued")
-        .values(status="cancelled", cancel_requested=True, finished_at=utcnow())
+        .values(status="cancelled", cancel_requested=True, finished_at=utcnow(), cancelled_by_id=current_user().id)
         .execution_options(synchronize_session=False)).rowcount
     asked = 0
     if not cancelled:
         asked = session.execute(
-            update(Job).where(Job.id == job_id, Job.status == "running").values(cancel_requested=True)
+            update(Job).where(Job.id == job_id, Job.status == "running")
+            .values(cancel_requested=True, cancelled_by_id=current_user().id)
             .execution_options(synchronize_session=False)).rowcount
     session.commit()
     session.refresh(job)

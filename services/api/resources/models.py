@@ -8,6 +8,7 @@ from services.api.artifacts import send_artifact
 from services.api.deletion import DESCRIPTION as DELETE_DESCRIPTION
 from services.api.deletion import delete_row, jobs_where, refuse_while_referenced
 from services.api.extensions import db
+from services.api.ownership import load_visible, visible
 from services.api.pagination import fetch_page
 from services.api.problems import not_found
 from services.api.route_table import api_route
@@ -33,17 +34,14 @@ def model_view(model: Model) -> ModelView:
 
 
 def load_model_row(model_id: int) -> Model:
-    model = db().get(Model, model_id)
-    if model is None:
-        raise not_found("Model", model_id)
-    return model
+    return load_visible(Model, model_id, "Model")
 
 
 @api_route(bp, "", summary="List trained models, newest first", query=PageQuery, response=Page[ModelView],
            problems=(400,))
 def list_models():
     query = parse_query(PageQuery)
-    rows, next_cursor = fetch_page(db(), select(Model), Model.id, query)
+    rows, next_cursor = fetch_page(db(), visible(select(Model), Model), Model.id, query)
     page = Page[ModelView](items=[model_view(row) for row in rows], next_cursor=next_cursor)
     return jsonify(page.model_dump(mode="json"))
 

@@ -7,10 +7,11 @@ from flask import Blueprint, Response, jsonify, url_for
 from sqlalchemy import select
 
 from services.api.deletion import DESCRIPTION as DELETE_DESCRIPTION
-from services.api.deletion import delete_row, jobs_where, model_ids_where, refuse_while_referenced
+from services.api.deletion import delete_row, jobs_where, models_where, refuse_while_referenced
 from services.api.extensions import db
+from services.api.ownership import load_visible, owner_id, visible
 from services.api.pagination import fetch_page
-from services.api.problems import not_found, validation_problem
+from services.api.problems import validation_problem
 from services.api.route_table import api_route
 from services.api.schemas.common import Page, PageQuery
 from services.api.schemas.networks import (
@@ -60,10 +61,7 @@ def network_view(network: Network) -> dict:
 
 
 def load_network(network_id: int) -> Network:
-    network = db().get(Network, network_id)
-    if network is None:
-        raise not_found("Network", network_id)
-    return network
+    return load_visible(Network, network_id, "Network")
 
 
 @api_route(bp, "", "POST", summary="Store a network definition; answers its per-layer summary",
@@ -71,7 +69,7 @@ def load_network(network_id: int) -> Network:
            headers=("Location",), description=DEFINITION_DOC)
 def create_network():
     definition, summary = checked_definition(json_body())
-    network = Network(name=definition["name"], definition=definition, summary=summary,
+    network = Network(owner_id=owner_id(), name=definition["name"], definition=definition, summary=summary,
                       total_params=summary["total_params"])
     session = db()
     session.add(network)
@@ -94,7 +92,7 @@ def validate_network():
            problems=(400,))
 def list_networks():
     query = parse_query(PageQuery)
-    rows, next_cursor = fetch_page(db(), select(Network), Network.id, query)
+    rows, next_cursor = fetch_page(db(), visible(select(Network), Network), Network.id, query)
     items = [NetworkListItem(id=row.id, name=row.name, total_params=row.total_params,
                              created_at=row.created_at, url=network_url(row.id)) for row in rows]
     return jsonify(Page[NetworkListItem](items=items, next_cursor=next_cursor).model_dump(mode="json"))
@@ -124,5 +122,5 @@ def get_summary(network_id: int):
 def delete_network(network_id: int):
     network = load_network(network_id)
     refuse_while_referenced("Network", network_id, jobs_where(Job.network_id == network_id),
-                            model_ids_where(Model.network_id == network_id))
+                            models_where(Model.network_id == network_id))
     return delete_row(network, "Network", [])

@@ -104,6 +104,8 @@ class JobView(JobListItem):
     result: dict[str, Any] = Field(description="Evaluation: loss, accuracy, per-class scores, confusion matrix.")
     worker_name: str | None
     heartbeat_at: UtcDatetime | None
+    submitted_by: str | None = Field(None, description="The user who submitted the job.")
+    cancelled_by: str | None = Field(None, description="The user who asked to cancel it, if anyone did.")
     metrics_url: str
     model_url: str | None
 

@@ -46,15 +46,26 @@ class LayerPlan:
 
     @property
     def activation_bytes(self) -> int:
-        return math.prod(self.output_shape) * BYTES_PER_VALUE
+        own = math.prod(self.output_shape) * BYTES_PER_VALUE
+        return own + sum(child.activation_bytes for child in self.children)
+
+
+def walk(plans):
+    """Every plan, each block followed by the plans it holds (depth first)."""
+    for plan in plans:
+        yield plan
+        yield from walk(plan.children)
 
 
 class ShapeError(Exception):
-    """A shape rule's refusal, in the user's own numbers; ``field_name`` is the field to blame."""
+    """A shape rule's refusal, in the user's own numbers; ``field_name`` is the field to blame.
+    A block refusing for a layer it holds gives ``loc``, the path from the block to the field
+    (e.g. ``["layers", 1, "kernel_size"]``), and a message that already names that layer."""
 
-    def __init__(self, field_name: str | None, msg: str):
+    def __init__(self, field_name: str | None, msg: str, loc: list | None = None):
         super().__init__(msg)
         self.field_name, self.msg = field_name, msg
+        self.loc = loc if loc is not None else ([field_name] if field_name else [])
 
 
 def plan_layer(index: int, name: str, spec: LayerSpec, in_shape: Shape) -> LayerPlan:

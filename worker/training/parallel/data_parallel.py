@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from shared.cnn.gradients import BatchGradient, check_loss, shard_gradient
+from shared.cnn.gradients import BatchGradient, Loss, check_loss, shard_gradient
 from worker.training.params import worker_cores
 from worker.training.parallel.segment import Segment, sweep_stale_segments
 
@@ -117,7 +117,7 @@ class DataParallel:
     ``close()``): it stops the shard processes and frees the shared memory, also after errors.
     """
 
-    def __init__(self, net, workers: int, loss: str = "cross_entropy"):
+    def __init__(self, net, workers: int, loss: Loss = "cross_entropy"):
         if workers < 2:
             raise ValueError(f"data parallelism needs at least 2 workers, not {workers}")
         self.net = net

@@ -61,7 +61,7 @@ class ShardProcess:
         except (EOFError, OSError):
             return None
 
-    def init(self, slot: int, definition, seed: int, dtype: str, loss: str):
+    def init(self, slot: int, definition, seed: int, dtype: str, loss: str | dict):
         self.slot = slot
         self.loss = loss
         self.net = build_network(definition, seed=seed, dtype=dtype)

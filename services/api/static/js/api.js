@@ -35,6 +35,10 @@ async function apiFetch(path, options = {}) {
     throw networkError;
   }
   showConnection(true);
+  if (response.status === 401) {
+    // The session ended (logged out, or the server's key changed): log in again, then come back here.
+    window.location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
+  }
   return response;
 }
 
@@ -45,11 +49,19 @@ async function apiGet(path) {
   return body;
 }
 
+// The session's CSRF token, which every request that changes something must carry.
+function csrfToken() {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  return meta ? meta.content : "";
+}
+
 async function apiSend(method, path, payload) {
   const isForm = payload instanceof FormData;
+  const headers = { Accept: "application/json", "X-CSRF-Token": csrfToken() };
+  if (!isForm) headers["Content-Type"] = "application/json";
   const response = await apiFetch(path, {
     method,
-    headers: isForm ? { Accept: "application/json" } : { Accept: "application/json", "Content-Type": "application/json" },
+    headers,
     body: isForm ? payload : JSON.stringify(payload ?? {}),
   });
   const body = await readBody(response);

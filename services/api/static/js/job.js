@@ -72,7 +72,9 @@ function showJob(job) {
   const metrics = job.latest_metrics || {};
   document.getElementById("job-status").replaceChildren(statusBadge(job.status));
   document.getElementById("job-headline").textContent =
-    `${job.kind} · ${networkLabel(job)} on ${datasetLabel(job)} · created ${formatTime(job.timings?.created_at)}`;
+    `${job.kind} · ${networkLabel(job)} on ${datasetLabel(job)} · created ${formatTime(job.timings?.created_at)}` +
+    (job.submitted_by ? ` by ${job.submitted_by}` : "") +
+    (job.cancelled_by ? ` · cancelled by ${job.cancelled_by}` : "");
   // The x axis spans the whole job, so the curves visibly grow towards its end.
   if (job.progress && job.progress.steps) {
     for (const chart of [lossChart, accuracyChart, learningRateChart]) chart.options.scales.x.max = job.progress.steps;
@@ -132,9 +134,15 @@ function showEvaluation(job) {
     ? element("a", { class: "button", href: `${API_ROOT}/models/${job.model_id}/download`, download: "" },
       `Download model #${job.model_id} (.npz)`)
     : "");
+  document.getElementById("model-page-link").replaceChildren(job.model_id
+    ? element("a", { class: "button", href: `/models/${job.model_id}` }, `Look inside model #${job.model_id}`)
+    : "");
   document.getElementById("per-class").replaceChildren(perClassTable(result.per_class || []));
-  document.getElementById("confusion").replaceChildren(
-    result.confusion_matrix ? confusionHeatmap(result.confusion_matrix, classNamesOf(result)) : "");
+  const heatmap = result.confusion_matrix ? confusionHeatmap(result.confusion_matrix, classNamesOf(result)) : null;
+  document.getElementById("confusion").replaceChildren(heatmap || "");
+  if (heatmap && job.dataset) {
+    linkMisclassifiedCells(heatmap, result, job.dataset.id, classNamesOf(result), document.getElementById("misclassified"));
+  }
 }
 
 async function showNetwork(job) {

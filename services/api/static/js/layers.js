@@ -3,21 +3,21 @@
 "use strict";
 
 function layerTable(summary) {
-  const layers = summary.layers || [];
   const totalParams = summary.total_params || 0;
   const totalMacs = summary.total_macs || 0;
   const body = element("tbody");
-  layers.forEach((layer, index) => {
+  heldRows(summary.layers || [], "", "", 0).forEach(({ layer, number, path, depth }) => {
     const explainRow = element("tr", { class: "explain hidden" },
       element("td", {}),
       element("td", { colspan: 8 }, element("pre", {}, layer.explain || "No arithmetic for this layer.")));
     const toggle = element("button", { type: "button", class: "small", "aria-expanded": "false",
-      "aria-label": `Arithmetic of ${layer.name}` }, "Arithmetic");
+      "aria-label": `Arithmetic of ${path}` }, "Arithmetic");
     toggle.addEventListener("click", () => showArithmetic(toggle, explainRow, explainRow.classList.contains("hidden")));
     body.append(
-      element("tr", { class: "layer", dataset: { layer: layer.name } },
-        element("td", { class: "num muted" }, index + 1),
-        element("td", {}, layer.name),
+      element("tr", { class: depth ? `layer held depth-${depth}` : "layer", dataset: { layer: layer.name, depth: String(depth) } },
+        element("td", { class: "num muted" }, number),
+        // a block's layers (a residual block's path and shortcut) are indented under it
+        element("td", { class: "name", style: `padding-left: ${0.5 + 1.25 * depth}rem` }, layer.name),
         element("td", {}, layer.type),
         element("td", { class: "shape" }, formatShape(layer.output_shape)),
         element("td", { class: "num" }, formatCount(layer.params)),
@@ -49,6 +49,18 @@ function layerTable(summary) {
       element("td", { class: "num total-macs" }, formatCount(totalMacs)),
       element("td", {}), element("td", {}))));
   return element("div", { class: "scroll" }, table);
+}
+
+// Each layer with its number ("3", or "3.2" for the second layer held by layer 3), its path as in
+// parameter names ("residual_1.conv2d_1") and its nesting depth, a block followed by the layers it
+// holds; the totals already count every layer once.
+function heldRows(layers, numberPrefix, pathPrefix, depth) {
+  return layers.flatMap((layer, index) => {
+    const number = `${numberPrefix}${index + 1}`;
+    const path = `${pathPrefix}${layer.name}`;
+    return [{ layer, number, path, depth },
+      ...heldRows(layer.layers || [], `${number}.`, `${path}.`, depth + 1)];
+  });
 }
 
 function showArithmetic(toggle, explainRow, open) {

@@ -208,8 +208,13 @@ function trainingParams() {
     validation_split: Number(field("validation_split") || 0),
   };
   if (field("workers")) params.workers = Number(field("workers"));
-  if (field("schedule") !== "constant") params.schedule = { type: field("schedule") };
-  params.augment = { crop_padding: Number(field("crop_padding") || 0), flip: form.elements.flip.checked };
+  if (field("schedule") !== "constant") {
+    params.schedule = { type: field("schedule") };
+    if (field("warmup_steps")) params.schedule.warmup_steps = Number(field("warmup_steps"));
+  }
+  params.augment = { crop_padding: Number(field("crop_padding") || 0), flip: form.elements.flip.checked,
+    erase: Number(field("erase") || 0) };
+  params.label_smoothing = Number(field("label_smoothing") || 0);
   return params;
 }
 

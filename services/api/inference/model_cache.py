@@ -1,0 +1,67 @@
+"""Loaded models kept per API process, least recently used first out, bounded by their bytes.
+
+A model is keyed by id and file checksum, so a replaced file is loaded afresh. The engine's layers
+reuse scratch buffers between calls, so each entry has a lock: one forward pass at a time per model.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shared.cnn import load_model
+
+
+@dataclass
+class LoadedModel:
+    net: object
+    metadata: dict
+    nbytes: int
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    extras: dict = field(default_factory=dict)  # things derived once per model (e.g. its layer chain)
+
+    @property
+    def mean(self) -> list[float]:
+        return self.metadata["mean"]
+
+    @property
+    def std(self) -> list[float]:
+        return self.metadata["std"]
+
+    @property
+    def class_names(self) -> list[str]:
+        names = self.metadata.get("class_names")
+        outputs = self.net.summary.plans[-1].output_shape[0]
+        return list(names) if names and len(names) == outputs else [str(label) for label in range(outputs)]
+
+
+class ModelCache:
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[tuple[int, str], LoadedModel] = OrderedDict()
+        self._lock = threading.Lock()
+        self.loads = 0  # how many times a file was read (a cache miss)
+
+    def get(self, model_id: int, sha256: str, path: Path) -> LoadedModel:
+        key = (model_id, sha256)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+                return entry
+        net, metadata = load_model(path)
+        entry = LoadedModel(net, metadata, sum(array.nbytes for array in net.state_arrays().values()))
+        with self._lock:
+            self.loads += 1
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while len(self._entries) > 1 and self.total_bytes() > self.max_bytes:
+                self._entries.popitem(last=False)
+        return entry
+
+    def total_bytes(self) -> int:
+        return sum(entry.nbytes for entry in self._entries.values())
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -1,0 +1,1 @@
+"""Trained models in formats other programs read (ONNX)."""
