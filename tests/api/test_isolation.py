@@ -111,6 +111,10 @@ BODIES = {
     ("POST", "/api/v1/tokens"): lambda ids: {"json": {"name": "matrix"}},
     ("POST", "/api/v1/jobs/{job_id}/cancel"): lambda ids: {},
     ("POST", "/api/v1/tokens/{token_id}/revoke"): lambda ids: {},
+    ("DELETE", "/api/v1/networks/{network_id}"): lambda ids: {},
+    ("DELETE", "/api/v1/datasets/{dataset_id}"): lambda ids: {},
+    ("DELETE", "/api/v1/models/{model_id}"): lambda ids: {},
+    ("DELETE", "/api/v1/jobs/{job_id}"): lambda ids: {},
 }
 REFERENCES_IN_BODY = {("POST", "/api/v1/jobs")}
 NOWHERE = 2**31 - 1
@@ -164,7 +168,9 @@ def test_isolation(world, sessions, path, method, case):
         return
 
     if case == "admin":
-        assert 200 <= response.status_code < 300, answer
+        # The admin reaches every object; a deletion may still be refused because the world's job uses it.
+        in_use = method == "DELETE" and response.status_code == 409
+        assert 200 <= response.status_code < 300 or in_use, answer
         return
 
     # User B with user A's ids.

@@ -30,6 +30,7 @@ DATASETS_DIR = "datasets"
 SAMPLES_DIR = "samples"
 SAMPLE_FILE = re.compile(r"^(\d+)_(\d+)\.png$")  # samples/<class index>_<k>.png, written by ingest
 MAX_NAME_LENGTH = 200
+FILE_FIELDS = ("file", "test_file", "images", "labels", "test_images", "test_labels")
 _REJECTION_TITLES = {400: "Bad upload", 413: "Upload too large", 422: "Unusable dataset"}
 
 
@@ -87,6 +88,11 @@ def saved_uploads() -> list[Upload]:
     for field, storage in request.files.items(multi=True):  # reading the form may raise 413
         storage.stream.flush()
         uploads.append(Upload(field=field, filename=storage.filename or "", path=Path(storage.stream.name)))
+    as_text = [field for field in FILE_FIELDS if field in request.form]
+    if not uploads and as_text:
+        # The form has the field, as text: the document cannot tell a file part from a text part.
+        raise validation_problem([{"loc": [as_text[0]], "msg": (
+            f"{as_text[0]}: sent as a text field; send it as a file part (curl -F {as_text[0]}=@PATH)")}])
     if not uploads:
         raise validation_problem(
             [{"loc": ["file"], "msg": "file: no file was uploaded; send the dataset in the 'file' field "
@@ -103,7 +109,7 @@ def dataset_name(options: dict[str, str], uploads: list[Upload]) -> str:
 
 @api_route(bp, "", "POST", summary="Upload a dataset (multipart); it is checked and stored as .npy arrays",
            body=DatasetUpload, body_media_type="multipart/form-data", response=DatasetView, status=201,
-           problems=(400, 413, 415, 422),
+           problems=(400, 413, 415, 422, 429),
            headers=("Location",))
 def create_dataset():
     uploads = saved_uploads()

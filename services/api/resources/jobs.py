@@ -161,7 +161,7 @@ def new_evaluate_job(request: EvaluateJobRequest) -> Job:
 
 @api_route(bp, "", "POST", summary="Queue a training or an evaluation job",
            body=(TrainJobRequest, EvaluateJobRequest), response=JobView, status=202,
-           problems=(400, 415, 422, 503), headers=("Location",),
+           problems=(400, 415, 422, 429, 503), headers=("Location",),
            description="The job is stored as `queued` and a message carrying its id is sent to the workers. "
                        "If the broker cannot be reached the job is marked failed and the answer is 503.")
 def create_job():

@@ -3,6 +3,8 @@ all) and its weights become a convforge model of the dataset it is for, ready to
 evaluated and run."""
 from __future__ import annotations
 
+import re
+
 import uuid
 
 from flask import Blueprint, jsonify, request
@@ -39,7 +41,7 @@ def import_model():
     if part is None:
         raise _refused("no `file` part: send the .onnx file as `file`", ["file"])
     raw_id = request.form.get("dataset_id", "")
-    if not raw_id.isdigit():
+    if not re.fullmatch(r"[0-9]{1,10}", raw_id):
         raise _refused(f"dataset_id must be the id of the dataset the model is for, not {raw_id!r}", ["dataset_id"])
     dataset = load_dataset(int(raw_id))
     try:
