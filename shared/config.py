@@ -78,6 +78,13 @@ class Settings:
     admin_token: str = ""
     # The token the CLI sends; empty means the one `convforge up` saved under var_dir.
     cli_token: str = ""
+    # Uploads one API process parses at once; more are answered 503 with Retry-After.
+    max_concurrent_ingests: int = 2
+    # Leftovers of interrupted uploads (staging and upload folders, dataset folders without a row) are
+    # removed once untouched for this long; shorter than the slowest upload's parse would race it.
+    artifact_sweep_grace_seconds: int = 3600
+    # Times a job may lose its worker (killed, out of memory) before it is failed instead of retried.
+    max_lost_attempts: int = 3
 
     @property
     def broker_url(self) -> str:
@@ -118,6 +125,9 @@ def load_settings() -> Settings:
         admin_name=os.environ.get("CONVFORGE_ADMIN_NAME") or "admin",
         admin_token=os.environ.get("CONVFORGE_ADMIN_TOKEN", ""),
         cli_token=os.environ.get("CONVFORGE_TOKEN", ""),
+        max_concurrent_ingests=_int("MAX_CONCURRENT_INGESTS", 2),
+        max_lost_attempts=_int("MAX_LOST_ATTEMPTS", 3),
+        artifact_sweep_grace_seconds=_int("ARTIFACT_SWEEP_GRACE_SECONDS", 3600),
     )
 
 

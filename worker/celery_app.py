@@ -62,7 +62,7 @@ def _start_housekeeping(sender, **_kwargs) -> None:
     settings = load_settings()
     start_reaper(settings.database_url, open_store(settings), settings.job_lease_seconds,
                  lambda task, job_id: celery_app.send_task(task, args=[job_id]), _housekeeping_stopping,
-                 broker_url=settings.broker_url)
+                 settings.max_lost_attempts, broker_url=settings.broker_url)
     start_presence(settings.broker_url, sender.hostname, settings.job_lease_seconds, _housekeeping_stopping)
     serve_metrics(settings.worker_metrics_port)
 

@@ -1,7 +1,7 @@
 """Deleted rows leave their artifact-store objects in artifact_removals until they are removed.
 
 Revision ID: 0003_hostile2
-Revises: 0002_auth
+Revises: 0002_hostile
 Create Date: 2026-12-02 02:20:00
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_hostile2"
-down_revision = "0002_auth"
+down_revision = "0002_hostile"
 branch_labels = None
 depends_on = None
 

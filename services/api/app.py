@@ -10,17 +10,19 @@ from werkzeug.routing import IntegerConverter
 from services.api import dashboard, login, metrics, openapi
 from services.api.auth import init_auth
 from services.api.extensions import init_resources
+from services.api.ingest_slots import init_ingest_slots
 from services.api.metrics import init_metrics
 from services.api.problems import register_error_handlers
-from services.api.resources import (dataset_images, datasets, health, jobs, model_exports, model_imports, models,
-                                   networks, predictions, tokens)
+from services.api.resources import (dataset_images, datasets, health, jobs, lessons, model_exports, model_imports,
+                                   models, networks, predictions, tokens)
 from services.api.schemas.common import MAX_ID
+from services.api.strict_json import StrictJSONProvider
 from services.api.uploads import StreamingUploadRequest
 from shared.config import Settings, load_settings
 from shared.logs import use_log_format
 
 BLUEPRINTS = (networks.bp, datasets.bp, jobs.bp, model_imports.bp, models.bp, predictions.bp, model_exports.bp,
-              dataset_images.bp, health.bp, tokens.bp, openapi.bp, metrics.bp, login.bp, dashboard.bp)
+              dataset_images.bp, health.bp, tokens.bp, lessons.bp, openapi.bp, metrics.bp, login.bp, dashboard.bp)
 
 
 class IdConverter(IntegerConverter):
@@ -33,6 +35,7 @@ class IdConverter(IntegerConverter):
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     app = Flask(__name__)
+    app.json = StrictJSONProvider(app)
     app.request_class = StreamingUploadRequest
     app.url_map.converters["id"] = IdConverter
     app.config.update(
@@ -42,6 +45,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.sort_keys = False
     _use_log_format(settings.log_format)
     resources = init_resources(app, settings)
+    init_ingest_slots(app, settings.max_concurrent_ingests)
     init_metrics(app, resources)
     init_auth(app)
 

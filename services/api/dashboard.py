@@ -11,6 +11,7 @@ from pathlib import Path
 from flask import Blueprint, render_template
 from jinja2.utils import htmlsafe_json_dumps
 
+from shared.cnn import lesson
 from shared.jobs import TrainParams
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
@@ -58,6 +59,13 @@ def new_job_page():
     # The form starts from the job contract's defaults.
     return render_template("dashboard/new.html", page="new", examples=examples, examples_json=examples_json,
                            defaults=TrainParams())
+
+
+@bp.get("/learn")
+def learn_page():
+    # The controls start from the lesson's defaults and stop at the API's bounds.
+    return render_template("dashboard/learn.html", page="learn", defaults=lesson.LessonSettings(),
+                           lesson=lesson)
 
 
 def example_definitions() -> dict[str, dict]:

@@ -6,7 +6,7 @@ from sqlalchemy import Select
 
 from services.api.auth import current_user
 from services.api.extensions import db
-from services.api.problems import not_found
+from services.api.problems import not_found, validation_problem
 from shared.db.models import MAX_ID
 
 
@@ -32,3 +32,12 @@ def load_visible(entity, ident: int, what: str):
 def owner_id() -> int:
     """The owner of an object being created: whoever asks."""
     return current_user().id
+
+
+def referenced(entity, ident: int, field: str, what: str):
+    """The row a request body names in `field`, or a 422 naming the field when it does not exist or
+    belongs to someone else (the same answer either way)."""
+    row = db().get(entity, ident) if 1 <= ident <= MAX_ID else None
+    if not may_see(row):
+        raise validation_problem([{"loc": [field], "msg": f"{field}: {what} {ident} does not exist"}])
+    return row

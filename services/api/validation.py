@@ -20,7 +20,9 @@ def json_body() -> object:
     try:
         return request.get_json()
     except BadRequest as exc:
-        raise Problem(400, "Malformed JSON", f"The request body is not valid JSON: {exc.description}",
+        # Flask hides the parser's sentence behind a generic BadRequest; the cause carries it.
+        reason = exc.__cause__.description if isinstance(exc.__cause__, BadRequest) else exc.description
+        raise Problem(400, "Malformed JSON", f"The request body is not valid JSON: {reason}",
                       kind="malformed-json") from None
 
 

@@ -62,8 +62,9 @@ def run(command: str, args: argparse.Namespace) -> int:
 
 def api_command(bind: str) -> list[str]:
     # gthread: uploads and dashboard polls do not block each other. GUNICORN_CMD_ARGS overrides these.
-    return [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", "2", "--worker-class", "gthread",
-            "--threads", "4", "--timeout", "600", "--access-logfile", "-", "services.api.wsgi:app"]
+    return [sys.executable, "-m", "gunicorn", "--config", "python:services.api.gunicorn_config", "--bind", bind,
+            "--workers", "2", "--worker-class", "gthread", "--threads", "4", "--timeout", "600",
+            "--access-logfile", "-", "services.api.wsgi:app"]
 
 
 def api_environment(settings: Settings) -> dict[str, str]:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from .errors import DefinitionError
 from .layers import registry as layers_registry
 from .layers.plan import default_layer_names
-from .layers.spec import PositiveInt
+from .json_types import PositiveInt, PrintableText
 
 AnyLayer = layers_registry.AnyLayer
 # Layers in one definition, at most: with each layer's summary bounded, this bounds what is stored and sent.
@@ -23,7 +23,7 @@ _TAGS = set(layers_registry.LAYER_TYPES)
 
 class NetworkDefinition(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    name: Annotated[str, Field(min_length=1, max_length=128)] = "network"
+    name: Annotated[PrintableText, Field(min_length=1, max_length=128)] = "network"
     input_shape: tuple[PositiveInt, PositiveInt, PositiveInt] | tuple[PositiveInt]
     layers: Annotated[list[AnyLayer], Field(min_length=1, max_length=MAX_LAYERS)]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .definition import NetworkDefinition, parse_schema
+from .kernels.threads import single_blas_thread
 from .layers.activations import ReLU
 from .layers.base import ForwardContext
 from .layers.pooling import MaxPool2D
@@ -65,8 +66,9 @@ class Network:
             self.samples_seen += batch
         ctx = ForwardContext(training=training, sample_ids=sample_ids, seed=self.seed)
         feature_map = _to_internal(x)
-        for layer in self.execution_order:
-            feature_map = layer.forward(feature_map, ctx)
+        with single_blas_thread():  # the layers share the cores among their own threads
+            for layer in self.execution_order:
+                feature_map = layer.forward(feature_map, ctx)
         return _to_external(feature_map)
 
     def backward(self, grad_output: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
@@ -77,8 +79,9 @@ class Network:
         """
         grad = _to_internal(np.asarray(grad_output, dtype=self.dtype))
         order = self.execution_order
-        for position in range(len(order) - 1, -1, -1):
-            grad = order[position].backward(grad, need_input_grad or position > 0)
+        with single_blas_thread():
+            for position in range(len(order) - 1, -1, -1):
+                grad = order[position].backward(grad, need_input_grad or position > 0)
         return _to_external(grad) if need_input_grad else None
 
     def _check_input(self, x) -> np.ndarray:

@@ -10,17 +10,18 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import SpecError
+from .json_types import Flag, Number
 
 
 class OptimizerSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     type: Literal["sgd", "adam", "adamw"] = "sgd"
-    lr: Annotated[float, Field(gt=0, le=10)] = 0.01
-    momentum: Annotated[float, Field(ge=0, lt=1)] = 0.0
-    nesterov: bool = False
-    weight_decay: Annotated[float, Field(ge=0, lt=1)] = 0.0
-    betas: tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]] = (0.9, 0.999)
-    eps: Annotated[float, Field(gt=0, le=1)] = 1e-8
+    lr: Annotated[Number, Field(gt=0, le=10)] = 0.01
+    momentum: Annotated[Number, Field(ge=0, lt=1)] = 0.0
+    nesterov: Flag = False
+    weight_decay: Annotated[Number, Field(ge=0, lt=1)] = 0.0
+    betas: tuple[Annotated[Number, Field(ge=0, lt=1)], Annotated[Number, Field(ge=0, lt=1)]] = (0.9, 0.999)
+    eps: Annotated[Number, Field(gt=0, le=1)] = 1e-8
 
     @model_validator(mode="after")
     def _nesterov_needs_momentum(self):

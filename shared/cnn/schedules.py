@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from .errors import SpecError
 from .optimizers import validate_spec
+from .json_types import Number, Whole
 
 
 class _Schedule(BaseModel):
@@ -22,16 +23,16 @@ class StepSchedule(_Schedule):
     """lr = base_lr * gamma ** (step // step_size)"""
 
     type: Literal["step"]
-    step_size: Annotated[int, Field(gt=0)]
-    gamma: Annotated[float, Field(gt=0, le=1)] = 0.1
+    step_size: Annotated[Whole, Field(gt=0)]
+    gamma: Annotated[Number, Field(gt=0, le=1)] = 0.1
 
 
 class CosineSchedule(_Schedule):
     """Linear warm-up, then lr = min_lr + (base_lr - min_lr) * (1 + cos(pi * t)) / 2, t in [0, 1]."""
 
     type: Literal["cosine"]
-    min_lr: Annotated[float, Field(ge=0)] = 0.0
-    warmup_steps: Annotated[int, Field(ge=0)] = 0
+    min_lr: Annotated[Number, Field(ge=0)] = 0.0
+    warmup_steps: Annotated[Whole, Field(ge=0)] = 0
 
 
 class ScheduleSpec(RootModel):

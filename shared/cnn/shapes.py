@@ -9,7 +9,8 @@ import math
 
 from .definition import NetworkDefinition
 from .errors import DefinitionError
-from .layers.plan import BYTES_PER_VALUE, LayerPlan, ShapeError, plan_layer
+from .layers.plan import (BYTES_PER_VALUE, INPUT_RECEPTIVE_FIELD, LayerPlan, ShapeError,
+                          plan_layer)
 
 __all__ = ["BYTES_PER_VALUE", "LayerPlan", "plan_network"]
 
@@ -25,9 +26,10 @@ def plan_network(definition: NetworkDefinition, max_params: int, max_activation_
             f"input_shape: one sample would need ~{gib(total_bytes)}; the limit is "
             f"{gib(max_activation_bytes)} per sample")}])
     plans = []
+    receptive = INPUT_RECEPTIVE_FIELD if len(shape) == 3 else None
     for index, (name, spec) in enumerate(zip(names, definition.layers)):
         try:
-            plan = plan_layer(index, name, spec, shape)
+            plan = plan_layer(index, name, spec, shape, receptive)
         except ShapeError as exc:
             loc = ["layers", index] + exc.loc
             field_text = f": {exc.field_name}" if exc.field_name else ""
@@ -51,8 +53,42 @@ def plan_network(definition: NetworkDefinition, max_params: int, max_activation_
                 f"layers[{index}] {name}: {scratch[1]} would need ~{gib(scratch[0])} per sample; "
                 f"the limit is {gib(max_activation_bytes)} per sample")}])
         plans.append(plan)
-        shape = plan.output_shape
+        shape, receptive = plan.output_shape, plan.receptive_field
+    for plan in plans:
+        if plan.spec.shrinks:
+            plan.explain += "\n" + downstream_savings(plans, plan.index)
     return plans
+
+
+def downstream_savings(plans: list[LayerPlan], index: int) -> str:
+    """What the shrinking layer at ``index`` saves the layers after it: they are planned again
+    on its input, as if it were not there (shape rules only, so any size is instant)."""
+    pool, after = plans[index], plans[index + 1:]
+    shape, receptive = pool.input_shape, pool.receptive_in
+    without_params = without_macs = 0
+    for plan in after:
+        try:
+            replanned = plan_layer(plan.index, plan.name, plan.spec, shape, receptive)
+        except ShapeError as exc:
+            return (f"without it, {plan.name} could not be built ({exc.msg}); it shrinks "
+                    f"{_values(pool.input_shape)} to {_values(pool.output_shape)}")
+        without_params += replanned.params
+        without_macs += _macs(replanned)
+        shape, receptive = replanned.output_shape, replanned.receptive_field
+    params, macs = sum(p.params for p in after), sum(_macs(p) for p in after)
+    return (f"it shrinks {_values(pool.input_shape)} to {_values(pool.output_shape)}; the layers "
+            f"after it need {count(params)} parameters and {count(macs)} multiply-adds, against "
+            f"{count(without_params)} and {count(without_macs)} without it (saves "
+            f"{count(without_params - params)} parameters and {count(without_macs - macs)} "
+            f"multiply-adds per image)")
+
+
+def _values(shape) -> str:
+    return f"{'x'.join(map(str, shape))} = {count(math.prod(shape))} values"
+
+
+def _macs(plan: LayerPlan) -> int:
+    return plan.macs + sum(_macs(child) for child in plan.children)
 
 
 def count(n: int) -> str:

@@ -53,9 +53,10 @@ class NetworkSummary:
     def as_text(self) -> str:
         """A table in the style of Keras' ``model.summary()``."""
         rows = [(f"{INDENT * depth}{p.name} ({p.spec.title})", str(tuple(p.output_shape)),
-                 f"{p.params:,}", f"{_total_macs(p):,}") for p, depth in _rows(self.plans)]
-        header = ("Layer (type)", "Output Shape", "Param #", "Mult-Adds")
-        widths = [max(len(r[i]) for r in rows + [header]) + 3 for i in range(4)]
+                 f"{p.params:,}", f"{_total_macs(p):,}", _receptive_cell(p))
+                for p, depth in _rows(self.plans)]
+        header = ("Layer (type)", "Output Shape", "Param #", "Mult-Adds", "Receptive field")
+        widths = [max(len(r[i]) for r in rows + [header]) + 3 for i in range(len(header))]
         width = sum(widths)
 
         def line(cells):
@@ -77,7 +78,8 @@ class NetworkSummary:
 
     def explain(self) -> str:
         """One line per layer with the arithmetic a person would write."""
-        return "\n".join(INDENT * depth + p.explain for p, depth in _rows(self.plans))
+        return "\n".join(INDENT * depth + p.explain.replace("\n", "\n" + INDENT * (depth + 1))
+                         for p, depth in _rows(self.plans))
 
 
 def _rows(plans, depth: int = 0):
@@ -85,6 +87,10 @@ def _rows(plans, depth: int = 0):
     for plan in plans:
         yield plan, depth
         yield from _rows(plan.children, depth + 1)
+
+
+def _receptive_cell(plan: LayerPlan) -> str:
+    return plan.receptive_field.text() if plan.receptive_field else "-"
 
 
 def _total_macs(plan: LayerPlan) -> int:
@@ -95,7 +101,13 @@ def _layer_dict(p: LayerPlan) -> dict:
     row = {"name": p.name, "type": p.type, "input_shape": list(p.input_shape),
            "output_shape": list(p.output_shape), "params": p.params,
            "trainable_params": p.trainable_params, "macs": _total_macs(p),
-           "activation_bytes": p.activation_bytes, "explain": p.explain}
+           "activation_bytes": p.activation_bytes, "explain": p.explain,
+           "receptive_field": p.receptive_field.as_dict() if p.receptive_field else None,
+           "dense_equivalent_params": p.dense_equivalent_params}
+    if p.window:
+        w = p.window
+        row["window"] = {"kernel": list(w.kernel), "stride": list(w.stride),
+                         "padding": list(w.padding), "dilation": list(w.dilation)}
     if p.children:
         row["layers"] = [_layer_dict(child) for child in p.children]
     return row

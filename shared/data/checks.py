@@ -2,7 +2,11 @@
 where it helps, the first offending sample."""
 from __future__ import annotations
 
+from math import prod
+
 import numpy as np
+
+from shared.limits import MAX_IMAGE_VALUES
 
 from .errors import DatasetRejected
 from .store import sample_chunks
@@ -37,8 +41,23 @@ def stored_pixel_dtype(x: np.ndarray, loc: list) -> np.dtype:
     raise DatasetRejected(422, f"pixel values must be numbers, got dtype {x.dtype}", loc)
 
 
-def integer_labels(y: np.ndarray, num_images: int, loc: list) -> np.ndarray:
-    """The labels as int64, one per image, each a whole number >= 0."""
+def image_shape(x: np.ndarray, loc: list) -> None:
+    """Every image has at least one pixel (a zero in C, H or W leaves nothing to learn from) and at most
+    MAX_IMAGE_VALUES values."""
+    if 0 in x.shape[1:]:
+        raise DatasetRejected(422, f"images of shape {list(x.shape[1:])} hold no pixels; every image needs "
+                                   f"C, H and W of at least 1", loc)
+    image_values_limit(prod(x.shape[1:]), loc)
+
+
+def image_values_limit(num_values: int, loc: list) -> None:
+    if num_values > MAX_IMAGE_VALUES:
+        raise DatasetRejected(413, f"each image holds {num_values} values (C*H*W), more than the limit of "
+                                   f"{MAX_IMAGE_VALUES}", loc)
+
+
+def integer_labels(y: np.ndarray, num_images: int, max_classes: int, loc: list) -> np.ndarray:
+    """The labels as int64, one per image, each a whole number in 0..max_classes-1."""
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1:
@@ -56,6 +75,11 @@ def integer_labels(y: np.ndarray, num_images: int, loc: list) -> np.ndarray:
     if len(y) and y.min() < 0:
         index = int(np.argmax(y < 0))
         raise DatasetRejected(422, f"labels must be 0 or more; label {index} is {y[index]}", loc + [index])
+    # Checked before the conversion: a uint64 or float label past int64 would wrap around.
+    if len(y) and y.max() >= max_classes:
+        index = int(np.argmax(y >= max_classes))
+        raise DatasetRejected(422, f"label {index} is {y[index]}, which needs more than the limit of "
+                                   f"{max_classes} classes", loc + [index])
     return y.astype(np.int64)
 
 
@@ -79,11 +103,12 @@ def expanded_limit(num_bytes: int, max_bytes: int, loc: list, what: str = "the d
 class ExpansionBudget:
     """Counts the bytes actually expanded (archive members, .gz streams), whatever headers declared."""
 
-    def __init__(self, max_bytes: int, loc: list):
+    def __init__(self, max_bytes: int, loc: list, what: str = "the upload"):
         self.max_bytes = max_bytes
         self.loc = loc
+        self.what = what
         self.used = 0
 
     def spend(self, num_bytes: int, loc: list | None = None) -> None:
         self.used += num_bytes
-        expanded_limit(self.used, self.max_bytes, loc or self.loc, "the upload")
+        expanded_limit(self.used, self.max_bytes, loc or self.loc, self.what)

@@ -17,7 +17,7 @@ from .checks import ExpansionBudget, sample_limit
 from .errors import DatasetRejected
 from .layout import to_nchw
 from .source import SourceArrays
-from .streams import read_into
+from .streams import read_into, scratch_array
 from .upload import IngestLimits
 
 TYPE_CODES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
@@ -45,11 +45,12 @@ def read_idx_parts(paths: dict[str, Path], options: dict[str, str], limits: Inge
     for images_field, labels_field, split in SPLITS:
         if images_field not in paths:
             continue
-        images = read_idx(paths[images_field], budget, limits, [images_field])
+        scratch = paths[images_field].parent  # the upload's folder
+        images = read_idx(paths[images_field], budget, limits, [images_field], scratch)
         if images.ndim not in (3, 4):
             raise DatasetRejected(422, f"IDX images must have 3 dimensions (N, rows, columns), got "
                                        f"{list(images.shape)}", [images_field])
-        labels = read_idx(paths[labels_field], budget, limits, [labels_field])
+        labels = read_idx(paths[labels_field], budget, limits, [labels_field], scratch)
         images = to_nchw(images, layout if images.ndim == 4 else "auto", [images_field])
         if source is None:
             source = SourceArrays(x_train=images, y_train=labels,
@@ -66,21 +67,23 @@ def load_idx(path: Path) -> np.ndarray:
     return read_idx(path, ExpansionBudget(unlimited.max_expanded_bytes, [str(path)]), unlimited, [str(path)])
 
 
-def read_idx(path: Path, budget: ExpansionBudget, limits: IngestLimits, loc: list) -> np.ndarray:
+def read_idx(path: Path, budget: ExpansionBudget, limits: IngestLimits, loc: list,
+             scratch: Path | None = None) -> np.ndarray:
+    """`scratch`: the folder to expand the data into (see streams.scratch_array); in memory if None."""
     with open(path, "rb") as raw:
         compressed = raw.read(2) == GZIP_MAGIC
         raw.seek(0)
         try:
             if compressed:
                 with gzip.GzipFile(fileobj=raw) as stream:
-                    return _read_stream(stream, None, budget, limits, loc)
-            return _read_stream(raw, Path(path).stat().st_size, budget, limits, loc)
+                    return _read_stream(stream, None, budget, limits, loc, scratch)
+            return _read_stream(raw, Path(path).stat().st_size, budget, limits, loc, scratch)
         except (EOFError, OSError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
             raise DatasetRejected(422, f"not a readable IDX .gz file: {exc}", loc) from None
 
 
 def _read_stream(stream, file_size: int | None, budget: ExpansionBudget, limits: IngestLimits,
-                 loc: list) -> np.ndarray:
+                 loc: list, scratch: Path | None) -> np.ndarray:
     """`file_size` is known for raw files (and must match the header exactly), None for .gz streams."""
     head = stream.read(4)
     if not is_idx_header(head):
@@ -98,7 +101,7 @@ def _read_stream(stream, file_size: int | None, budget: ExpansionBudget, limits:
                                    f"file holds {file_size - header_bytes}: truncated or damaged", loc)
     sample_limit(dims[0], limits.max_samples, loc)
     budget.spend(data_bytes, loc)
-    values = np.empty(dims, dtype=dtype)
+    values = scratch_array(scratch, dims, dtype)
     filled = read_into(stream, values)
     if filled < data_bytes:
         raise DatasetRejected(422, f"IDX data is truncated: header declares dimensions {dims} "

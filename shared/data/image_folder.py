@@ -12,9 +12,11 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from shared.limits import MAX_DECODED_IMAGE_PIXELS
+
 from . import options as form
 from .archive import ArchiveBudget, open_zip
-from .checks import expanded_limit, sample_limit
+from .checks import ExpansionBudget, expanded_limit, image_values_limit, sample_limit
 from .errors import DatasetRejected
 from .source import SourceArrays
 from .upload import IngestLimits
@@ -40,7 +42,10 @@ def read_image_folder(path: Path, options: dict[str, str], limits: IngestLimits,
         members = _image_members(archive, loc)
         sample_limit(len(members), limits.max_samples, loc)
         budget = ArchiveBudget(limits.max_expanded_bytes, loc)
-        entries = [_entry(archive, info, split, class_name, budget, loc) for info, split, class_name in members]
+        # Decoding happens at each file's own size, whatever the resize target: that is what is counted.
+        decoded = ExpansionBudget(limits.max_expanded_bytes, loc, "the images, decoded at their own size,")
+        entries = [_entry(archive, info, split, class_name, budget, decoded, loc)
+                   for info, split, class_name in members]
     class_names = sorted({entry.class_name for entry in entries if entry.split == "train"})
     for entry in entries:
         if entry.class_name not in class_names:
@@ -54,6 +59,7 @@ def read_image_folder(path: Path, options: dict[str, str], limits: IngestLimits,
                     422, f"{entry.member} is {entry.size[0]}x{entry.size[1]} but {entries[0].member} is "
                          f"{size[0]}x{size[1]}; send resize=WIDTHxHEIGHT to resize them all", loc + [entry.member])
     channels = 1 if all(entry.grey for entry in entries) else 3
+    image_values_limit(channels * size[0] * size[1], loc)
     expanded_limit(len(entries) * channels * size[0] * size[1], limits.max_expanded_bytes, loc, "the images")
     result = SourceArrays(x_train=None, y_train=None, class_names=class_names)
     for split in SPLIT_FOLDERS:
@@ -104,8 +110,8 @@ def _hidden(name: str) -> bool:
 
 
 def _entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, split: str, class_name: str,
-           budget: ArchiveBudget, loc: list) -> ImageEntry:
-    """Reads the member and only the image header: format, size, mode."""
+           budget: ArchiveBudget, decoded: ExpansionBudget, loc: list) -> ImageEntry:
+    """Reads the member and only the image header: format, size, mode; counts what decoding it takes."""
     encoded = budget.read_member(archive, info)
     expected = IMAGE_FORMATS[Path(info.filename).suffix.lower()]
     try:
@@ -113,6 +119,12 @@ def _entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, split: str, class_na
             if image.format != expected:
                 raise DatasetRejected(422, f"{info.filename!r} is named like a {expected} image but holds "
                                            f"{image.format or 'something else'}", loc + [info.filename])
+            width, height = image.size
+            if width * height > MAX_DECODED_IMAGE_PIXELS:
+                raise DatasetRejected(413, f"{info.filename!r} is {width}x{height}, {width * height} pixels; "
+                                           f"images may have at most {MAX_DECODED_IMAGE_PIXELS}",
+                                      loc + [info.filename])
+            decoded.spend(width * height * len(image.getbands()), loc + [info.filename])
             return ImageEntry(info.filename, split, class_name, encoded, image.size, image.mode in GREY_MODES)
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError) as exc:
         raise DatasetRejected(422, f"{info.filename!r} is not a readable image: {exc}", loc + [info.filename]) from None

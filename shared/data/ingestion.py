@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from . import options as form
-from .checks import integer_labels, labels_in_range, sample_limit, stored_pixel_dtype
+from .checks import image_shape, integer_labels, labels_in_range, sample_limit, stored_pixel_dtype
+from .class_names import checked_class_names
 from .errors import DatasetRejected
 from .csv_table import read_csv
 from .idx import GZIP_MAGIC, is_idx_header, read_idx_parts
@@ -141,17 +142,22 @@ def _store(source: SourceArrays, source_format: str, options: dict[str, str], ta
     x_train, x_test = source.x_train, source.x_test
     if len(x_train) == 0:
         raise DatasetRejected(422, "the dataset has no training images", source.loc("x_train"))
-    y_train = integer_labels(source.y_train, len(x_train), source.loc("y_train"))
+    image_shape(x_train, source.loc("x_train"))
+    y_train = integer_labels(source.y_train, len(x_train), limits.max_classes, source.loc("y_train"))
     y_test = None
     if x_test is not None:
-        y_test = integer_labels(source.y_test, len(x_test), source.loc("y_test"))
+        y_test = integer_labels(source.y_test, len(x_test), limits.max_classes, source.loc("y_test"))
         if x_test.shape[1:] != x_train.shape[1:]:
             raise DatasetRejected(422, f"test images are {list(x_test.shape[1:])} but training images are "
                                        f"{list(x_train.shape[1:])}", source.loc("x_test"))
     num_test = 0 if x_test is None else len(x_test)
     sample_limit(len(x_train) + num_test, limits.max_samples, source.loc("x_train"))
 
-    class_names = form.class_names(options) or source.class_names
+    given_names = form.class_names(options)
+    class_names = given_names or source.class_names
+    if class_names:
+        checked_class_names(class_names, limits.max_classes, ["classes"] if given_names else source.loc("x_train"),
+                            from_form=bool(given_names))
     labels = [(y_train, source.loc("y_train"))] + ([(y_test, source.loc("y_test"))] if y_test is not None else [])
     if class_names:
         for y, loc in labels:
@@ -174,9 +180,10 @@ def _store(source: SourceArrays, source_format: str, options: dict[str, str], ta
             write_array(staging / "y_test.npy", y_test, np.int64)
         write_samples(staging / SAMPLES_DIR, x_train, y_train, num_classes)
         sha256, size_bytes = arrays_sha256(staging)
-    mean, std = channel_mean_std(x_train, dtype)
+        # Everything that can still fail happens before the folder takes its final name.
+        mean, std = channel_mean_std(x_train, dtype)
+        class_counts = np.bincount(y_train, minlength=num_classes).tolist()
     return IngestedDataset(
         source_format=source_format, num_samples=len(x_train), num_test_samples=num_test,
         input_shape=[int(d) for d in x_train.shape[1:]], num_classes=num_classes, class_names=class_names,
-        class_counts=np.bincount(y_train, minlength=num_classes).tolist(), channel_mean=mean,
-        channel_std=std, sha256=sha256, size_bytes=size_bytes)
+        class_counts=class_counts, channel_mean=mean, channel_std=std, sha256=sha256, size_bytes=size_bytes)

@@ -3,6 +3,7 @@ Arrays are read from the archive by header and raw bytes; pickled (object) array
 from __future__ import annotations
 
 import zipfile
+from math import prod
 from pathlib import Path
 
 import numpy as np
@@ -10,10 +11,11 @@ import numpy as np
 from . import options as form
 from .archive import open_zip
 from .checks import ExpansionBudget
+from .class_names import BYTES_PER_NAME
 from .errors import DatasetRejected
 from .layout import to_nchw
 from .source import SourceArrays
-from .streams import read_into
+from .streams import read_into, scratch_array
 from .upload import IngestLimits
 
 PAIRS = (("x", "y"), ("x_train", "y_train"))
@@ -44,12 +46,14 @@ def read_npz(path: Path, options: dict[str, str], limits: IngestLimits, loc: lis
         if pair == PAIRS[0] and set(TEST_PAIR) & set(members):
             raise DatasetRejected(422, "use x_train/y_train with x_test/y_test, not x/y", loc)
         budget = ExpansionBudget(limits.max_expanded_bytes, loc)
-        arrays = {name: read_member(archive, members[name], budget, loc + [name])
+        arrays = {name: read_member(archive, members[name], budget, loc + [name], scratch=Path(path).parent)
                   for x_name, y_name in pairs for name in (x_name, y_name)}
         names_info = next((members[name] for name in NAME_ARRAYS if name in members), None)
         class_names = None
         if names_info is not None:
-            names = read_member(archive, names_info, budget, loc + [names_info.filename[:-4]])
+            # Bounded by what the names may hold, not by the dataset's expansion limit.
+            names_budget = ExpansionBudget(limits.max_classes * BYTES_PER_NAME, loc, "the class names")
+            names = read_member(archive, names_info, names_budget, loc + [names_info.filename[:-4]])
             class_names = text_names(names, loc + [names_info.filename[:-4]])
     layout, shape = form.layout(options), form.input_shape(options)
     x_train_name, y_train_name = pairs[0]
@@ -64,9 +68,11 @@ def read_npz(path: Path, options: dict[str, str], limits: IngestLimits, loc: lis
     return result
 
 
-def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: ExpansionBudget, loc: list) -> np.ndarray:
+def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: ExpansionBudget, loc: list,
+                scratch: Path | None = None) -> np.ndarray:
     """One .npy member: header first (refusing object dtypes and sizes that disagree with the archive's
-    directory), then exactly the data bytes into a fresh array."""
+    directory), then exactly the data bytes into a fresh array (on disk in `scratch`, see
+    streams.scratch_array)."""
     try:
         with archive.open(info) as member:
             version = np.lib.format.read_magic(member)
@@ -80,14 +86,17 @@ def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Expansi
                 raise DatasetRejected(422, f"array of dtype {dtype} refused: only plain numbers and text are "
                                            f"accepted (pickled objects are never loaded)", loc)
             header_bytes = member.tell()
-            count = int(np.prod(shape, dtype=np.int64))
+            if any(dim < 0 for dim in shape):
+                raise DatasetRejected(422, f"array header declares shape {list(shape)}: dimensions must be "
+                                           f"0 or more", loc)
+            count = prod(shape)  # Python ints: a product past int64 does not wrap around
             data_bytes = count * dtype.itemsize
             if header_bytes + data_bytes != info.file_size:
                 raise DatasetRejected(422, f"array header says shape {list(shape)} of {dtype} "
                                            f"({data_bytes} bytes) but the member holds "
                                            f"{info.file_size - header_bytes} bytes: truncated or damaged", loc)
             budget.spend(data_bytes)
-            array = np.empty(count, dtype=dtype)
+            array = scratch_array(scratch, (count,), dtype)
             if read_into(member, array) < data_bytes:
                 raise DatasetRejected(422, "array data is truncated", loc)
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
@@ -101,4 +110,7 @@ def text_names(names: np.ndarray, loc: list) -> list[str]:
     if names.ndim != 1 or names.dtype.kind not in "US":
         raise DatasetRejected(422, f"class names must be a 1-D array of text, got {names.dtype} "
                                    f"shape {list(names.shape)}", loc)
-    return [name.decode() if isinstance(name, bytes) else str(name) for name in names.tolist()]
+    try:
+        return [name.decode() if isinstance(name, bytes) else str(name) for name in names.tolist()]
+    except UnicodeDecodeError as exc:
+        raise DatasetRejected(422, f"class names must be UTF-8 text: {exc}", loc) from None

@@ -153,6 +153,8 @@ class Job(Base):
     model_id: Mapped[int | None] = mapped_column(ForeignKey("models.id"), nullable=True)
     params: Mapped[dict] = mapped_column(JSON, default=dict)
     attempt: Mapped[int] = mapped_column(Integer, default=0)
+    # Attempts whose worker vanished mid-run (no heartbeat past the lease); see MAX_LOST_ATTEMPTS.
+    lost_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Progress. epoch: the epoch being run (1-based), of epochs. step: optimizer steps done in the whole
     # job, of steps (all epochs together), so fraction = step / steps.
     epoch: Mapped[int] = mapped_column(Integer, default=0)

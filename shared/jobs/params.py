@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.cnn import OptimizerSpec, ScheduleSpec
+from shared.cnn.json_types import Flag, Number, Whole
 
 # The learning rate a job gets for each optimizer when it names none.
 DEFAULT_LEARNING_RATES = {"sgd": 0.05, "adam": 0.001, "adamw": 0.001}
@@ -38,31 +39,32 @@ class AugmentSpec(BaseModel):
     erasing (a rectangle set to the mean, with probability `erase`)."""
 
     model_config = ConfigDict(extra="forbid")
-    crop_padding: int = Field(0, ge=0, le=32)
-    flip: bool = False
-    erase: float = Field(0.0, ge=0, le=1, description="Probability that an image gets a rectangle erased.")
+    crop_padding: Whole = Field(0, ge=0, le=32)
+    flip: Flag = False
+    erase: Number = Field(0.0, ge=0, le=1, description="Probability that an image gets a rectangle erased.")
 
 
 class TrainParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    epochs: int = Field(1, ge=1, le=10_000)
-    batch_size: int = Field(64, ge=1, le=MAX_BATCH_SIZE, description="Images per optimizer step.")
+    epochs: Whole = Field(1, ge=1, le=10_000)
+    batch_size: Whole = Field(64, ge=1, le=MAX_BATCH_SIZE, description="Images per optimizer step.")
     optimizer: OptimizerSpec = Field(default_factory=lambda: OptimizerSpec(**DEFAULT_OPTIMIZER))
     schedule: ScheduleSpec | None = Field(None, description="Learning-rate schedule; constant when null.")
-    seed: int = Field(0, ge=0, le=2**32 - 1)
-    validation_split: float = Field(0.1, ge=0, lt=1)
-    workers: int | None = Field(
+    seed: Whole = Field(0, ge=0, le=2**32 - 1)
+    validation_split: Number = Field(0.1, ge=0, lt=1)
+    workers: Whole | None = Field(
         None, ge=1, le=MAX_WORKERS,
         description="Data-parallel processes per step. Null: the worker decides (its cores, but no shard too "
                     "small to gain from it) and writes its choice here when the job starts.")
     augment: AugmentSpec = Field(default_factory=AugmentSpec)
-    label_smoothing: float = Field(0.0, ge=0, lt=1, description="Cross-entropy against (1 - e) * one-hot + e / classes.")
-    checkpoint_every_steps: int = Field(500, ge=1, le=10**9, description="Checkpoints besides every epoch's.")
-    log_every_steps: int | None = Field(
+    label_smoothing: Number = Field(0.0, ge=0, lt=1,
+                                    description="Cross-entropy against (1 - e) * one-hot + e / classes.")
+    checkpoint_every_steps: Whole = Field(500, ge=1, le=10**9, description="Checkpoints besides every epoch's.")
+    log_every_steps: Whole | None = Field(
         None, ge=1, le=10**9,
         description=f"Train metrics interval. Null: the worker picks about {TRAIN_LOGS_PER_EPOCH} points per "
                     "epoch and writes its choice here when the job starts.")
-    scoring_batch_size: int = Field(
+    scoring_batch_size: Whole = Field(
         DEFAULT_SCORING_BATCH_SIZE, ge=1, le=MAX_BATCH_SIZE,
         description="Images per forward pass when the job scores its validation split and the test split.")
 
@@ -78,7 +80,7 @@ class TrainParams(BaseModel):
 
 class EvaluateParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    batch_size: int = Field(DEFAULT_SCORING_BATCH_SIZE, ge=1, le=MAX_BATCH_SIZE,
+    batch_size: Whole = Field(DEFAULT_SCORING_BATCH_SIZE, ge=1, le=MAX_BATCH_SIZE,
                             description="Images per forward pass.")
 
 

@@ -1,28 +1,37 @@
-"""A real LeNet-5 model file and its row, for the tests that run models in the API."""
+"""A real LeNet-5 model file in the artifact store and its row, for the tests that run models in the API."""
 from __future__ import annotations
 
 import io
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from shared.checksums import file_sha256
 from shared.cnn import build_network, save_model
 from shared.db.models import Model
+from shared.storage import open_store
 from tests.api.conftest import LENET5, upload
 
 CLASSES = ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot"]
 MEAN, STD = [0.286], [0.353]
 
 
-def add_saved_model(sessions, settings, network_id: int, dataset_id: int, definition=LENET5, seed=0) -> tuple[int, object]:
+def add_saved_model(sessions, settings, network_id: int, dataset_id: int, definition=LENET5, seed=0,
+                    owner_id: int | None = None) -> tuple[int, object]:
+    """Saved and stored as a train job does; the row without an owner is visible to admins only."""
     net = build_network(definition, seed=seed)
-    path = settings.artifact_dir / "models" / f"lenet-{seed}.npz"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_model(path, net, {"mean": MEAN, "std": STD, "class_names": CLASSES,
-                           "input_shape": list(net.input_shape)})
+    key = f"models/lenet-{seed}.npz"
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "model.npz"
+        save_model(path, net, {"mean": MEAN, "std": STD, "class_names": CLASSES,
+                               "input_shape": list(net.input_shape)})
+        sha256, size_bytes = file_sha256(path), path.stat().st_size
+        open_store(settings).put_file(key, path)
     with sessions.begin() as session:
-        model = Model(network_id=network_id, dataset_id=dataset_id, path=f"models/{path.name}",
-                      sha256=f"{seed:064d}", size_bytes=path.stat().st_size, metrics={})
+        model = Model(owner_id=owner_id, network_id=network_id, dataset_id=dataset_id, path=key, sha256=sha256,
+                      size_bytes=size_bytes, metrics={})
         session.add(model)
         session.flush()
         return model.id, net

@@ -10,6 +10,7 @@ matrix cannot fill fails here until it is described in PATH_VALUES or BODIES bel
 from __future__ import annotations
 
 import dataclasses
+import io
 import re
 import tempfile
 from pathlib import Path
@@ -19,9 +20,12 @@ from sqlalchemy import select
 
 from services.api.app import create_app
 from services.api.openapi import build_document
+from shared.cnn import build_network
 from shared.config import load_settings
-from shared.db.models import Base, Model
+from shared.db.models import Base
+from shared.export.onnx_export import export_onnx_bytes
 from tests.api.conftest import TINY, npz_bytes, upload
+from tests.api.saved_model import add_saved_model
 
 CASES = ("anonymous", "other", "admin")
 # Columns that change by merely being used: not "something changed".
@@ -75,29 +79,34 @@ def world(app, settings, client, make_user, client_for, sessions) -> World:
     job = alice.post("/api/v1/jobs", json={"kind": "train", "network_id": network["id"],
                                            "dataset_id": dataset["id"]}).json
     token = alice.post("/api/v1/tokens", json={"name": "alice-extra"}).json
-    model_file = settings.artifact_dir / "models" / "alice.npz"
-    model_file.parent.mkdir(parents=True, exist_ok=True)
-    model_file.write_bytes(b"model bytes")
-    with sessions() as session:
-        model = Model(owner_id=alice_account.id, network_id=network["id"], dataset_id=dataset["id"], job_id=job["id"],
-                      path="models/alice.npz", sha256="0" * 64, size_bytes=11, metrics={})
-        session.add(model)
-        session.commit()
-        model_id = model.id
+    model_id, _net = add_saved_model(sessions, settings, network["id"], dataset["id"], definition=TINY,
+                                     owner_id=alice_account.id)
     sample_url = dataset["classes"][0]["sample_urls"][0]
     ids = {"network_id": network["id"], "dataset_id": dataset["id"], "job_id": job["id"],
-           "model_id": model_id, "token_id": token["id"], "filename": sample_url.rsplit("/", 1)[1]}
+           "model_id": model_id, "token_id": token["id"], "filename": sample_url.rsplit("/", 1)[1],
+           "split": "train", "index": 0}
     return World(ids=ids, anonymous=app.test_client(), other=bob, admin=client, owner=alice,
                  other_user_id=bob_account.id)
 
 
 # Path parameter -> the key in World.ids of user A's object it names.
 PATH_VALUES = {"network_id": "network_id", "dataset_id": "dataset_id", "job_id": "job_id",
-               "model_id": "model_id", "token_id": "token_id", "filename": "filename"}
+               "model_id": "model_id", "token_id": "token_id", "filename": "filename", "split": "split",
+               "index": "index"}
 
 
 def _train_job(ids: dict) -> dict:
     return {"json": {"kind": "train", "network_id": ids["network_id"], "dataset_id": ids["dataset_id"]}}
+
+
+TINY_SAMPLE = [[[0] * 8] * 8]  # one (1, 8, 8) sample
+
+
+def _onnx_import(ids: dict) -> dict:
+    """A TINY network as ONNX, for user A's (3-class, 1x8x8) dataset."""
+    onnx = export_onnx_bytes(build_network(TINY, seed=1), [0.5], [0.25])
+    return {"data": {"file": (io.BytesIO(onnx), "tiny.onnx"), "dataset_id": str(ids["dataset_id"])},
+            "content_type": "multipart/form-data"}
 
 
 # (method, path) -> the request's keyword arguments, given user A's ids. Bodies that name user A's
@@ -111,12 +120,15 @@ BODIES = {
     ("POST", "/api/v1/tokens"): lambda ids: {"json": {"name": "matrix"}},
     ("POST", "/api/v1/jobs/{job_id}/cancel"): lambda ids: {},
     ("POST", "/api/v1/tokens/{token_id}/revoke"): lambda ids: {},
+    ("POST", "/api/v1/models/{model_id}/predict"): lambda ids: {"json": {"inputs": TINY_SAMPLE}},
+    ("POST", "/api/v1/models/{model_id}/feature-maps"): lambda ids: {"json": {"inputs": TINY_SAMPLE}},
+    ("POST", "/api/v1/models/import"): _onnx_import,
     ("DELETE", "/api/v1/networks/{network_id}"): lambda ids: {},
     ("DELETE", "/api/v1/datasets/{dataset_id}"): lambda ids: {},
     ("DELETE", "/api/v1/models/{model_id}"): lambda ids: {},
     ("DELETE", "/api/v1/jobs/{job_id}"): lambda ids: {},
 }
-REFERENCES_IN_BODY = {("POST", "/api/v1/jobs")}
+REFERENCES_IN_BODY = {("POST", "/api/v1/jobs"), ("POST", "/api/v1/models/import")}
 NOWHERE = 2**31 - 1
 
 

@@ -90,3 +90,24 @@ def test_summary_bad_format_is_400(client):
     response = client.get(f"/api/v1/networks/{network_id}/summary?format=yaml")
     assert response.status_code == 400
     assert response.json["errors"][0]["loc"] == ["query", "format"]
+
+
+def test_summary_teaches_the_lesson_numbers(client):
+    lesson = {"name": "lesson", "input_shape": [3, 5, 5], "layers": [
+        {"type": "conv2d", "filters": 2, "kernel_size": 3, "stride": 2, "padding": 1}]}
+    network = client.post("/api/v1/networks", json=lesson).json
+    conv = network["summary"]["layers"][0]
+    assert conv["params"] == 56 and conv["output_shape"] == [2, 3, 3]
+    assert conv["dense_equivalent_params"] == 1368
+    assert conv["receptive_field"] == {"size": [3, 3], "jump": [2, 2]}
+    explained = client.get(f"/api/v1/networks/{network['id']}/summary?format=explain").get_data(as_text=True)
+    assert "(F*F*D_in + 1) * K = (3*3*3 + 1) * 2 = 56" in explained
+    assert "would need 1,368 parameters; the convolution needs 56" in explained
+    as_text = client.get(f"/api/v1/networks/{network['id']}/summary?format=text").get_data(as_text=True)
+    assert "3x3, jump 2" in as_text
+
+
+def test_openapi_documents_receptive_field_and_dense_equivalent(client):
+    schemas = client.get("/api/v1/openapi.json").json["components"]["schemas"]
+    layer = schemas["LayerSummaryView"]["properties"]
+    assert {"receptive_field", "dense_equivalent_params"} <= set(layer)

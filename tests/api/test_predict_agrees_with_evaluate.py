@@ -9,19 +9,21 @@ import pytest
 from PIL import Image
 
 from services.api.inference.limits import MAX_PREDICT_INPUTS
+from shared.checksums import file_sha256
 from shared.cnn import build_network, fit, save_model
 from shared.cnn.metrics import confusion_matrix
 from shared.data.pipeline import prepare_batch
 from shared.db.models import Dataset, Job, Model
+from shared.storage import open_store
 from tests.api.conftest import LENET5, upload
 from tests.e2e.processes import REPO
-from worker.evaluate_job import run_evaluate_job
+from worker.training.evaluate_job import run_evaluate_job
 
 DATASET_FILE = REPO / "data" / "fashion-mnist-small.npz"
 
 
 @pytest.fixture
-def trained_model(client, sessions, settings) -> tuple[int, int]:
+def trained_model(client, sessions, settings, default_user, tmp_path) -> tuple[int, int]:
     """(model id, dataset id): LeNet-5 trained for one epoch on the subset, saved as a train job does."""
     with open(DATASET_FILE, "rb") as handle:
         dataset_id = upload(client, io.BytesIO(handle.read()), filename="fashion.npz", name="fashion").json["id"]
@@ -32,13 +34,14 @@ def trained_model(client, sessions, settings) -> tuple[int, int]:
     net = build_network(LENET5, seed=0)
     fit(net, prepare_batch(x, dataset.channel_mean, dataset.channel_std), y,
         {"type": "sgd", "lr": 0.05, "momentum": 0.9}, epochs=1, batch_size=64)
-    path = settings.artifact_dir / "models" / "trained.npz"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "trained.npz"
     save_model(path, net, {"mean": list(dataset.channel_mean), "std": list(dataset.channel_std),
                            "class_names": list(dataset.class_names), "input_shape": [1, 28, 28]})
+    open_store(settings).put_file("models/trained.npz", path)
     with sessions.begin() as session:
-        model = Model(network_id=network_id, dataset_id=dataset_id, path="models/trained.npz", sha256="b" * 64,
-                      size_bytes=path.stat().st_size, metrics={})
+        model = Model(owner_id=default_user.id, network_id=network_id, dataset_id=dataset_id,
+                      path="models/trained.npz", sha256=file_sha256(path), size_bytes=path.stat().st_size,
+                      metrics={})
         session.add(model)
         session.flush()
         return model.id, dataset_id

@@ -11,6 +11,7 @@ from PIL import Image
 from services.api.inference.limits import MAX_PREDICT_INPUTS
 from shared.data.pipeline import prepare_batch
 from shared.db.models import Model
+from shared.storage import open_store
 from tests.api.conftest import upload
 from tests.api.saved_model import CLASSES, MEAN, STD, add_saved_model, lenet  # noqa: F401
 
@@ -131,7 +132,7 @@ def test_top_k_beyond_the_classes_and_unknown_model(client, lenet):
     assert client.post("/api/v1/models/99/predict", json={"inputs": []}).status_code == 404
 
 
-def test_models_are_loaded_once_and_the_cache_is_bounded(app, client, lenet, sessions, settings):
+def test_models_are_loaded_once_and_the_cache_is_bounded(app, client, lenet, sessions, settings, tmp_path):
     from services.api.inference.loaded import model_cache
     from services.api.inference.model_cache import ModelCache
 
@@ -141,11 +142,11 @@ def test_models_are_loaded_once_and_the_cache_is_bounded(app, client, lenet, ses
     with app.app_context():
         cache = model_cache()
     assert cache.loads == 1 and len(cache) == 1
-    small = ModelCache(max_bytes=cache.total_bytes() + 1)
+    small = ModelCache(open_store(settings), tmp_path, max_bytes=cache.total_bytes() + 1)
     for seed in (1, 2):
         other_id, _ = add_saved_model(sessions, settings, 1, 1, seed=seed)
         row = sessions().get(Model, other_id)
-        small.get(row.id, row.sha256, settings.artifact_dir / row.path)
+        small.get(row.id, row.sha256, row.path)
     assert len(small) == 1 and small.total_bytes() <= small.max_bytes
 
 
@@ -169,9 +170,10 @@ def test_feature_maps_show_every_layer(client, lenet):
     assert body["top"][0]["class_index"] == int(logits.argmax()) and len(body["probabilities"]) == 10
 
 
-def test_onnx_export_runs_like_the_engine(client, lenet, settings):
+def test_onnx_export_runs_like_the_engine(client, lenet, settings, sessions):
     ort = pytest.importorskip("onnxruntime")
     model_id, net = lenet
+    sha256 = sessions().get(Model, model_id).sha256
     response = client.get(f"/api/v1/models/{model_id}/export?format=onnx")
     assert response.status_code == 200 and response.mimetype == "application/onnx"
     assert f"model-{model_id}-lenet5.onnx" in response.headers["Content-Disposition"]
@@ -179,7 +181,9 @@ def test_onnx_export_runs_like_the_engine(client, lenet, settings):
     samples = np.random.default_rng(5).integers(0, 256, (8, 1, 28, 28), dtype=np.uint8)
     logits = session.run(["logits"], {"pixels": samples.astype(np.float32) / 255})[0]
     np.testing.assert_allclose(logits, net.forward(prepare_batch(samples, MEAN, STD)), atol=1e-5)
-    assert list((settings.artifact_dir / "exports").iterdir())  # built once, then served from the store
+    assert open_store(settings).keys("exports/") == [f"exports/model-{model_id}-{sha256}.onnx"]  # built once
+    again = client.get(f"/api/v1/models/{model_id}/export?format=onnx")
+    assert again.status_code == 200 and again.data == response.data
     assert client.get(f"/api/v1/models/{model_id}/export?format=tflite").status_code == 400
 
 
@@ -234,5 +238,25 @@ def test_an_onnx_import_that_does_not_fit_is_refused(client, lenet):
     wrong = client.post("/api/v1/models/import", data={"file": (io.BytesIO(export_onnx_bytes(other, [0], [1])), "x.onnx"),
                                                        "dataset_id": str(dataset_id)}, content_type="multipart/form-data")
     assert wrong.status_code == 422 and "takes [1, 8, 8]" in wrong.json["detail"]
-    assert client.post("/api/v1/models/import", data={"file": (io.BytesIO(b"x"), "x.onnx"), "dataset_id": "999"},
-                       content_type="multipart/form-data").status_code == 404
+    unknown = client.post("/api/v1/models/import", data={"file": (io.BytesIO(b"x"), "x.onnx"), "dataset_id": "999"},
+                          content_type="multipart/form-data")
+    assert unknown.status_code == 422 and unknown.json["errors"][0]["loc"] == ["dataset_id"]
+
+
+def test_an_import_that_cannot_be_recorded_leaves_no_object(app, client, lenet, settings, sessions, monkeypatch):
+    model_id, _net = lenet
+    exported = client.get(f"/api/v1/models/{model_id}/export").data
+    dataset_id = client.get(f"/api/v1/models/{model_id}").json["dataset"]["id"]
+    stored = open_store(settings).keys("models/")
+
+    def refused(**_columns):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr("services.api.resources.model_imports.Network", refused)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    response = client.post("/api/v1/models/import", data={"file": (io.BytesIO(exported), "m.onnx"),
+                                                           "dataset_id": str(dataset_id)},
+                           content_type="multipart/form-data")
+    assert response.status_code == 500
+    assert open_store(settings).keys("models/") == stored
+    assert sessions().query(Model).count() == 1

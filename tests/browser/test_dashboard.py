@@ -140,7 +140,13 @@ def test_submit_from_new_job_page_watch_it_train_and_read_the_results(page, stac
     arithmetic = page.locator("#layer-table tr.explain").nth(0)
     expect(arithmetic).to_be_hidden()
     rows.nth(0).get_by_role("button", name="Arithmetic of conv2d_1").click()
-    expect(arithmetic).to_contain_text("params = (5*5*1 + 1) * 6 = 156")
+    expect(arithmetic).to_contain_text("params = (F*F*D_in + 1) * K = (5*5*1 + 1) * 6 = 156")
+    expect(rows.nth(0).locator("td.receptive")).to_have_text("5x5, jump 1")
+    expect(rows.nth(3).locator("td.receptive")).to_have_text("14x14, jump 2")
+    # each conv and pooling layer links to the Learn page with its own settings
+    expect(page.locator("#layer-table a.learn-link")).to_have_count(4)
+    learn = rows.nth(0).locator("a.learn-link").get_attribute("href")
+    assert "kind=conv2d" in learn and "kernel=5" in learn and "padding=2" in learn
     dense_share = rows.nth(7).locator(".share.params .pct")
     expect(dense_share).to_have_text("78.0%")  # dense_1 holds 48,120 of 61,706 parameters
     screenshot(page, "job-finished")

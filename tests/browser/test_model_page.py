@@ -7,7 +7,6 @@ import time
 
 import numpy as np
 import pytest
-import requests
 from PIL import Image
 from playwright.sync_api import expect
 
@@ -37,7 +36,8 @@ def trained_lenet(stack, small_fashion_mnist) -> dict:
 
 def api_top_class(stack, model_id: int, path) -> int:
     with open(path, "rb") as image:
-        response = requests.post(f"{stack.base_url}/api/v1/models/{model_id}/predict", files={"file": image}, timeout=30)
+        response = stack.session.post(f"{stack.base_url}/api/v1/models/{model_id}/predict", files={"file": image},
+                                      timeout=30)
     response.raise_for_status()
     return response.json()["predictions"][0]["top"][0]["class_index"]
 
@@ -61,6 +61,9 @@ def test_upload_pick_and_draw(page, stack, trained_lenet, small_fashion_mnist, t
     path = tmp_path / "coat.png"
     Image.fromarray(image).save(path)
 
+    refused = []  # what the Content-Security-Policy blocked (scripts, images), as Chromium reports it
+    page.on("console", lambda message: refused.append(message.text)
+            if "Content Security Policy" in message.text else None)
     page.goto(f"/models/{model_id}")
     expect(page.locator("#model-headline")).to_contain_text("lenet5 trained on")
     page.set_input_files("#image-file", str(path))
@@ -97,6 +100,7 @@ def test_upload_pick_and_draw(page, stack, trained_lenet, small_fashion_mnist, t
         "(c) => Array.from(c.getContext('2d').getImageData(0, 0, 28, 28).data).filter((v, i) => i % 4 === 0 && v > 128).length")
     assert seen > 20, "the drawing reached the network"
     expect_layer_grids(page, trained_lenet["network"])
+    assert refused == [], refused
 
 
 def test_confusion_matrix_cells_show_their_misclassified_images(page, stack, trained_lenet, small_fashion_mnist):

@@ -14,7 +14,8 @@ def test_table(capsys):
 
 def test_explain(capsys):
     assert main(["summary", LENET, "--explain"]) == 0
-    assert "conv2d_1: W2 = (28 - 5 + 2*2)/1 + 1 = 28; params = (5*5*1 + 1) * 6 = 156" in capsys.readouterr().out
+    assert ("conv2d_1: H2 = W2 = (28 - 5 + 2*2)/1 + 1 = 28; "
+            "params = (F*F*D_in + 1) * K = (5*5*1 + 1) * 6 = 156") in capsys.readouterr().out
 
 
 def test_json(capsys):

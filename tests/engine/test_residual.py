@@ -71,6 +71,17 @@ def test_a_projection_needs_a_stride_that_reaches_the_path_shape():
     assert projection_stride(4, 5) is None and projection_stride(6, 4) is None  # ceil(6/1) = 6, ceil(6/2) = 3
 
 
+def test_a_block_sees_what_its_wider_branch_sees():
+    rows = summarize(BLOCK).as_dict()["layers"]
+    block = rows[0]
+    path_end = [layer for layer in block["layers"] if layer["name"] != "shortcut"][-1]
+    shortcut = next(layer for layer in block["layers"] if layer["name"] == "shortcut")
+    # conv 3x3 stride 2 then conv 3x3: r = 1 + 2*1 = 3 with jump 2, then 3 + 2*2 = 7; the 1x1 shortcut sees 1.
+    assert path_end["receptive_field"] == {"size": [7, 7], "jump": [2, 2]}
+    assert shortcut["receptive_field"] == {"size": [1, 1], "jump": [2, 2]}
+    assert block["receptive_field"] == path_end["receptive_field"]
+
+
 def test_summary_nests_the_path_and_the_shortcut_and_counts_once():
     summary = summarize(BLOCK)
     block = summary.plans[0]
@@ -81,11 +92,11 @@ def test_summary_nests_the_path_and_the_shortcut_and_counts_once():
     text = summary.as_text()
     assert "\nresidual_1 (Residual)" in text and "\n  conv2d_1 (Conv2D)" in text
     shortcut_row = next(line for line in text.splitlines() if line.startswith("  shortcut (Projection)"))
-    assert shortcut_row.split()[-2] == f"{shortcut:,}" and "(64, 14, 14)" in shortcut_row
+    assert f" {shortcut:,} " in shortcut_row and "(64, 14, 14)" in shortcut_row
     assert "\n    conv (Conv2D)" in text and "\n    norm (BatchNorm)" in text
     explain = summary.explain()
     assert "output = conv path (64, 14, 14) + shortcut (64, 14, 14)" in explain
-    assert "\n  conv2d_1: W2 = (28 - 3 + 2*1)/2 + 1 = 14.5, floor -> 14" in explain
+    assert "\n  conv2d_1: H2 = W2 = (28 - 3 + 2*1)/2 + 1 = 14.5, floor -> 14" in explain
     assert "\n  shortcut: 1x1 conv with stride 2 and batchnorm, (32, 28, 28) -> (64, 14, 14); params = 2304" in explain
     row = summary.as_dict()["layers"][0]
     assert [child["name"] for child in row["layers"]] == [

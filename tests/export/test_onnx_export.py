@@ -10,7 +10,7 @@ import onnx
 import pytest
 
 from shared.cnn import DefinitionError, build_network, summarize
-from shared.cnn.layers import LAYER_CLASSES
+from shared.cnn.layers.registry import LAYER_TYPES
 from shared.data.pipeline import prepare_batch
 from shared.export.onnx_export import (INPUT_NAME, LAYER_EXPORTS, LOGITS_NAME, PROBABILITIES_NAME,
                                        export_onnx, export_onnx_bytes)
@@ -123,7 +123,7 @@ RANDOM_NETWORKS = random_networks(24)
 
 def test_random_networks_cover_every_layer_type_and_geometry():
     used = [layer for definition in RANDOM_NETWORKS for layer in definition["layers"]]
-    assert {layer["type"] for layer in used} == set(LAYER_CLASSES) == set(LAYER_EXPORTS)
+    assert {layer["type"] for layer in used} == set(LAYER_TYPES) == set(LAYER_EXPORTS)
     convs = [layer for layer in used if layer["type"] == "conv2d"]
     assert {layer["stride"] for layer in convs} == {1, 2}
     assert {layer["dilation"] for layer in convs} == {1, 2}

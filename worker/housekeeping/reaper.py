@@ -25,27 +25,35 @@ from shared.db.session import session_scope
 from shared.jobs import TASK_BY_KIND, lease_expired
 from shared.storage import ArtifactStore
 from worker.housekeeping.lost_messages import resend_lost_messages
+from worker.lifecycle.lost_attempts import fail_lost_job, gives_up
 from worker.training.job_checkpoints import CHECKPOINTS_PREFIX, checkpoint_job_id
 
 log = logging.getLogger(__name__)
 
 
-def requeue_stale_jobs(database_url: str, lease_seconds: float, send: Callable[[str, int], None]) -> list[int]:
-    """Requeue every running job whose heartbeat is older than the lease; returns their ids."""
+def requeue_stale_jobs(database_url: str, lease_seconds: float, send: Callable[[str, int], None],
+                       max_lost_attempts: int) -> list[int]:
+    """Requeue every running job whose heartbeat is older than the lease; returns their ids. A job
+    that has now lost its worker `max_lost_attempts` times is failed instead, with the reason."""
     now = utcnow()
     requeued = []
     with session_scope(database_url) as session:
         rows = session.execute(
-            select(Job.id, Job.kind, Job.attempt, Job.heartbeat_at).where(Job.status == "running")
+            select(Job.id, Job.kind, Job.attempt, Job.heartbeat_at, Job.lost_attempts, Job.epoch, Job.step)
+            .where(Job.status == "running")
         ).all()
         for row in rows:
             if not lease_expired(row.heartbeat_at, now, lease_seconds):
+                continue
+            if gives_up(row.lost_attempts, max_lost_attempts):
+                if fail_lost_job(session, row, now):
+                    log.error("job %s failed: its worker died %s times", row.id, row.lost_attempts + 1)
                 continue
             moved = session.execute(
                 update(Job)
                 .where(Job.id == row.id, Job.status == "running", Job.attempt == row.attempt,
                        Job.heartbeat_at == row.heartbeat_at)
-                .values(status="queued", worker_name=None)
+                .values(status="queued", worker_name=None, lost_attempts=Job.lost_attempts + 1)
                 .execution_options(synchronize_session=False)
             )
             if moved.rowcount == 1:
@@ -75,7 +83,8 @@ def sweep_checkpoints(database_url: str, store: ArtifactStore) -> list[int]:
 
 
 def start_reaper(database_url: str, store: ArtifactStore, lease_seconds: float, send: Callable[[str, int], None],
-                 stopping: threading.Event, broker_url: str | None = None) -> threading.Thread:
+                 stopping: threading.Event, max_lost_attempts: int,
+                 broker_url: str | None = None) -> threading.Thread:
     """Check every half lease, in a daemon thread, until `stopping` is set. With `broker_url`, also send
     again the messages of jobs queued for longer than the lease whose message is not in the broker (one
     worker a pass reads the broker)."""
@@ -84,7 +93,7 @@ def start_reaper(database_url: str, store: ArtifactStore, lease_seconds: float, 
     def loop() -> None:
         while not stopping.wait(interval):
             try:
-                requeue_stale_jobs(database_url, lease_seconds, send)
+                requeue_stale_jobs(database_url, lease_seconds, send, max_lost_attempts)
                 sweep_checkpoints(database_url, store)
                 if broker_url is not None:
                     resend_lost_messages(database_url, broker_url, lease_seconds, send, turn_seconds=interval * 0.8)

@@ -9,6 +9,7 @@ whose UPDATE matches a row runs the job:
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
@@ -17,6 +18,9 @@ from shared.db.models import FINAL_STATES, Job, utcnow
 from shared.db.session import session_scope
 from shared.jobs import lease_expired
 from worker.lifecycle.db_retry import with_retry
+from worker.lifecycle.lost_attempts import fail_lost_job, gives_up
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -26,12 +30,16 @@ class Claim:
     resumed: bool  # True when taken over from a vanished worker
 
 
-def claim_job(database_url: str, job_id: int, worker_name: str, lease_seconds: float) -> Claim | None:
-    """Return the claim, or None when this delivery must not run the job."""
-    return with_retry(lambda: _claim(database_url, job_id, worker_name, lease_seconds), f"claiming job {job_id}")
+def claim_job(database_url: str, job_id: int, worker_name: str, lease_seconds: float,
+              max_lost_attempts: int) -> Claim | None:
+    """Return the claim, or None when this delivery must not run the job. Taking over from a vanished
+    worker counts a lost attempt; the one that reaches `max_lost_attempts` fails the job instead."""
+    return with_retry(lambda: _claim(database_url, job_id, worker_name, lease_seconds, max_lost_attempts),
+                      f"claiming job {job_id}")
 
 
-def _claim(database_url: str, job_id: int, worker_name: str, lease_seconds: float) -> Claim | None:
+def _claim(database_url: str, job_id: int, worker_name: str, lease_seconds: float,
+           max_lost_attempts: int) -> Claim | None:
     now = utcnow()
     running = {
         "status": "running",
@@ -52,7 +60,8 @@ def _claim(database_url: str, job_id: int, worker_name: str, lease_seconds: floa
             return Claim(job_id, attempt, resumed=attempt > 1)
 
         row = session.execute(
-            select(Job.status, Job.attempt, Job.heartbeat_at, Job.cancel_requested).where(Job.id == job_id)
+            select(Job.id, Job.status, Job.attempt, Job.heartbeat_at, Job.cancel_requested, Job.lost_attempts,
+                   Job.epoch, Job.step).where(Job.id == job_id)
         ).one_or_none()
         if row is None or row.status in FINAL_STATES:
             return None
@@ -67,6 +76,10 @@ def _claim(database_url: str, job_id: int, worker_name: str, lease_seconds: floa
             return None
         if row.status != "running" or not lease_expired(row.heartbeat_at, now, lease_seconds):
             return None
+        if gives_up(row.lost_attempts, max_lost_attempts):
+            if fail_lost_job(session, row, now):
+                log.error("job %s failed: its worker died %s times", job_id, row.lost_attempts + 1)
+            return None
         taken = session.execute(
             update(Job)
             .where(
@@ -75,7 +88,7 @@ def _claim(database_url: str, job_id: int, worker_name: str, lease_seconds: floa
                 Job.attempt == row.attempt,
                 Job.heartbeat_at == row.heartbeat_at,
             )
-            .values(**running)
+            .values(**running, lost_attempts=Job.lost_attempts + 1)
             .execution_options(synchronize_session=False)
         )
         if taken.rowcount != 1:

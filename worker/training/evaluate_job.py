@@ -11,12 +11,12 @@ from shared.db.models import Dataset, Job, Model, Network
 from shared.db.session import session_scope
 from shared.logs import job_context
 from shared.storage import open_store
+from shared.storage.files import fetched, scratch_dir
 from worker import metrics
 from worker.lifecycle.claim import claim_job
 from worker.lifecycle.errors import JobFailed
 from worker.lifecycle.lease import JobLease, heartbeat_seconds
 from worker.lifecycle.outcome import job_outcome
-from worker.training.artifacts import fetched, scratch_dir
 from worker.training.dataset_cache import DatasetCache
 from worker.training.memory import check_fits
 from worker.training.params import parse_evaluate_params
@@ -24,7 +24,8 @@ from worker.training.scoring import split_report
 
 
 def run_evaluate_job(job_id: int, worker_name: str, settings: Settings) -> str:
-    claim = claim_job(settings.database_url, job_id, worker_name, settings.job_lease_seconds)
+    claim = claim_job(settings.database_url, job_id, worker_name, settings.job_lease_seconds,
+                      settings.max_lost_attempts)
     if claim is None:
         return "skipped"
     lease = JobLease(settings.database_url, claim)

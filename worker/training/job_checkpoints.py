@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from shared.storage import ArtifactStore
-from worker.training.artifacts import fetched, scratch_file
+from shared.storage.files import fetched, scratch_file
 from worker.training.checkpoint import load_checkpoint, save_checkpoint
 from worker.lifecycle.lease import JobLease
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -18,12 +17,13 @@ from shared.db.session import session_scope
 from shared.jobs import resolved_params
 from shared.logs import job_context
 from shared.storage import ArtifactStore, open_store
+from shared.storage.files import scratch_dir, scratch_file
+from shared.storage.keys import new_model_key
 from worker import metrics
 from worker.lifecycle.claim import claim_job
 from worker.lifecycle.errors import JobFailed
 from worker.lifecycle.lease import JobLease, heartbeat_seconds
 from worker.lifecycle.outcome import job_outcome
-from worker.training.artifacts import scratch_dir, scratch_file
 from worker.training.dataset_cache import DatasetCache
 from worker.training.job_checkpoints import JobCheckpoints
 from worker.training.memory import check_fits
@@ -31,12 +31,11 @@ from worker.training.params import parse_train_params
 from worker.training.run import TrainingData, TrainingRun
 from worker.training.scoring import split_report
 
-MODELS_PREFIX = "models/"
-
 
 def run_train_job(job_id: int, worker_name: str, settings: Settings, stop_requested: threading.Event) -> str:
     """Returns 'skipped' when this delivery must not run the job, else the outcome's status."""
-    claim = claim_job(settings.database_url, job_id, worker_name, settings.job_lease_seconds)
+    claim = claim_job(settings.database_url, job_id, worker_name, settings.job_lease_seconds,
+                      settings.max_lost_attempts)
     if claim is None:
         return "skipped"
     lease = JobLease(settings.database_url, claim)
@@ -94,7 +93,7 @@ def _test_result(net, arrays: dict, dataset: Dataset, lease: JobLease, batch_siz
 def _store_model(net, store: ArtifactStore, scratch: Path, network: Network, dataset: Dataset, job_id: int,
                  result: dict) -> tuple[str, str, int]:
     """Write the model file, store it whole; returns its key, checksum and size."""
-    key = f"{MODELS_PREFIX}{uuid.uuid4()}.npz"
+    key = new_model_key()
     with scratch_file(scratch, "model.npz") as path:
         save_model(path, net, {
             "mean": list(dataset.channel_mean), "std": list(dataset.channel_std),

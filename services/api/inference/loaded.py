@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from flask import current_app
 
-from services.api.extensions import settings
+from services.api.extensions import settings, store
 from services.api.inference.limits import MAX_PREDICT_ACTIVATION_BYTES, MODEL_CACHE_BYTES
 from services.api.inference.model_cache import LoadedModel, ModelCache
 from services.api.problems import Problem, not_found
 from shared.db.models import Model
+from shared.storage import ObjectMissing
+from shared.storage.files import scratch_dir
 
 CACHE_KEY = "convforge.model_cache"
 
@@ -15,7 +17,8 @@ CACHE_KEY = "convforge.model_cache"
 def model_cache() -> ModelCache:
     cache = current_app.extensions.get(CACHE_KEY)
     if cache is None:
-        cache = current_app.extensions.setdefault(CACHE_KEY, ModelCache(MODEL_CACHE_BYTES))
+        cache = current_app.extensions.setdefault(
+            CACHE_KEY, ModelCache(store(), scratch_dir(settings()), MODEL_CACHE_BYTES))
     return cache
 
 
@@ -23,11 +26,10 @@ def loaded_model(model: Model) -> LoadedModel:
     if model.size_bytes > MODEL_CACHE_BYTES:
         raise Problem(413, "Model too large", f"model {model.id} is {model.size_bytes:,} bytes; the API runs "
                       f"models up to {MODEL_CACHE_BYTES:,} bytes (run an evaluate job instead)", kind="too-large")
-    root = settings().artifact_dir.resolve()
-    path = (root / model.path).resolve()
-    if not path.is_relative_to(root) or not path.is_file():
-        raise not_found("The file of model", model.id)
-    return model_cache().get(model.id, model.sha256, path)
+    try:
+        return model_cache().get(model.id, model.sha256, model.path)
+    except ObjectMissing:
+        raise not_found("The file of model", model.id) from None
 
 
 def check_batch_memory(loaded: LoadedModel, count: int) -> None:

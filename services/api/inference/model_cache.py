@@ -1,6 +1,8 @@
 """Loaded models kept per API process, least recently used first out, bounded by their bytes.
 
-A model is keyed by id and file checksum, so a replaced file is loaded afresh. The engine's layers
+A model is keyed by id and file checksum, so a replaced file is loaded afresh. Its file comes from the
+artifact store: read in place from a local folder, downloaded to a scratch file (removed once loaded)
+from a remote one. The engine's layers
 reuse scratch buffers between calls, so each entry has a lock: one forward pass at a time per model.
 """
 from __future__ import annotations
@@ -11,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.cnn import load_model
+from shared.storage import ArtifactStore, ObjectMissing
+from shared.storage.files import fetched
 
 
 @dataclass
@@ -37,20 +41,26 @@ class LoadedModel:
 
 
 class ModelCache:
-    def __init__(self, max_bytes: int):
+    def __init__(self, store: ArtifactStore, scratch: Path, max_bytes: int):
+        self.store = store
+        self.scratch = scratch
         self.max_bytes = max_bytes
         self._entries: OrderedDict[tuple[int, str], LoadedModel] = OrderedDict()
         self._lock = threading.Lock()
         self.loads = 0  # how many times a file was read (a cache miss)
 
-    def get(self, model_id: int, sha256: str, path: Path) -> LoadedModel:
+    def get(self, model_id: int, sha256: str, object_key: str) -> LoadedModel:
+        """The model stored under `object_key`; raises ObjectMissing when the object is gone."""
         key = (model_id, sha256)
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:
                 self._entries.move_to_end(key)
                 return entry
-        net, metadata = load_model(path)
+        with fetched(self.store, object_key, self.scratch) as path:
+            if not path.is_file():
+                raise ObjectMissing(f"no object {object_key} in {self.store.location}")
+            net, metadata = load_model(path)
         entry = LoadedModel(net, metadata, sum(array.nbytes for array in net.state_arrays().values()))
         with self._lock:
             self.loads += 1

@@ -14,6 +14,7 @@ from services.api.artifacts import send_artifact
 from services.api.deletion import DESCRIPTION as DELETE_DESCRIPTION
 from services.api.deletion import delete_row, jobs_where, models_where, refuse_while_referenced
 from services.api.extensions import db, settings, store
+from services.api.ingest_slots import ingest_slot
 from services.api.ownership import load_visible, owner_id, visible
 from services.api.pagination import fetch_page
 from services.api.problems import Problem, not_found, validation_problem
@@ -22,14 +23,15 @@ from services.api.schemas.common import Page, PageQuery
 from services.api.schemas.datasets import ClassSamples, DatasetListItem, DatasetUpload, DatasetView
 from services.api.validation import parse_query
 from shared.data import DatasetRejected, IngestLimits, Upload, ingest
+from shared.cnn.json_types import printable
 from shared.db.models import Dataset, Job, Model
+from shared.limits import MAX_DATASET_NAME_CHARS
 
 bp = Blueprint("datasets", __name__, url_prefix="/api/v1/datasets")
 
 DATASETS_DIR = "datasets"
 SAMPLES_DIR = "samples"
 SAMPLE_FILE = re.compile(r"^(\d+)_(\d+)\.png$")  # samples/<class index>_<k>.png, written by ingest
-MAX_NAME_LENGTH = 200
 FILE_FIELDS = ("file", "test_file", "images", "labels", "test_images", "test_labels")
 _REJECTION_TITLES = {400: "Bad upload", 413: "Upload too large", 422: "Unusable dataset"}
 
@@ -102,8 +104,12 @@ def saved_uploads() -> list[Upload]:
 
 def dataset_name(options: dict[str, str], uploads: list[Upload]) -> str:
     name = options.get("name", "").strip() or Path(uploads[0].filename).name.split(".")[0] or "dataset"
-    if len(name) > MAX_NAME_LENGTH:
-        raise validation_problem([{"loc": ["name"], "msg": f"name: at most {MAX_NAME_LENGTH} characters"}])
+    if len(name) > MAX_DATASET_NAME_CHARS:
+        raise validation_problem([{"loc": ["name"], "msg": f"name: at most {MAX_DATASET_NAME_CHARS} characters"}])
+    try:
+        printable(name)
+    except ValueError as exc:
+        raise validation_problem([{"loc": ["name"], "msg": f"name: {exc}"}]) from None
     return name
 
 
@@ -120,7 +126,8 @@ def create_dataset():
     staging_root = Path(tempfile.mkdtemp(prefix="ingest-", dir=request.upload_folder or None))
     try:
         try:
-            ingested = ingest(uploads, options, staging_root / "dataset", IngestLimits.from_settings(settings()))
+            with ingest_slot():
+                ingested = ingest(uploads, options, staging_root / "dataset", IngestLimits.from_settings(settings()))
         except DatasetRejected as exc:
             title = _REJECTION_TITLES.get(exc.status, "Bad upload")
             raise Problem(exc.status, title, exc.detail, kind="dataset-rejected",

@@ -11,7 +11,7 @@ from services.api.deletion import delete_row
 from services.api.extensions import db, job_queue, settings
 from services.api.fairness import fair_priority
 from services.api.job_queue import BrokerUnavailable
-from services.api.ownership import load_visible, may_see, owner_id, visible
+from services.api.ownership import load_visible, owner_id, referenced, visible
 from services.api.pagination import fetch_page
 from services.api.problems import Problem, validation_problem
 from services.api.route_table import api_route
@@ -109,13 +109,6 @@ def user_name(user_id: int | None) -> str | None:
 
 def load_job(job_id: int) -> Job:
     return load_visible(Job, job_id, "Job")
-
-
-def referenced(entity, ident: int, field: str, what: str):
-    row = db().get(entity, ident)
-    if not may_see(row):  # another user's object does not exist, for this user
-        raise validation_problem([{"loc": [field], "msg": f"{field}: {what} {ident} does not exist"}])
-    return row
 
 
 def refuse_unless_it_fits(estimate: MemoryEstimate) -> None:

@@ -1,23 +1,27 @@
-"""A trained model in another format: ONNX, built once per model file and kept beside it."""
+"""A trained model in another format: ONNX, built once per model file and kept in the artifact store
+under exports/, keyed by the model's id and checksum, so a replaced model file is exported afresh."""
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
+from flask import Blueprint
 
-from flask import Blueprint, send_file
-
-from services.api.extensions import db, settings
+from services.api.artifacts import send_artifact
+from services.api.extensions import db, settings, store
 from services.api.inference.loaded import loaded_model
+from services.api.problems import not_found
 from services.api.resources.models import load_model_row
 from services.api.route_table import api_route
 from services.api.schemas.predictions import ExportQuery
 from services.api.validation import parse_query
-from shared.db.models import Network
+from shared.db.models import Model, Network
 from shared.export.onnx_export import ONNX_MEDIA_TYPE, export_onnx_bytes
+from shared.storage.files import scratch_dir, scratch_file
 
 bp = Blueprint("model_exports", __name__, url_prefix="/api/v1/models")
-EXPORTS_DIR = "exports"
+EXPORTS_PREFIX = "exports"
+
+
+def export_key(model: Model) -> str:
+    return f"{EXPORTS_PREFIX}/model-{model.id}-{model.sha256}.onnx"
 
 
 @api_route(bp, "/<id:model_id>/export", summary="The trained model as ONNX, its normalisation as the first nodes",
@@ -25,25 +29,14 @@ EXPORTS_DIR = "exports"
 def export_model(model_id: int):
     model = load_model_row(model_id)
     parse_query(ExportQuery)
-    target = settings().artifact_dir / EXPORTS_DIR / f"model-{model.id}-{model.sha256}.onnx"
-    if not target.is_file():
+    key = export_key(model)
+    if not store().exists(key):
         loaded = loaded_model(model)
         with loaded.lock:
             content = export_onnx_bytes(loaded.net, loaded.mean, loaded.std, loaded.class_names)
-        _write_atomically(target, content)
+        with scratch_file(scratch_dir(settings()), "model.onnx") as path:
+            path.write_bytes(content)
+            store().put_file(key, path)  # whole or not at all: a reader never sees a partial export
     network = db().get(Network, model.network_id)
-    return send_file(target, mimetype=ONNX_MEDIA_TYPE, as_attachment=True,
-                     download_name=f"model-{model.id}-{network.name}.onnx", etag=model.sha256)
-
-
-def _write_atomically(target: Path, content: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_path = tempfile.mkstemp(prefix=".export-", suffix=".onnx", dir=target.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(content)
-        os.replace(tmp_path, target)
-    except BaseException:
-        if os.path.exists(tmp_path):
-            os.unlink(tmp_path)
-        raise
+    return send_artifact(key, ONNX_MEDIA_TYPE, not_found("The ONNX export of model", model.id),
+                         download_name=f"model-{model.id}-{network.name}.onnx", etag=model.sha256)

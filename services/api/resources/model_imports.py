@@ -1,17 +1,16 @@
 """A model trained elsewhere, brought in as ONNX: its network is stored like any other (summary and
 all) and its weights become a convforge model of the dataset it is for, ready to be explained,
-evaluated and run."""
+evaluated and run. The file is stored first and the rows recorded after, so a recorded model is always
+complete; both belong to the user importing it, who may only name their own dataset."""
 from __future__ import annotations
 
 import re
 
-import uuid
-
 from flask import Blueprint, jsonify, request
 
-from services.api.extensions import db, settings
+from services.api.extensions import db, settings, store
+from services.api.ownership import owner_id, referenced
 from services.api.problems import Problem, validation_problem
-from services.api.resources.datasets import load_dataset
 from services.api.resources.models import model_view
 from services.api.resources.networks import checked_definition
 from services.api.route_table import api_route
@@ -19,11 +18,12 @@ from services.api.schemas.models import ModelView
 from services.api.schemas.predictions import OnnxUpload
 from shared.checksums import file_sha256
 from shared.cnn import save_model
-from shared.db.models import Model, Network
+from shared.db.models import Dataset, Model, Network
 from shared.export.onnx_import import OnnxImportError, import_onnx
+from shared.storage.files import scratch_dir, scratch_file
+from shared.storage.keys import new_model_key
 
 bp = Blueprint("model_imports", __name__, url_prefix="/api/v1/models")
-MODELS_DIR = "models"
 
 
 def _refused(detail: str, loc: list) -> Problem:
@@ -32,7 +32,7 @@ def _refused(detail: str, loc: list) -> Problem:
 
 @api_route(bp, "/import", "POST", summary="Import an ONNX model made of convforge's operators",
            body=OnnxUpload, body_media_type="multipart/form-data", response=ModelView, status=201,
-           problems=(400, 404, 413, 415, 422), headers=("Location",))
+           problems=(400, 413, 415, 422), headers=("Location",))
 def import_model():
     if request.mimetype != "multipart/form-data":
         raise Problem(415, "Unsupported media type", "Send the .onnx file as multipart/form-data `file` with a "
@@ -43,7 +43,7 @@ def import_model():
     raw_id = request.form.get("dataset_id", "")
     if not re.fullmatch(r"[0-9]{1,10}", raw_id):
         raise _refused(f"dataset_id must be the id of the dataset the model is for, not {raw_id!r}", ["dataset_id"])
-    dataset = load_dataset(int(raw_id))
+    dataset = referenced(Dataset, int(raw_id), "dataset_id", "dataset")
     try:
         imported = import_onnx(part.stream.read())
     except OnnxImportError as exc:
@@ -61,19 +61,24 @@ def import_model():
     net = imported.network()
     metadata = {**imported.metadata, "dataset_id": dataset.id, "source": "onnx"}
     metadata.setdefault("class_names", list(dataset.class_names))
-    relative = f"{MODELS_DIR}/{uuid.uuid4()}.npz"
-    target = settings().artifact_dir / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    save_model(target, net, metadata)
-    session = db()
-    network = Network(name=definition["name"], definition=definition, summary=summary,
-                      total_params=summary["total_params"])
-    session.add(network)
-    session.flush()
-    model = Model(network_id=network.id, dataset_id=dataset.id, path=relative, sha256=file_sha256(target),
-                  size_bytes=target.stat().st_size, metrics={})
-    session.add(model)
-    session.commit()
+    key = new_model_key()
+    with scratch_file(scratch_dir(settings()), "model.npz") as path:
+        save_model(path, net, metadata)
+        sha256, size_bytes = file_sha256(path), path.stat().st_size
+        store().put_file(key, path)
+    try:
+        session = db()
+        network = Network(owner_id=owner_id(), name=definition["name"], definition=definition, summary=summary,
+                          total_params=summary["total_params"])
+        session.add(network)
+        session.flush()
+        model = Model(owner_id=owner_id(), network_id=network.id, dataset_id=dataset.id, path=key, sha256=sha256,
+                      size_bytes=size_bytes, metrics={})
+        session.add(model)
+        session.commit()
+    except BaseException:
+        store().discard([key])  # unrecorded, the object would be unreachable litter
+        raise
     response = jsonify(model_view(model).model_dump(mode="json"))
     response.status_code = 201
     response.headers["Location"] = response.json["url"]

@@ -57,7 +57,13 @@ def download_model(model_id: int):
     model = load_model_row(model_id)
     network = db().get(Network, model.network_id)
     return send_artifact(model.path, "application/octet-stream", not_found("The file of model", model_id),
-                         download_name=f"model-{model.id}-{network.name}.npz", etag=model.sha256)
+                         download_name=f"model-{model.id}-{printable_part(network.name)}.npz", etag=model.sha256)
+
+
+def printable_part(name: str) -> str:
+    """The name without control characters, which a header cannot carry (names stored before they
+    were refused may hold them)."""
+    return "".join(char for char in name if char.isprintable())
 
 
 @api_route(bp, "/<id:model_id>", "DELETE", summary="Delete a model no evaluation job refers to, and its file",

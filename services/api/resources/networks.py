@@ -29,7 +29,7 @@ from shared.db.models import Job, Model, Network
 bp = Blueprint("networks", __name__, url_prefix="/api/v1/networks")
 # What a stored summary may take: the layer count (MAX_LAYERS) and each layer's bounded explanation keep real
 # summaries far below it; this is the guarantee for what is stored and sent with GET /networks/{id}.
-MAX_SUMMARY_BYTES = 1024 * 1024
+MAX_SUMMARY_BYTES = 4 * 1024 * 1024
 DEFINITION_DOC = "A network definition: {\"name\", \"input_shape\": [C, H, W], \"layers\": [...]}."
 
 

@@ -24,6 +24,9 @@ bp = Blueprint("predictions", __name__, url_prefix="/api/v1/models")
 
 
 def _top_k(query: PredictQuery, classes: int) -> int:
+    """The default shrinks to a model with fewer classes; an explicit top_k beyond them is refused."""
+    if "top_k" not in query.model_fields_set:
+        return min(query.top_k, classes)
     if query.top_k > classes:
         raise validation_problem([{"loc": ["query", "top_k"], "msg": f"query.top_k: the model has {classes} "
                                    f"classes; top_k must be 1..{classes}, not {query.top_k}"}], status=400)

@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.api.schemas.common import UtcDatetime
+from shared.limits import MAX_DATASET_NAME_CHARS
 
 
 class ClassSamples(BaseModel):
@@ -50,7 +51,7 @@ class DatasetUpload(BaseModel):
     labels: bytes | None = Field(None, description="IDX labels (raw or .gz).")
     test_images: bytes | None = Field(None, description="Optional IDX test images.")
     test_labels: bytes | None = Field(None, description="Optional IDX test labels.")
-    name: str | None = Field(None, max_length=200, description="Default: the uploaded file's name.")
+    name: str | None = Field(None, max_length=MAX_DATASET_NAME_CHARS, description="Default: the uploaded file's name.")
     format: Literal["npz", "idx", "csv", "imagefolder", "zip"] | None = Field(
         None, description="Default: detected from the fields, the file name and its first bytes.")
     layout: Literal["nchw", "nhwc"] | None = Field(None, description="When it cannot be detected.")

@@ -25,7 +25,8 @@ class PredictArrays(BaseModel):
 
 class PredictQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    top_k: int = Field(DEFAULT_TOP_K, ge=1, description="Classes to answer per input (at most the class count).")
+    top_k: int = Field(DEFAULT_TOP_K, ge=1,
+                       description="Classes to answer per input (at most the class count; the default is cut to it).")
 
 
 class FeatureMapQuery(BaseModel):

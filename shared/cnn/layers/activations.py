@@ -8,27 +8,40 @@ from pydantic import Field
 
 from .base import Layer
 from .spec import LayerSpec
+from ..json_types import Number
 
 
 class ReLUSpec(LayerSpec):
     type: Literal["relu"]
     title = "ReLU"
 
+    def value_rule(self) -> str:
+        return "out = max(x, 0)"
+
 
 class LeakyReLUSpec(LayerSpec):
     type: Literal["leaky_relu"]
-    negative_slope: Annotated[float, Field(ge=0, lt=1)] = 0.01
+    negative_slope: Annotated[Number, Field(ge=0, lt=1)] = 0.01
     title = "LeakyReLU"
+
+    def value_rule(self) -> str:
+        return f"out = x if x > 0 else {self.negative_slope}*x"
 
 
 class SigmoidSpec(LayerSpec):
     type: Literal["sigmoid"]
     title = "Sigmoid"
 
+    def value_rule(self) -> str:
+        return "out = 1/(1 + exp(-x))"
+
 
 class TanhSpec(LayerSpec):
     type: Literal["tanh"]
     title = "Tanh"
+
+    def value_rule(self) -> str:
+        return "out = tanh(x)"
 
 
 class ReLU(Layer):

@@ -14,12 +14,13 @@ from pydantic import Field
 from .base import Layer
 from .plan import LayerPlan
 from .spec import LayerSpec
+from ..json_types import Number
 
 
 class BatchNormSpec(LayerSpec):
     type: Literal["batchnorm"]
-    momentum: Annotated[float, Field(gt=0, le=1)] = 0.1
-    eps: Annotated[float, Field(gt=0)] = 1e-5
+    momentum: Annotated[Number, Field(gt=0, le=1)] = 0.1
+    eps: Annotated[Number, Field(gt=0)] = 1e-5
 
     title = "BatchNorm"
 
@@ -32,8 +33,11 @@ class BatchNormSpec(LayerSpec):
     def explain(self, plan: LayerPlan) -> str:
         c = plan.input_shape[0]
         over = "channels" if len(plan.input_shape) > 1 else "features"
-        return (f"normalises {c} {over}; params = 4*{c} = {4 * c} ({2 * c} trainable weight "
-                f"and bias, {2 * c} running statistics)")
+        return (f"normalises {c} {over}; params = 4*{c} = {4 * c:,}: per {over[:-1]} 2 learned "
+                f"(scale gamma = weight, shift beta = bias: {2 * c:,} trainable) and 2 running "
+                f"statistics (mean and variance, averaged over training batches with momentum "
+                f"{self.momentum} and used in place of the batch's own in evaluation: "
+                f"{2 * c:,} not trained)")
 
 
 class BatchNorm(Layer):

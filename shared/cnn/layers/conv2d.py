@@ -1,21 +1,18 @@
-"""2-D convolution: strided windows gathered per kernel offset, then one GEMM for the batch.
-
-The gathered windows ("columns") get an extra row of ones, so the bias rides along in the
-GEMM and its gradient comes out of the weight-gradient GEMM as the last column.
-"""
+"""2-D convolution; the arithmetic lives in ``kernels.convolution`` (GEMMs over cache-sized
+pieces, shifted slices for stride 1, gathered windows otherwise)."""
 from __future__ import annotations
 
 from typing import Literal
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
-from .base import Layer, pad_feature_map, unpad_feature_map, window_slice
-from .gemm import matmul_by_columns, matmul_transposed_by_columns
+from ..kernels.convolution import convolution_for
+from .base import Layer
 from .init import initial_weight
 from .plan import BYTES_PER_VALUE, LayerPlan
 from .spec import IntOrPair, LayerSpec, Padding, PositiveInt, needs_feature_map
-from .window import slide, window_explain, window_of
+from .window import receptive_explain, slide, window_explain, window_of, window_receptive_field
+from ..json_types import Flag
 
 
 class Conv2DSpec(LayerSpec):
@@ -25,7 +22,7 @@ class Conv2DSpec(LayerSpec):
     stride: IntOrPair = 1
     padding: Padding = 0
     dilation: IntOrPair = 1
-    bias: bool = True
+    bias: Flag = True
     init: Literal["he", "xavier"] = "he"
 
     title = "Conv2D"
@@ -43,12 +40,41 @@ class Conv2DSpec(LayerSpec):
         if self.bias:
             plan.param_shapes["bias"] = (self.filters,)
         plan.macs = (kh * kw * c + self.bias) * self.filters * out_h * out_w
+        # every output value connected to every input value, each connection its own weight
+        outputs = self.filters * out_h * out_w
+        plan.dense_equivalent_params = (c * plan.input_shape[1] * plan.input_shape[2]
+                                        + self.bias) * outputs
+
+    def receptive_field(self, plan: LayerPlan):
+        return window_receptive_field(plan)
 
     def explain(self, plan: LayerPlan) -> str:
-        _, c, kh, kw = plan.param_shapes["weight"]
+        k, c, kh, kw = plan.param_shapes["weight"]
+        _, out_h, out_w = plan.output_shape
+        f_text, f_names = ("F*F", f"F = {kh} kernel size") if kh == kw else (
+            "F_h*F_w", f"F_h = {kh}, F_w = {kw} kernel rows and columns")
+        channels = f"{c} input channel{'s' if c != 1 else ''}"
         bias_term = " + 1" if self.bias else ""
-        return (f"{window_explain(plan)}; params = ({kh}*{kw}*{c}{bias_term}) * {self.filters} "
-                f"= {plan.params}")
+        per_filter = kh * kw * c + self.bias
+        positions = out_h * out_w
+        with_bias = f" ({per_filter:,} values with its bias)" if self.bias else ""
+        lines = [
+            f"{window_explain(plan)}; params = ({f_text}*D_in{bias_term}) * K = "
+            f"({kh}*{kw}*{c}{bias_term}) * {k} = {plan.params:,}",
+            f"{f_names}; D_in = {channels}: a filter spans the whole depth of its input, so its "
+            f"depth must equal D_in and each filter is {kh}x{kw}x{c}{with_bias}",
+            f"K = {k} filters, so the output has depth {k}: {out_h}x{out_w}x{k} (H2 x W2 x K)",
+            receptive_explain(plan),
+            f"sharing: a dense layer from {_volume(plan.input_shape)} to {_volume(plan.output_shape)} "
+            f"would need {plan.dense_equivalent_params:,} parameters; the convolution needs "
+            f"{plan.params:,}. It saves parameters, not work: each filter is used at all "
+            f"{out_h}*{out_w} = {positions:,} positions, {plan.macs:,} multiply-adds against the "
+            f"dense layer's {plan.dense_equivalent_params:,}",
+            "computes cross-correlation (out[k,y,x] = sum over c,i,j of w[k,c,i,j] * "
+            "x[c, y*S + i, x*S + j] + b, the kernel not flipped); the backward pass for the input "
+            "is a full convolution of the output gradient with the kernel flipped 180 degrees",
+        ]
+        return "\n".join(line for line in lines if line)
 
     def scratch(self, plan: LayerPlan) -> tuple[int, str, str]:
         # the engine gathers every window of a sample before its GEMM
@@ -58,78 +84,28 @@ class Conv2DSpec(LayerSpec):
                 f"gathering its {kh}x{kw}x{c} windows", "kernel_size")
 
 
+def _volume(shape) -> str:
+    return "x".join(str(n) for n in shape)
+
+
 class Conv2D(Layer):
     schema = Conv2DSpec
 
     def __init__(self, plan, dtype, rng):
         super().__init__(plan, dtype)
-        spec, window = plan.spec, plan.window
-        self.window = window
+        spec = plan.spec
+        self.window = plan.window
         filters, channels, kh, kw = plan.param_shapes["weight"]
         fan_in, fan_out = channels * kh * kw, filters * kh * kw
         self.weight = self.add_param("weight", initial_weight(rng, spec.init, (filters, channels, kh, kw),
                                                               fan_in, fan_out))
         self.bias = self.add_param("bias", np.zeros(filters)) if spec.bias else None
-        self.kernel_rows = channels * kh * kw
-        (sh, sw), (dh, dw) = window.stride, window.dilation
-        _, out_h, out_w = plan.output_shape
-        # (i, j, padded rows read, padded columns read) for each kernel offset
-        self.offsets = [(i, j, window_slice(i, dh, sh, out_h), window_slice(j, dw, sw, out_w))
-                        for i in range(kh) for j in range(kw)]
-        self.cache = None
-
-    def _windows_view(self, x_pad: np.ndarray) -> np.ndarray:
-        """x_pad seen as (C, kh, kw, out_h, out_w, N): every window without copying."""
-        (sh, sw), (dh, dw) = self.window.stride, self.window.dilation
-        _, out_h, out_w = self.plan.output_shape
-        s_c, s_h, s_w, s_n = x_pad.strides
-        shape = (x_pad.shape[0], *self.window.kernel, out_h, out_w, x_pad.shape[3])
-        return as_strided(x_pad, shape, (s_c, dh * s_h, dw * s_w, sh * s_h, sw * s_w, s_n), writeable=False)
-
-    def _weight_matrix(self) -> np.ndarray:
-        filters = self.weight.shape[0]
-        matrix = self.weight.reshape(filters, self.kernel_rows)
-        if self.bias is None:
-            return matrix
-        return np.concatenate([matrix, self.bias[:, None]], axis=1)
+        self.kernel = convolution_for(plan)
 
     def forward(self, x, ctx):
         # out[f, y, x, n] = sum_{c,i,j} weight[f, c, i, j] * x_pad[c, y*s + i*d, x*s + j*d, n] + bias[f]
-        channels, _, _, batch = x.shape
-        filters, _, kh, kw = self.weight.shape
-        _, out_h, out_w = self.plan.output_shape
-        x_pad = pad_feature_map(x, self.window.padding, layer=self)
-        rows = self.kernel_rows + (self.bias is not None)
-        columns = self.workspace("columns", (rows, out_h * out_w * batch), x.dtype)
-        windows = columns[:self.kernel_rows].reshape(channels, kh, kw, out_h, out_w, batch)
-        windows[...] = self._windows_view(x_pad)
-        if self.bias is not None:
-            columns[-1] = 1
-        out = matmul_by_columns(self._weight_matrix(), columns,
-                                self.workspace("out", (filters, columns.shape[1]), x.dtype))
-        self.cache = (columns, x_pad.shape)
-        return out.reshape(filters, out_h, out_w, batch)
+        return self.kernel.forward(x, self.weight, self.bias)
 
     def backward(self, grad_out, need_input_grad=True):
-        # d[weight | bias]^T = columns @ grad_out^T; dcolumns = weight^T @ grad_out, each kernel
-        # offset's slice of dcolumns added back where forward read it.
-        columns, padded_shape = self.cache
-        filters, channels, kh, kw = self.weight.shape
-        _, out_h, out_w, batch = grad_out.shape
-        grad_2d = grad_out.reshape(filters, -1)
-        grad_matrix = matmul_transposed_by_columns(
-            columns, grad_2d, np.empty((columns.shape[0], filters), dtype=grad_out.dtype))
-        self.grads["weight"].reshape(filters, -1)[...] = grad_matrix[:self.kernel_rows].T
-        if self.bias is not None:
-            self.grads["bias"][...] = grad_matrix[-1]
-        if not need_input_grad:
-            return None
-        weight_t = self.weight.reshape(filters, self.kernel_rows).T
-        grad_columns = matmul_by_columns(
-            weight_t, grad_2d, self.workspace("grad_columns", (self.kernel_rows, grad_2d.shape[1]), grad_out.dtype))
-        grad_windows = grad_columns.reshape(channels, kh, kw, out_h, out_w, batch)
-        grad_pad = self.workspace("grad_input", padded_shape, grad_out.dtype)
-        grad_pad.fill(0)
-        for i, j, rows_read, cols_read in self.offsets:
-            grad_pad[:, rows_read, cols_read] += grad_windows[:, i, j]
-        return unpad_feature_map(grad_pad, self.window.padding)
+        return self.kernel.backward(grad_out, self.weight, self.grads["weight"], self.grads.get("bias"),
+                                    need_input_grad)

@@ -10,12 +10,13 @@ from .base import Layer
 from .init import initial_weight
 from .plan import LayerPlan
 from .spec import LayerSpec, PositiveInt, needs_flat
+from ..json_types import Flag
 
 
 class DenseSpec(LayerSpec):
     type: Literal["dense"]
     units: PositiveInt
-    bias: bool = True
+    bias: Flag = True
     init: Literal["he", "xavier"] = "he"
 
     title = "Dense"
@@ -31,8 +32,8 @@ class DenseSpec(LayerSpec):
 
     def explain(self, plan: LayerPlan) -> str:
         bias_term = " + 1" if self.bias else ""
-        return (f"units = {self.units}; params = ({plan.input_shape[0]}{bias_term}) * {self.units} "
-                f"= {plan.params}")
+        return (f"units = {self.units}; params = (N_in{bias_term}) * units = "
+                f"({plan.input_shape[0]}{bias_term}) * {self.units} = {plan.params:,}")
 
 
 class FlattenSpec(LayerSpec):

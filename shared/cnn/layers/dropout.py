@@ -13,6 +13,7 @@ from pydantic import Field
 
 from .base import Layer
 from .spec import LayerSpec
+from ..json_types import Number
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
@@ -39,8 +40,12 @@ def keep_mask(seed: int, layer_index: int, sample_ids: np.ndarray, per_sample: i
 
 class DropoutSpec(LayerSpec):
     type: Literal["dropout"]
-    rate: Annotated[float, Field(ge=0, lt=1)] = 0.5
+    rate: Annotated[Number, Field(ge=0, lt=1)] = 0.5
     title = "Dropout"
+
+    def value_rule(self) -> str:
+        return (f"in training each value is zeroed with probability {self.rate} and the rest "
+                f"scaled by 1/(1 - {self.rate}); unchanged in evaluation")
 
 
 class Dropout(Layer):

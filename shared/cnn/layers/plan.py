@@ -13,6 +13,25 @@ BYTES_PER_VALUE = 4  # activation memory is reported for float32
 Shape = tuple[int, ...]
 
 
+@dataclass(frozen=True)
+class ReceptiveField:
+    """How many input pixels (rows, columns) one output position sees, and how far apart in
+    input pixels neighbouring output positions are (the jump)."""
+
+    size: tuple[int, int]
+    jump: tuple[int, int]
+
+    def as_dict(self) -> dict:
+        return {"size": list(self.size), "jump": list(self.jump)}
+
+    def text(self) -> str:
+        (rh, rw), (jh, jw) = self.size, self.jump
+        return f"{rh}x{rw}, jump {jh if jh == jw else f'{jh}x{jw}'}"
+
+
+INPUT_RECEPTIVE_FIELD = ReceptiveField((1, 1), (1, 1))  # each input pixel sees itself
+
+
 @dataclass
 class LayerPlan:
     index: int
@@ -26,6 +45,10 @@ class LayerPlan:
     macs: int = 0
     explain: str = ""
     window: Window | None = None
+    receptive_in: ReceptiveField | None = None  # of the input; None once it is no longer a map
+    receptive_field: ReceptiveField | None = None
+    # a dense layer's parameters (and multiply-adds) for the same input and output shapes
+    dense_equivalent_params: int | None = None
     # the plans of the layers this one holds (a block of layers); their parameters and costs
     # are their own, so totals add children and the parent's own parts separately
     children: tuple[LayerPlan, ...] = ()
@@ -68,10 +91,13 @@ class ShapeError(Exception):
         self.loc = loc if loc is not None else ([field_name] if field_name else [])
 
 
-def plan_layer(index: int, name: str, spec: LayerSpec, in_shape: Shape) -> LayerPlan:
+def plan_layer(index: int, name: str, spec: LayerSpec, in_shape: Shape,
+               receptive_in: ReceptiveField | None = None) -> LayerPlan:
     """Run ``spec``'s shape rule on ``in_shape``; raises ShapeError."""
-    plan = LayerPlan(index, name, spec.type, spec, tuple(in_shape), tuple(in_shape))
+    plan = LayerPlan(index, name, spec.type, spec, tuple(in_shape), tuple(in_shape),
+                     receptive_in=receptive_in)
     spec.shape_rule(plan)
+    plan.receptive_field = spec.receptive_field(plan)
     plan.explain = f"{name}: {spec.explain(plan)}"
     return plan
 

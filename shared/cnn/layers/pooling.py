@@ -1,14 +1,14 @@
 """Max, mean and global mean pooling, computed as elementwise work over kernel-offset slices."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 
 from .base import Layer, pad_feature_map, unpad_feature_map, window_slice
 from .plan import LayerPlan
 from .spec import IntOrPair, LayerSpec, Padding, needs_feature_map
-from .window import slide, window_explain, window_of
+from .window import receptive_explain, slide, window_explain, window_of, window_receptive_field
 
 
 class _PoolSpec(LayerSpec):
@@ -16,14 +16,25 @@ class _PoolSpec(LayerSpec):
     stride: IntOrPair | None = None  # None: the pool size, windows side by side
     padding: Padding = 0
 
+    shrinks = True
+    statistic: ClassVar[str]  # what a window gives, e.g. "the largest value"
+
     def shape_rule(self, plan: LayerPlan) -> None:
         needs_feature_map(plan)
         plan.window = window_of(self.pool_size, self.stride, self.padding, 1, plan.input_shape)
         plan.output_shape = (plan.input_shape[0],
                              *slide(plan.window, plan.input_shape, "pool_size", "pool"))
 
+    def receptive_field(self, plan: LayerPlan):
+        return window_receptive_field(plan)
+
     def explain(self, plan: LayerPlan) -> str:
-        return f"{window_explain(plan)}; params = 0"
+        kernel = "x".join(map(str, plan.window.kernel))
+        lines = [f"{window_explain(plan)}; params = 0",
+                 f"each {kernel} window of each channel gives {self.statistic}: a fixed rule, "
+                 f"nothing to learn; depth stays {plan.input_shape[0]}",
+                 receptive_explain(plan)]
+        return "\n".join(line for line in lines if line)
 
 
 class MaxPool2DSpec(_PoolSpec):
@@ -31,6 +42,7 @@ class MaxPool2DSpec(_PoolSpec):
 
     type: Literal["maxpool2d"]
     title = "MaxPool2D"
+    statistic = "its largest value"
 
 
 class AvgPool2DSpec(_PoolSpec):
@@ -38,11 +50,13 @@ class AvgPool2DSpec(_PoolSpec):
 
     type: Literal["avgpool2d"]
     title = "AvgPool2D"
+    statistic = "the mean of its values (padding counted as zeros)"
 
 
 class GlobalAvgPool2DSpec(LayerSpec):
     type: Literal["global_avgpool2d"]
     title = "GlobalAvgPool2D"
+    shrinks = True
 
     def shape_rule(self, plan: LayerPlan) -> None:
         needs_feature_map(plan)
@@ -50,7 +64,8 @@ class GlobalAvgPool2DSpec(LayerSpec):
 
     def explain(self, plan: LayerPlan) -> str:
         c, h, w = plan.input_shape
-        return f"mean over {h}x{w} per channel -> {c}; params = 0"
+        return (f"mean over {h}x{w} per channel -> {c}; params = 0 (a fixed rule, nothing to "
+                f"learn)")
 
 
 class _Pool(Layer):

@@ -15,7 +15,7 @@ from pydantic import Field
 from .base import Layer
 from .batchnorm import BatchNormSpec
 from .conv2d import Conv2DSpec
-from .plan import LayerPlan, ShapeError, default_layer_names, plan_layer
+from .plan import LayerPlan, ReceptiveField, ShapeError, default_layer_names, plan_layer
 from .spec import LayerSpec, PositiveInt
 
 SHORTCUT = "shortcut"  # the shortcut's name in the summary and in parameter keys
@@ -57,11 +57,14 @@ class ProjectionSpec(LayerSpec):
         return [("conv", conv)] + ([("norm", BatchNormSpec(type="batchnorm"))] if self.batchnorm else [])
 
     def shape_rule(self, plan: LayerPlan) -> None:
-        shape, children = plan.input_shape, []
+        shape, receptive, children = plan.input_shape, plan.receptive_in, []
         for position, (name, spec) in enumerate(self.parts()):
-            children.append(plan_layer(held_index(plan.index, position), name, spec, shape))
-            shape = children[-1].output_shape
+            children.append(plan_layer(held_index(plan.index, position), name, spec, shape, receptive))
+            shape, receptive = children[-1].output_shape, children[-1].receptive_field
         plan.children, plan.output_shape = tuple(children), shape
+
+    def receptive_field(self, plan: LayerPlan) -> ReceptiveField | None:
+        return plan.children[-1].receptive_field
 
     def explain(self, plan: LayerPlan) -> str:
         sh, sw = self.stride
@@ -89,19 +92,28 @@ class ResidualSpec(LayerSpec):
                 raise ShapeError(None, f"layers[{position}]: the name {name!r} {taken}",
                                  loc=["layers", position, "name"])
             seen[name] = position
-        shape, path = plan.input_shape, []
+        shape, receptive, path = plan.input_shape, plan.receptive_in, []
         for position, (name, spec) in enumerate(zip(names, self.layers)):
             try:
-                path.append(plan_layer(held_index(plan.index, position), name, spec, shape))
+                path.append(plan_layer(held_index(plan.index, position), name, spec, shape, receptive))
             except ShapeError as exc:
                 field = f": {exc.field_name}" if exc.field_name and exc.loc == [exc.field_name] else ""
                 raise ShapeError(None, f"layers[{position}] {name}{field}: {exc.msg}",
                                  loc=["layers", position] + exc.loc) from None
-            shape = path[-1].output_shape
+            shape, receptive = path[-1].output_shape, path[-1].receptive_field
         shortcut = plan_layer(held_index(plan.index, len(path)), SHORTCUT,
-                              self._shortcut_spec(plan.input_shape, shape), plan.input_shape)
+                              self._shortcut_spec(plan.input_shape, shape), plan.input_shape, plan.receptive_in)
         plan.children = (*path, shortcut)
         plan.output_shape = shape
+
+    def receptive_field(self, plan: LayerPlan) -> ReceptiveField | None:
+        # An output sees what either branch sees; both end on the same grid, so their jumps agree.
+        *path, shortcut = plan.children
+        fields = [field for field in (path[-1].receptive_field, shortcut.receptive_field) if field is not None]
+        if not fields:
+            return None
+        size = tuple(max(field.size[axis] for field in fields) for axis in range(2))
+        return ReceptiveField(size, fields[0].jump)
 
     def _shortcut_spec(self, in_shape, path_shape) -> LayerSpec:
         if self.shortcut == "identity":

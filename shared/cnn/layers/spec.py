@@ -6,25 +6,28 @@ spec); the registry finds both there.
 """
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal, Union
+from typing import ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 
-from .plan import LayerPlan, ShapeError
+from ..json_types import NonNegativeInt, PositiveInt, PrintableText
+from .plan import LayerPlan, ReceptiveField, ShapeError
 
-PositiveInt = Annotated[int, Field(gt=0)]
 Pair = tuple[PositiveInt, PositiveInt]
 IntOrPair = Union[PositiveInt, Pair]
-PaddingPair = tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0)]]
-Padding = Union[Annotated[int, Field(ge=0)], PaddingPair, Literal["same", "valid"]]
+PaddingPair = tuple[NonNegativeInt, NonNegativeInt]
+Padding = Union[NonNegativeInt, PaddingPair, Literal["same", "valid"]]
 
 
 class LayerSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
-    name: str | None = None
+    name: PrintableText | None = None
 
     title: ClassVar[str]  # the type column of the summary table, e.g. "Conv2D"
     size_field: ClassVar[str | None] = None  # the field to blame when the network grows too big
+    # a layer without parameters that makes its input smaller (pooling): the summary tells what
+    # that saves the layers after it
+    shrinks: ClassVar[bool] = False
 
     @field_validator("name")
     @classmethod
@@ -39,8 +42,20 @@ class LayerSpec(BaseModel):
         ShapeError in the user's numbers. The default keeps the shape (element-wise layers)."""
 
     def explain(self, plan: LayerPlan) -> str:
-        """The arithmetic a person would write for this layer (the layer name is added)."""
-        return f"same shape {plan.input_shape}; params = 0"
+        """The arithmetic a person would write for this layer (the layer name is added); lines
+        after the first add what a learner needs beyond the arithmetic."""
+        rule = self.value_rule()
+        why = f" ({rule}: a fixed rule for each value on its own, nothing to learn)" if rule else ""
+        return f"same shape {plan.input_shape}; params = 0{why}"
+
+    def value_rule(self) -> str | None:
+        """An element-wise layer's rule in a few words, e.g. ``out = max(x, 0)``."""
+        return None
+
+    def receptive_field(self, plan: LayerPlan) -> ReceptiveField | None:
+        """The receptive field of the output; layers without a window keep their input's, and a
+        flat output has none."""
+        return plan.receptive_in if len(plan.output_shape) == 3 else None
 
     def scratch(self, plan: LayerPlan) -> tuple[int, str, str] | None:
         """(bytes per sample, what they hold, the field to blame) of a working buffer the layer

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .plan import LayerPlan, ShapeError
+from .plan import LayerPlan, ReceptiveField, ShapeError
 
 MAX_LISTED_RANGES = 8  # unread rows/columns listed before the rest is counted
 MAX_DILATED_READS = 100_000  # dilated windows are walked one read at a time, up to this many
@@ -163,6 +163,36 @@ def window_explain(plan: LayerPlan) -> str:
                                                        window.padding, window.dilation)
     h_text = axis_formula(h, kh, sh, pt, pb, dh, out_hw[0])
     w_text = axis_formula(w, kw, sw, pl, pr, dw, out_hw[1])
-    text = f"W2 = {w_text}" if (h_text == w_text) else f"H2 = {h_text}; W2 = {w_text}"
+    text = f"H2 = W2 = {w_text}" if (h_text == w_text) else f"H2 = {h_text}; W2 = {w_text}"
     text += _unread_text("row", unread(h, kh, sh, pt, dh, out_hw[0]))
     return text + _unread_text("column", unread(w, kw, sw, pl, dw, out_hw[1]))
+
+
+def _spans(window: Window) -> tuple[int, int]:
+    """Input pixels a window covers along rows and columns, dilation included."""
+    return tuple(d * (k - 1) + 1 for k, d in zip(window.kernel, window.dilation))
+
+
+def window_receptive_field(plan: LayerPlan) -> ReceptiveField | None:
+    """The standard recursion per axis: r_out = r_in + (k - 1)*j_in, j_out = j_in*s."""
+    before = plan.receptive_in
+    if before is None:
+        return None
+    spans, stride = _spans(plan.window), plan.window.stride
+    return ReceptiveField(
+        tuple(r + (k - 1) * j for r, k, j in zip(before.size, spans, before.jump)),
+        tuple(j * s for j, s in zip(before.jump, stride)))
+
+
+def receptive_explain(plan: LayerPlan) -> str:
+    """``receptive field 5x5, jump 1: r = r_in + (k - 1)*j_in = 1 + (5 - 1)*1 = 5; ...``"""
+    before, after = plan.receptive_in, plan.receptive_field
+    if before is None or after is None:
+        return ""
+    spans, stride = _spans(plan.window), plan.window.stride
+    axes = [f"r = r_in + (k - 1)*j_in = {r} + ({k} - 1)*{j} = {r_out}; j = j_in*s = {j}*{s} = {j_out}"
+            for r, k, j, s, r_out, j_out in zip(before.size, spans, before.jump, stride,
+                                                 after.size, after.jump)]
+    worked = axes[0] if axes[0] == axes[1] else f"rows: {axes[0]}; columns: {axes[1]}"
+    return (f"receptive field {after.text()} (input pixels one output sees; input pixels between "
+            f"neighbouring outputs): {worked}")

@@ -1,5 +1,6 @@
-// The layer table of a network summary: type, output shape, parameters and multiply-adds per layer,
-// a bar of each layer's share of the totals, and the layer's arithmetic on demand.
+// The layer table of a network summary: type, output shape, receptive field, parameters and
+// multiply-adds per layer, a bar of each layer's share of the totals, and the layer's arithmetic
+// on demand.
 "use strict";
 
 function layerTable(summary) {
@@ -9,7 +10,7 @@ function layerTable(summary) {
   heldRows(summary.layers || [], "", "", 0).forEach(({ layer, number, path, depth }) => {
     const explainRow = element("tr", { class: "explain hidden" },
       element("td", {}),
-      element("td", { colspan: 8 }, element("pre", {}, layer.explain || "No arithmetic for this layer.")));
+      element("td", { colspan: 9 }, element("pre", {}, layer.explain || "No arithmetic for this layer.")));
     const toggle = element("button", { type: "button", class: "small", "aria-expanded": "false",
       "aria-label": `Arithmetic of ${path}` }, "Arithmetic");
     toggle.addEventListener("click", () => showArithmetic(toggle, explainRow, explainRow.classList.contains("hidden")));
@@ -20,11 +21,12 @@ function layerTable(summary) {
         element("td", { class: "name", style: `padding-left: ${0.5 + 1.25 * depth}rem` }, layer.name),
         element("td", {}, layer.type),
         element("td", { class: "shape" }, formatShape(layer.output_shape)),
+        element("td", { class: "receptive" }, receptiveText(layer.receptive_field)),
         element("td", { class: "num" }, formatCount(layer.params)),
         element("td", {}, shareBar("params", layer.params, totalParams)),
         element("td", { class: "num" }, formatCount(layer.macs)),
         element("td", {}, shareBar("macs", layer.macs, totalMacs)),
-        element("td", {}, toggle)),
+        element("td", {}, toggle, " ", learnLink(layer))),
       explainRow);
   });
   const showAll = element("button", { type: "button", class: "small" }, "Show all arithmetic");
@@ -37,13 +39,15 @@ function layerTable(summary) {
   const table = element("table", { class: "layers" },
     element("thead", {}, element("tr", {},
       element("th", { class: "num" }, "#"), element("th", {}, "Layer"), element("th", {}, "Type"),
-      element("th", {}, "Output shape"), element("th", { class: "num" }, "Parameters"),
+      element("th", {}, "Output shape"),
+      element("th", { title: "Input pixels one output sees, and the jump between neighbouring outputs" }, "Receptive field"),
+      element("th", { class: "num" }, "Parameters"),
       element("th", {}, "Share of parameters"), element("th", { class: "num" }, "Multiply-adds"),
       element("th", {}, "Share of multiply-adds"), element("th", {}, showAll))),
     body,
     element("tfoot", {}, element("tr", {},
       element("td", {}), element("td", { colspan: 2 }, `Input ${formatShape(summary.input_shape)}`),
-      element("td", {}, "Total"),
+      element("td", {}, "Total"), element("td", {}),
       element("td", { class: "num total-params" }, formatCount(totalParams)),
       element("td", { class: "muted" }, `${formatCount(summary.trainable_params)} trainable`),
       element("td", { class: "num total-macs" }, formatCount(totalMacs)),
@@ -61,6 +65,29 @@ function heldRows(layers, numberPrefix, pathPrefix, depth) {
     return [{ layer, number, path, depth },
       ...heldRows(layer.layers || [], `${number}.`, `${path}.`, depth + 1)];
   });
+}
+
+// A conv or pooling layer's settings on the Learn page, which fits them to a small input.
+const LEARNABLE = ["conv2d", "maxpool2d", "avgpool2d"];
+
+function learnLink(layer) {
+  if (!LEARNABLE.includes(layer.type) || !layer.window) return "";
+  const [channels, height, width] = layer.input_shape;
+  const { kernel, stride, padding, dilation } = layer.window;
+  const query = new URLSearchParams({ layer: layer.name, kind: layer.type, channels, height, width,
+    kernel: kernel[0], stride: stride[0], padding: padding[0], dilation: dilation[0] });
+  if (layer.type === "conv2d") query.set("filters", layer.output_shape[0]);
+  return element("a", { class: "button small learn-link", href: `/learn?${query}`,
+    "aria-label": `See ${layer.name} compute on the Learn page` }, "Learn");
+}
+
+// "5x5, jump 1"; a dash once the output is flat (summaries stored before it was computed: blank)
+function receptiveText(field) {
+  if (field === undefined) return "";
+  if (field === null) return "–";
+  const [rows, cols] = field.size;
+  const [jumpRows, jumpCols] = field.jump;
+  return `${rows}x${cols}, jump ${jumpRows === jumpCols ? jumpRows : `${jumpRows}x${jumpCols}`}`;
 }
 
 function showArithmetic(toggle, explainRow, open) {

@@ -1,0 +1,42 @@
+"""The most memory a layer's forward and backward allocate for a batch, from its plan alone.
+
+Convolutions count their buffers exactly (their window buffers stay under
+``WINDOW_BUFFER_BYTES`` whatever the batch); the other layers are counted as multiples of their
+input and output sizes that cover their arrays and NumPy's temporaries, as measured with
+tracemalloc (tests/engine/test_layer_memory.py checks every layer type stays under its figure).
+"""
+from __future__ import annotations
+
+import math
+
+from .convolution import convolution_for
+
+# Small arrays any layer may allocate whatever the batch (weight reshapes, reductions).
+FIXED_BYTES = 64 * 2**10
+
+# values allocated per value of the (padded) input and per value of the output
+_PER_VALUE = {
+    "maxpool2d": (2, 6), "avgpool2d": (2, 1.25), "global_avgpool2d": (1, 16), "flatten": (0, 0),
+    "dense": (1, 2.5), "relu": (0, 1.5), "leaky_relu": (0, 3.5), "sigmoid": (0, 4.25), "tanh": (0, 3.25),
+    "batchnorm": (0, 4.5),
+}
+# dropout hashes each element in uint64 temporaries, whatever the dtype
+_DROPOUT_BYTES_PER_VALUE = 16
+
+
+def layer_working_bytes(plan, batch: int, itemsize: int = 4) -> int:
+    """Peak bytes a layer of this plan allocates for one forward and backward of ``batch``
+    images: its output and input gradient included, its parameters and their gradients not."""
+    if plan.type == "conv2d":
+        # its buffers exactly, plus NumPy's transient copies (measured under 5%)
+        return convolution_for(plan).working_bytes(batch, itemsize) * 17 // 16 + FIXED_BYTES
+    outputs = math.prod(plan.output_shape) * batch
+    if plan.type == "dropout":
+        return (_DROPOUT_BYTES_PER_VALUE + 2 * itemsize) * outputs + FIXED_BYTES
+    inputs = math.prod(plan.input_shape) * batch
+    if plan.window is not None:
+        top, bottom, left, right = plan.window.padding
+        channels, height, width = plan.input_shape
+        inputs = channels * (height + top + bottom) * (width + left + right) * batch
+    per_input, per_output = _PER_VALUE[plan.type]
+    return math.ceil((per_input * inputs + per_output * outputs) * itemsize) + FIXED_BYTES

@@ -1,0 +1,97 @@
+"""Convolutions cut into pieces give the same numbers as whole ones and as PyTorch, for random
+kernels, strides, paddings and dilations, in float64 and float32."""
+import numpy as np
+import pytest
+
+from shared.cnn import build_network
+from shared.cnn.errors import DefinitionError
+from shared.cnn.kernels import pieces
+from shared.cnn.layers.base import ForwardContext
+
+
+def random_convolution(seed: int) -> dict:
+    """A valid one-conv definition; half of them stride 1 (the shifted-slice kernel from 8 channels)."""
+    rng = np.random.default_rng(seed)
+    while True:
+        kernel = [int(k) for k in rng.integers(1, 5, size=2)]
+        stride = [1, 1] if seed % 2 else [int(s) for s in rng.integers(1, 4, size=2)]
+        dilation = [int(d) for d in rng.integers(1, 3, size=2)]
+        padding = "same" if seed % 4 == 1 else [int(p) for p in rng.integers(0, 3, size=2)]
+        size = [int(s) for s in rng.integers(3, 12, size=2)]
+        definition = {"input_shape": [int(rng.choice([1, 3, 8, 9])), *size], "layers": [
+            {"type": "conv2d", "filters": int(rng.integers(1, 6)), "kernel_size": kernel, "stride": stride,
+             "dilation": dilation, "padding": padding, "bias": bool(seed % 3)}]}
+        try:
+            build_network(definition)
+            return definition
+        except DefinitionError:
+            seed += 1000
+            rng = np.random.default_rng(seed)
+
+
+def run(layer, x: np.ndarray, grad: np.ndarray):
+    ctx = ForwardContext(training=True, sample_ids=np.arange(x.shape[-1]), seed=0)
+    out = layer.forward(x.copy(), ctx).copy()
+    grad_input = layer.backward(grad.copy(), True).copy()
+    return out, grad_input, {key: value.copy() for key, value in layer.grads.items()}
+
+
+def inputs(layer, batch: int, dtype: str, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((*layer.plan.input_shape, batch)).astype(dtype)
+    return x, rng.standard_normal((*layer.plan.output_shape, batch)).astype(dtype)
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("budget", [1, 3000])
+def test_pieces_of_any_size_give_the_whole_result(seed, budget, monkeypatch):
+    # budget 1: one position per piece; 3000 bytes: a few positions or rows per piece
+    layer = build_network(random_convolution(seed), dtype="float64").layers[0]
+    x, grad = inputs(layer, 3, "float64")
+    whole = run(layer, x, grad)
+    monkeypatch.setattr(pieces, "WINDOW_BUFFER_BYTES", budget)
+    fresh = build_network(random_convolution(seed), dtype="float64").layers[0]
+    cut = run(fresh, x, grad)
+    for expected, actual in zip(whole[:2], cut[:2]):
+        np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-12)
+    for key in whole[2]:
+        np.testing.assert_allclose(cut[2][key], whole[2][key], rtol=1e-12, atol=1e-12)
+
+
+def test_every_cut_covers_each_wanted_position_once():
+    for rows, width, wanted, limit in [(5, 7, (0, 5), 100), (5, 7, (0, 5), 3), (4, 9, (2, 7), 2), (3, 4, (1, 3), 1)]:
+        covered = np.zeros((rows, width), int)
+        for r0, r1, c0, c1 in pieces.cut(rows, width, wanted, limit):
+            assert (r1 - r0 - 1) * width + c1 - c0 <= max(limit, 1)
+            covered[r0:r1, c0:c1] += 1
+        assert (covered[:, wanted[0]:wanted[1]] == 1).all()
+
+
+@pytest.mark.parametrize("seed", range(16))
+@pytest.mark.parametrize("dtype, tolerance", [("float64", 1e-9), ("float32", 1e-4)])
+def test_convolutions_match_pytorch(seed, dtype, tolerance, monkeypatch):
+    torch = pytest.importorskip("torch")
+    if seed % 3 == 0:
+        monkeypatch.setattr(pieces, "WINDOW_BUFFER_BYTES", 2000)
+    layer = build_network(random_convolution(seed), dtype=dtype).layers[0]
+    x, grad = inputs(layer, 4, dtype, seed)
+    out, grad_input, grads = run(layer, x, grad)
+
+    top, bottom, left, right = layer.plan.window.padding
+    x_torch = torch.from_numpy(np.moveaxis(x, -1, 0).copy()).requires_grad_(True)
+    weight = torch.from_numpy(layer.params["weight"]).requires_grad_(True)
+    bias = torch.from_numpy(layer.params["bias"]).requires_grad_(True) if "bias" in layer.params else None
+    padded = torch.nn.functional.pad(x_torch, (left, right, top, bottom))
+    expected = torch.nn.functional.conv2d(padded, weight, bias, stride=layer.plan.window.stride,
+                                          dilation=layer.plan.window.dilation)
+    expected.backward(torch.from_numpy(np.moveaxis(grad, -1, 0).copy()))
+
+    scale = max(1.0, float(np.abs(expected.detach().numpy()).max()))
+    np.testing.assert_allclose(np.moveaxis(out, -1, 0), expected.detach().numpy(), rtol=tolerance,
+                               atol=tolerance * scale)
+    np.testing.assert_allclose(np.moveaxis(grad_input, -1, 0), x_torch.grad.numpy(), rtol=tolerance,
+                               atol=tolerance * max(1.0, float(np.abs(x_torch.grad.numpy()).max())))
+    np.testing.assert_allclose(grads["weight"], weight.grad.numpy(), rtol=tolerance,
+                               atol=tolerance * max(1.0, float(np.abs(weight.grad.numpy()).max())))
+    if bias is not None:
+        np.testing.assert_allclose(grads["bias"], bias.grad.numpy(), rtol=tolerance, atol=tolerance * scale)
