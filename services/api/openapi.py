@@ -90,7 +90,8 @@ def _responses(route: RouteDoc, keys: dict) -> dict:
             content[media_type] = {"schema": {"type": "string"}}
         else:
             content[media_type] = {"schema": {"type": "string", "contentMediaType": media_type}}
-    success["content"] = content
+    if content:
+        success["content"] = content
     if route.headers or route.etag:
         success["headers"] = {name: {"schema": {"type": "string"}} for name in (*route.headers,
                               *(("ETag",) if route.etag else ()))}
@@ -123,7 +124,9 @@ def _query_parameters(model: type[BaseModel] | None) -> list[dict]:
     for name, prop in schema.get("properties", {}).items():
         description = prop.pop("description", None)
         prop.pop("title", None)
-        parameter = {"name": name, "in": "query", "required": name in required, "schema": prop}
+        # An empty value (`?status=`, as HTML forms send it) means the parameter was not given.
+        schema = {"anyOf": [prop, {"type": "string", "maxLength": 0}]}
+        parameter = {"name": name, "in": "query", "required": name in required, "schema": schema}
         if description:
             parameter["description"] = description
         parameters.append(parameter)

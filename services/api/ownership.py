@@ -7,6 +7,7 @@ from sqlalchemy import Select
 from services.api.auth import current_user
 from services.api.extensions import db
 from services.api.problems import not_found, validation_problem
+from shared.db.models import MAX_ID
 
 
 def visible(statement: Select, entity) -> Select:
@@ -22,7 +23,7 @@ def may_see(row) -> bool:
 
 def load_visible(entity, ident: int, what: str):
     """The row, or a 404 when it does not exist or belongs to someone else."""
-    row = db().get(entity, ident)
+    row = db().get(entity, ident) if 1 <= ident <= MAX_ID else None  # a larger id is no row, not an overflow
     if not may_see(row):
         raise not_found(what, ident)
     return row
@@ -36,7 +37,7 @@ def owner_id() -> int:
 def referenced(entity, ident: int, field: str, what: str):
     """The row a request body names in `field`, or a 422 naming the field when it does not exist or
     belongs to someone else (the same answer either way)."""
-    row = db().get(entity, ident)
+    row = db().get(entity, ident) if 1 <= ident <= MAX_ID else None
     if not may_see(row):
         raise validation_problem([{"loc": [field], "msg": f"{field}: {what} {ident} does not exist"}])
     return row

@@ -25,7 +25,8 @@ class Problem(Exception):
     """Raise to answer with a problem document."""
 
     def __init__(self, status: int, title: str, detail: str, *, kind: str | None = None,
-                 errors: list[dict] | None = None, headers: dict[str, str] | None = None):
+                 errors: list[dict] | None = None, headers: dict[str, str] | None = None,
+                 members: dict | None = None):
         super().__init__(detail)
         self.status = status
         self.title = title
@@ -33,6 +34,7 @@ class Problem(Exception):
         self.kind = kind or title.lower().replace(" ", "-")
         self.errors = errors
         self.headers = headers or {}
+        self.members = members or {}  # extension members of the document, e.g. {"jobs": [3, 4]}
 
 
 def not_found(what: str, ident: object) -> Problem:
@@ -55,6 +57,7 @@ def problem_response(problem: Problem) -> Response:
     }
     if problem.errors is not None:
         body["errors"] = problem.errors
+    body.update(problem.members)
     response = Response(json.dumps(body), status=problem.status, mimetype=PROBLEM_JSON)
     for name, value in problem.headers.items():
         response.headers[name] = value

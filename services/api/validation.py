@@ -38,7 +38,7 @@ def parse_body(model: type[M], data: object | None = None, prefix: tuple = ()) -
 def parse_query(model: type[M]) -> M:
     """Validate the query string against `model`; 400 with loc ["query", name] on a bad value.
     An empty value (`?status=`) means the parameter was not given, as HTML forms send it."""
-    given = {name: value for name, value in request.args.items() if value != ""}
+    given = {name: value for name, value in request.args.items() if value != "" or name not in model.model_fields}
     try:
         return model.model_validate(given)
     except ValidationError as exc:

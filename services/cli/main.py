@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from services.cli import accounts, datasets, jobs, predict, stack, summary
+from services.cli import accounts, datasets, delete, jobs, predict, stack, summary
 
 # subcommand -> (module that adds its arguments and runs it, help)
 COMMANDS = {
@@ -22,6 +22,7 @@ COMMANDS = {
     "predict": (predict, "print a trained model's top classes for images or arrays"),
     "export": (predict, "download a trained model as ONNX"),
     "import": (predict, "bring in an ONNX model made of convforge's operators"),
+    "delete": (delete, "delete a network, dataset, model or finished job"),
 }
 
 

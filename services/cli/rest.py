@@ -38,6 +38,9 @@ class ApiClient:
     def post(self, path: str, body: dict) -> dict:
         return self._json(self._send("POST", path, json=body))
 
+    def delete(self, path: str) -> None:
+        self._send("DELETE", path)
+
     def upload(self, path: str, file_path: Path, **fields: str) -> dict:
         return self.upload_parts(path, {"file": file_path}, **fields)
 

@@ -16,6 +16,8 @@ from .layers.plan import default_layer_names
 from .json_types import PositiveInt, PrintableText
 
 AnyLayer = layers_registry.AnyLayer
+# Layers in one definition, at most: with each layer's summary bounded, this bounds what is stored and sent.
+MAX_LAYERS = 1000
 _TAGS = set(layers_registry.LAYER_TYPES)
 
 
@@ -23,7 +25,7 @@ class NetworkDefinition(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: Annotated[PrintableText, Field(min_length=1, max_length=128)] = "network"
     input_shape: tuple[PositiveInt, PositiveInt, PositiveInt] | tuple[PositiveInt]
-    layers: Annotated[list[AnyLayer], Field(min_length=1, max_length=1000)]
+    layers: Annotated[list[AnyLayer], Field(min_length=1, max_length=MAX_LAYERS)]
 
     def layer_names(self) -> list[str]:
         """Each layer's name: its own, or ``<type>_<n>`` counting layers of that type from 1."""

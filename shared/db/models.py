@@ -192,3 +192,16 @@ class Metric(Base):
     learning_rate: Mapped[float | None] = mapped_column(Float, nullable=True)
     images_per_second: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ArtifactRemoval(Base):
+    """Objects of the artifact store whose row was deleted: written in the same transaction that deletes
+    the row, removed once the objects are gone. A row never points to a missing object, and what a crash
+    leaves between the two steps is found here by the next sweep (shared.removals)."""
+
+    __tablename__ = "artifact_removals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # A key prefix: a dataset's folder ("datasets/<hex>/") or a model's file ("models/<name>.npz").
+    prefix: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -123,6 +123,10 @@ BODIES = {
     ("POST", "/api/v1/models/{model_id}/predict"): lambda ids: {"json": {"inputs": TINY_SAMPLE}},
     ("POST", "/api/v1/models/{model_id}/feature-maps"): lambda ids: {"json": {"inputs": TINY_SAMPLE}},
     ("POST", "/api/v1/models/import"): _onnx_import,
+    ("DELETE", "/api/v1/networks/{network_id}"): lambda ids: {},
+    ("DELETE", "/api/v1/datasets/{dataset_id}"): lambda ids: {},
+    ("DELETE", "/api/v1/models/{model_id}"): lambda ids: {},
+    ("DELETE", "/api/v1/jobs/{job_id}"): lambda ids: {},
 }
 REFERENCES_IN_BODY = {("POST", "/api/v1/jobs"), ("POST", "/api/v1/models/import")}
 NOWHERE = 2**31 - 1
@@ -176,7 +180,9 @@ def test_isolation(world, sessions, path, method, case):
         return
 
     if case == "admin":
-        assert 200 <= response.status_code < 300, answer
+        # The admin reaches every object; a deletion may still be refused because the world's job uses it.
+        in_use = method == "DELETE" and response.status_code == 409
+        assert 200 <= response.status_code < 300 or in_use, answer
         return
 
     # User B with user A's ids.

@@ -46,7 +46,8 @@ def test_train_job_is_queued_then_sent(client, queue, network_id, dataset_id):
     assert params["schedule"] == {"type": "cosine", "min_lr": 0.0, "warmup_steps": 2}
     assert params["augment"] == {"crop_padding": 2, "flip": True, "erase": 0.0}
     assert (params["workers"], params["seed"], params["checkpoint_every_steps"]) == (2, 7, 50)
-    assert job["network"]["summary"]["total_params"] > 0
+    summary = client.get(job["network"]["summary_url"])
+    assert summary.status_code == 200 and summary.json["total_params"] > 0
     assert job["dataset"]["name"] == "tiny"
 
 
@@ -308,3 +309,39 @@ def test_list_items_carry_params_and_a_small_result_summary(client, sessions, ne
     assert detail["result_summary"] == finished["result_summary"]
     assert detail["result"]["confusion_matrix"] == [[3, 1], [0, 4]]
     assert client.get("/api/v1/jobs", headers={"If-None-Match": changed.headers["ETag"]}).status_code == 304
+
+
+WIDE_WINDOW = {"name": "wide", "input_shape": [1, 8, 8], "layers": [
+    {"type": "conv2d", "filters": 2, "kernel_size": 7, "padding": "same"}, {"type": "relu"},
+    {"type": "flatten"}, {"type": "dense", "units": 3}]}
+
+
+def test_a_job_a_worker_cannot_hold_is_refused_with_the_estimate_and_the_limit(client, env, dataset_id):
+    env.setenv("WORKER_MEMORY_BYTES", str(130 * 2**20))
+    from services.api.app import create_app
+    from shared.config import load_settings
+    from tests.api.conftest import RecordingQueue
+    from tests.support.accounts import signed_in_client
+    app = create_app(load_settings())
+    app.extensions["convforge"].job_queue = RecordingQueue()
+    limited = signed_in_client(app)
+    network_id = limited.post("/api/v1/networks", json=WIDE_WINDOW).json["id"]
+
+    many_processes = limited.post("/api/v1/jobs", json={"kind": "train", "network_id": network_id,
+                                                        "dataset_id": dataset_id, "params": {"workers": 8}})
+    assert many_processes.status_code == 422
+    assert "in 8 processes" in many_processes.json["detail"] and "130 MiB" in many_processes.json["detail"]
+    assert many_processes.json["errors"][0]["loc"] == ["params", "batch_size"]
+    fits = limited.post("/api/v1/jobs", json={"kind": "train", "network_id": network_id,
+                                              "dataset_id": dataset_id, "params": {"workers": 1}})
+    assert fits.status_code == 202, fits.json
+
+    model_id = add_model(app.extensions["convforge"].sessions, load_settings(), network_id, dataset_id)
+    huge_batch = limited.post("/api/v1/jobs", json={"kind": "evaluate", "model_id": model_id,
+                                                    "dataset_id": dataset_id, "params": {"batch_size": 65_536}})
+    assert huge_batch.status_code == 422 and "130 MiB" in huge_batch.json["detail"]
+    small_batch = limited.post("/api/v1/jobs", json={"kind": "evaluate", "model_id": model_id,
+                                                     "dataset_id": dataset_id, "params": {"batch_size": 16}})
+    assert small_batch.status_code == 202, small_batch.json
+    assert [job["kind"] for job in limited.get("/api/v1/jobs").json["items"]] == ["evaluate", "train"]
+    app.extensions["convforge"].engine.dispose()

@@ -8,7 +8,7 @@ from shared.cnn.gradients import InProcessGradients
 from shared.cnn.layers.residual import projection_stride
 from tests.engine.residual_networks import random_residual_network
 from worker.training.checkpoint import load_checkpoint, save_checkpoint
-from worker.training.memory import training_bytes
+from shared.jobs.memory import job_memory
 
 BLOCK = {"name": "one_block", "input_shape": [32, 28, 28], "layers": [
     {"type": "residual", "shortcut": "projection", "layers": [
@@ -106,9 +106,16 @@ def test_summary_nests_the_path_and_the_shortcut_and_counts_once():
 
 def test_held_batchnorm_keeps_the_whole_batch_in_one_pass(monkeypatch):
     from shared.cnn import gradients
-    summary = summarize(BLOCK).as_dict()
-    plain = summarize({**BLOCK, "layers": [{"type": "residual", "layers": [{"type": "relu"}]}]}).as_dict()
-    assert training_bytes(summary, 512) > training_bytes({**summary, "layers": plain["layers"]}, 512)
+    def growth(definition) -> int:  # what doubling the batch past a micro-batch adds to the estimate
+        return (job_memory(definition, "train", 512, scoring_batch_size=1).total_bytes
+                - job_memory(definition, "train", 256, scoring_batch_size=1).total_bytes)
+
+    conv = {"type": "conv2d", "filters": 32, "kernel_size": 3, "padding": 1}
+    plain = {"name": "plain", "input_shape": [32, 28, 28],
+             "layers": [{"type": "residual", "layers": [conv, {"type": "relu"}, conv]}, {"type": "relu"}]}
+    normalised = {**plain, "layers": [{"type": "residual", "layers": [
+        conv, {"type": "batchnorm"}, {"type": "relu"}, conv, {"type": "batchnorm"}]}, {"type": "relu"}]}
+    assert growth(normalised) > 3 * growth(plain)
     definition = random_residual_network(0, batchnorm=True)
     net = build_network(definition, seed=0, dtype="float64")
     x = np.random.default_rng(0).standard_normal((6, 2, 7, 7))

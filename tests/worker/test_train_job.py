@@ -213,7 +213,7 @@ def test_job_too_big_for_the_worker_is_refused_with_the_estimate(settings, make_
     limited = dataclasses.replace(settings, worker_memory_bytes=10_000)
     assert run_train_job(job_id, "w1", limited, no_stop) == "failed"
     job = job_row(settings, job_id)
-    assert re.fullmatch(r"the job needs about [\d.]+ MiB of memory \(network tiny, batch_size 64\) but a worker "
-                        r"may use 0\.010 MiB \(WORKER_MEMORY_BYTES\); use a smaller batch_size or a smaller network",
-                        job.error), job.error
+    assert re.fullmatch(r"the job needs about \d+ MiB in 1 process \(up to \d+ MiB each\) but a worker may use "
+                        r"9\.8 KiB \(WORKER_MEMORY_BYTES\); use a smaller batch_size, fewer workers or a smaller "
+                        r"network", job.error), job.error
     assert job.step == 0 and job.model_id is None

@@ -7,7 +7,7 @@ from contextlib import ExitStack
 
 from shared.cnn import load_model
 from shared.config import Settings
-from shared.db.models import Dataset, Job, Model
+from shared.db.models import Dataset, Job, Model, Network
 from shared.db.session import session_scope
 from shared.logs import job_context
 from shared.storage import open_store
@@ -18,6 +18,7 @@ from worker.lifecycle.errors import JobFailed
 from worker.lifecycle.lease import JobLease, heartbeat_seconds
 from worker.lifecycle.outcome import job_outcome
 from worker.training.dataset_cache import DatasetCache
+from worker.training.memory import check_fits
 from worker.training.params import parse_evaluate_params
 from worker.training.scoring import split_report
 
@@ -36,11 +37,13 @@ def run_evaluate_job(job_id: int, worker_name: str, settings: Settings) -> str:
             job = session.get(Job, job_id)
             model = session.get(Model, job.model_id) if job.model_id is not None else None
             dataset = session.get(Dataset, job.dataset_id)
+            network = session.get(Network, model.network_id) if model is not None else None
             session.expunge_all()
         metrics.job_started("evaluate", job.created_at, claim.attempt)
         if model is None:
             raise JobFailed(f"evaluate job {job_id} names no model (model_id={job.model_id})")
         params = parse_evaluate_params(job.params)
+        check_fits(network.definition, "evaluate", params.batch_size, settings.worker_memory_bytes)
         with fetched(store, model.path, scratch_dir(settings)) as model_file:
             net, metadata = load_model(model_file)
         arrays = held.enter_context(DatasetCache.from_settings(settings, store).open(dataset.path, dataset.sha256))

@@ -9,9 +9,10 @@ import numpy as np
 from shared.cnn import evaluate
 from shared.cnn.metrics import classification_report
 from shared.data.pipeline import prepare_batch
+from shared.jobs.memory import SCORING_CHUNK_SAMPLES
 from shared.misclassified import misclassified_examples
 
-CHUNK_SAMPLES = 2048
+CHUNK_SAMPLES = SCORING_CHUNK_SAMPLES
 
 
 def score(net, x: np.ndarray, y: np.ndarray, mean, std, indices: np.ndarray | None = None,

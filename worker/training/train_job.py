@@ -51,7 +51,8 @@ def run_train_job(job_id: int, worker_name: str, settings: Settings, stop_reques
         metrics.job_started("train", job.created_at, claim.attempt)
         checkpoints.latest = job.checkpoint_path
         params = parse_train_params(job.params)
-        check_fits(network.summary, params.batch_size, settings.worker_memory_bytes)
+        check_fits(network.definition, "train", params.batch_size, settings.worker_memory_bytes, params.workers,
+                   params.scoring_batch_size)
         arrays = held.enter_context(DatasetCache.from_settings(settings, store).open(dataset.path, dataset.sha256))
         data = TrainingData(arrays["x_train"], arrays["y_train"], dataset.channel_mean, dataset.channel_std)
         try:

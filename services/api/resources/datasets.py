@@ -11,6 +11,8 @@ from flask import Blueprint, jsonify, request, url_for
 from sqlalchemy import select
 
 from services.api.artifacts import send_artifact
+from services.api.deletion import DESCRIPTION as DELETE_DESCRIPTION
+from services.api.deletion import delete_row, jobs_where, models_where, refuse_while_referenced
 from services.api.extensions import db, settings, store
 from services.api.ingest_slots import ingest_slot
 from services.api.ownership import load_visible, owner_id, visible
@@ -22,7 +24,7 @@ from services.api.schemas.datasets import ClassSamples, DatasetListItem, Dataset
 from services.api.validation import parse_query
 from shared.data import DatasetRejected, IngestLimits, Upload, ingest
 from shared.cnn.json_types import printable
-from shared.db.models import Dataset
+from shared.db.models import Dataset, Job, Model
 from shared.limits import MAX_DATASET_NAME_CHARS
 
 bp = Blueprint("datasets", __name__, url_prefix="/api/v1/datasets")
@@ -30,6 +32,7 @@ bp = Blueprint("datasets", __name__, url_prefix="/api/v1/datasets")
 DATASETS_DIR = "datasets"
 SAMPLES_DIR = "samples"
 SAMPLE_FILE = re.compile(r"^(\d+)_(\d+)\.png$")  # samples/<class index>_<k>.png, written by ingest
+FILE_FIELDS = ("file", "test_file", "images", "labels", "test_images", "test_labels")
 _REJECTION_TITLES = {400: "Bad upload", 413: "Upload too large", 422: "Unusable dataset"}
 
 
@@ -58,6 +61,11 @@ def dataset_view(dataset: Dataset) -> dict:
                        channel_std=dataset.channel_std, classes=classes).model_dump(mode="json")
 
 
+def dataset_folder(dataset: Dataset) -> Path:
+    """The dataset's folder when the artifact store is a local folder (the sample images read it)."""
+    return settings().artifact_dir / dataset.path
+
+
 def sample_files(dataset: Dataset) -> dict[int, list[str]]:
     """Sample PNG file names per class index, in order."""
     prefix = f"{dataset.path}/{SAMPLES_DIR}/"
@@ -82,6 +90,11 @@ def saved_uploads() -> list[Upload]:
     for field, storage in request.files.items(multi=True):  # reading the form may raise 413
         storage.stream.flush()
         uploads.append(Upload(field=field, filename=storage.filename or "", path=Path(storage.stream.name)))
+    as_text = [field for field in FILE_FIELDS if field in request.form]
+    if not uploads and as_text:
+        # The form has the field, as text: the document cannot tell a file part from a text part.
+        raise validation_problem([{"loc": [as_text[0]], "msg": (
+            f"{as_text[0]}: sent as a text field; send it as a file part (curl -F {as_text[0]}=@PATH)")}])
     if not uploads:
         raise validation_problem(
             [{"loc": ["file"], "msg": "file: no file was uploaded; send the dataset in the 'file' field "
@@ -102,7 +115,7 @@ def dataset_name(options: dict[str, str], uploads: list[Upload]) -> str:
 
 @api_route(bp, "", "POST", summary="Upload a dataset (multipart); it is checked and stored as .npy arrays",
            body=DatasetUpload, body_media_type="multipart/form-data", response=DatasetView, status=201,
-           problems=(400, 413, 415, 422),
+           problems=(400, 413, 415, 422, 429),
            headers=("Location",))
 def create_dataset():
     uploads = saved_uploads()
@@ -170,3 +183,12 @@ def get_sample(dataset_id: int, filename: str):
         raise not_found("Sample image", filename)
     return send_artifact(f"{dataset.path}/{SAMPLES_DIR}/{filename}", "image/png",
                          not_found("Sample image", filename), max_age=3600)
+
+
+@api_route(bp, "/<id:dataset_id>", "DELETE", summary="Delete a dataset no job or model refers to, and its files",
+           status=204, media_types=(), problems=(404, 409), description=DELETE_DESCRIPTION)
+def delete_dataset(dataset_id: int):
+    dataset = load_dataset(dataset_id)
+    refuse_while_referenced("Dataset", dataset_id, jobs_where(Job.dataset_id == dataset_id),
+                            models_where(Model.dataset_id == dataset_id))
+    return delete_row(dataset, "Dataset", [f"{dataset.path}/"])

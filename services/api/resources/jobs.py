@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, url_for
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from services.api.auth import current_user
 from services.api.caching import conditional_json
 from services.api.compatibility import mismatches
-from services.api.extensions import db, job_queue
+from services.api.deletion import delete_row
+from services.api.extensions import db, job_queue, settings
 from services.api.fairness import fair_priority
 from services.api.job_queue import BrokerUnavailable
 from services.api.ownership import load_visible, owner_id, referenced, visible
@@ -31,8 +32,9 @@ from services.api.schemas.jobs import (
 )
 from services.api.validation import json_body, parse_body, parse_query
 from shared.data.pipeline import held_out_count
-from shared.db.models import JOB_KINDS, Dataset, Job, Metric, Model, Network, User, utcnow
+from shared.db.models import FINAL_STATES, JOB_KINDS, Dataset, Job, Metric, Model, Network, User, utcnow
 from shared.jobs import as_utc, resolved_params
+from shared.jobs.memory import MemoryEstimate, job_memory, memory_limit, refusal
 
 bp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs")
 
@@ -90,7 +92,8 @@ def job_view(job: Job) -> dict:
     dataset = session.get(Dataset, job.dataset_id)
     item = list_item(job, network, dataset).model_dump()
     if network is not None:
-        item["network"] = NetworkRef(**item["network"], summary=network.summary)
+        item["network"] = NetworkRef(**item["network"],
+                                     summary_url=url_for("networks.get_summary", network_id=network.id))
     view = JobView(
         **item, result=job.result or {}, worker_name=job.worker_name,
         heartbeat_at=job.heartbeat_at, submitted_by=user_name(job.owner_id),
@@ -108,6 +111,15 @@ def load_job(job_id: int) -> Job:
     return load_visible(Job, job_id, "Job")
 
 
+def refuse_unless_it_fits(estimate: MemoryEstimate) -> None:
+    """422 when a worker could not hold the job (the workers check again with the number of processes
+    they choose when `workers` is not given)."""
+    reason = refusal(estimate, memory_limit(settings().worker_memory_bytes))
+    if reason:
+        raise validation_problem([{"loc": ["params", "batch_size"], "msg": f"params.batch_size: {reason}"}],
+                                 f"The job cannot run: {reason}.")
+
+
 def new_train_job(request: TrainJobRequest) -> Job:
     network = referenced(Network, request.network_id, "network_id", "network")
     dataset = referenced(Dataset, request.dataset_id, "dataset_id", "dataset")
@@ -121,6 +133,8 @@ def new_train_job(request: TrainJobRequest) -> Job:
     if errors:
         raise validation_problem(errors, "The job cannot run on this dataset: "
                                  + "; ".join(error["msg"] for error in errors))
+    refuse_unless_it_fits(job_memory(network.definition, "train", params.batch_size, params.workers or 1,
+                                     params.scoring_batch_size))
     return Job(owner_id=owner_id(), kind="train", status="queued", network_id=network.id, dataset_id=dataset.id,
                params=resolved_params(params), epochs=params.epochs)
 
@@ -133,13 +147,14 @@ def new_evaluate_job(request: EvaluateJobRequest) -> Job:
     if errors:
         raise validation_problem(errors, "The model does not fit the dataset: "
                                  + "; ".join(error["msg"] for error in errors))
+    refuse_unless_it_fits(job_memory(network.definition, "evaluate", request.params.batch_size))
     return Job(owner_id=owner_id(), kind="evaluate", status="queued", network_id=network.id, dataset_id=dataset.id,
                model_id=model.id, params=resolved_params(request.params))
 
 
 @api_route(bp, "", "POST", summary="Queue a training or an evaluation job",
            body=(TrainJobRequest, EvaluateJobRequest), response=JobView, status=202,
-           problems=(400, 415, 422, 503), headers=("Location",),
+           problems=(400, 415, 422, 429, 503), headers=("Location",),
            description="The job is stored as `queued` and a message carrying its id is sent to the workers. "
                        "If the broker cannot be reached the job is marked failed and the answer is 503.")
 def create_job():
@@ -234,6 +249,23 @@ def cancel_job(job_id: int):
     response = jsonify(job_view(job))
     response.status_code = 200 if cancelled else 202
     return response
+
+
+@api_route(bp, "/<id:job_id>", "DELETE", summary="Delete a finished job and its metrics",
+           status=204, media_types=(), problems=(404, 409),
+           description="Only a succeeded, failed or cancelled job can be deleted (409 otherwise: cancel it first). "
+                       "Its metric rows go with it; a model it trained stays, with `job_id` null; the workers "
+                       "remove any checkpoint it left.")
+def delete_job(job_id: int):
+    session = db()
+    job = load_job(job_id)
+    if job.status not in FINAL_STATES:
+        raise Problem(409, "In use", f"Job {job_id} is {job.status}; cancel it and wait until it stops before "
+                      "deleting it.", kind="in-use", members={"jobs": [job_id], "models": []})
+    session.execute(update(Model).where(Model.job_id == job_id).values(job_id=None)
+                    .execution_options(synchronize_session=False))
+    session.execute(delete(Metric).where(Metric.job_id == job_id).execution_options(synchronize_session=False))
+    return delete_row(job, "Job", [])
 
 
 def _by_id(session, entity, ids: set[int]) -> dict:

@@ -4,6 +4,8 @@ evaluated and run. The file is stored first and the rows recorded after, so a re
 complete; both belong to the user importing it, who may only name their own dataset."""
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, jsonify, request
 
 from services.api.extensions import db, settings, store
@@ -39,7 +41,7 @@ def import_model():
     if part is None:
         raise _refused("no `file` part: send the .onnx file as `file`", ["file"])
     raw_id = request.form.get("dataset_id", "")
-    if not raw_id.isdigit():
+    if not re.fullmatch(r"[0-9]{1,10}", raw_id):
         raise _refused(f"dataset_id must be the id of the dataset the model is for, not {raw_id!r}", ["dataset_id"])
     dataset = referenced(Dataset, int(raw_id), "dataset_id", "dataset")
     try:

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, url_for
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from services.api.artifacts import send_artifact
+from services.api.deletion import DESCRIPTION as DELETE_DESCRIPTION
+from services.api.deletion import delete_row, jobs_where, refuse_while_referenced
 from services.api.extensions import db
 from services.api.ownership import load_visible, visible
 from services.api.pagination import fetch_page
@@ -13,7 +15,7 @@ from services.api.route_table import api_route
 from services.api.schemas.common import Page, PageQuery, Ref
 from services.api.schemas.models import ModelView
 from services.api.validation import parse_query
-from shared.db.models import Dataset, Model, Network
+from shared.db.models import Dataset, Job, Model, Network
 
 bp = Blueprint("models", __name__, url_prefix="/api/v1/models")
 
@@ -62,3 +64,14 @@ def printable_part(name: str) -> str:
     """The name without control characters, which a header cannot carry (names stored before they
     were refused may hold them)."""
     return "".join(char for char in name if char.isprintable())
+
+
+@api_route(bp, "/<id:model_id>", "DELETE", summary="Delete a model no evaluation job refers to, and its file",
+           status=204, media_types=(), problems=(404, 409),
+           description=DELETE_DESCRIPTION + " The training job that produced it stays, with `model_id` null.")
+def delete_model(model_id: int):
+    model = load_model_row(model_id)
+    refuse_while_referenced("Model", model_id, jobs_where(Job.model_id == model_id, Job.kind == "evaluate"), [])
+    db().execute(update(Job).where(Job.model_id == model_id).values(model_id=None)
+                 .execution_options(synchronize_session=False))
+    return delete_row(model, "Model", [model.path])

@@ -1,9 +1,13 @@
 """Networks: definitions checked by the engine's own shape rules, stored with their summary."""
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, Response, jsonify, url_for
 from sqlalchemy import select
 
+from services.api.deletion import DESCRIPTION as DELETE_DESCRIPTION
+from services.api.deletion import delete_row, jobs_where, models_where, refuse_while_referenced
 from services.api.extensions import db
 from services.api.ownership import load_visible, owner_id, visible
 from services.api.pagination import fetch_page
@@ -19,10 +23,13 @@ from services.api.schemas.networks import (
 )
 from services.api.validation import json_body, parse_query
 from shared.cnn import DefinitionError, parse_definition, summarize
-from shared.cnn.definition import NetworkDefinition
-from shared.db.models import Network
+from shared.cnn.definition import MAX_LAYERS, NetworkDefinition
+from shared.db.models import Job, Model, Network
 
 bp = Blueprint("networks", __name__, url_prefix="/api/v1/networks")
+# What a stored summary may take: the layer count (MAX_LAYERS) and each layer's bounded explanation keep real
+# summaries far below it; this is the guarantee for what is stored and sent with GET /networks/{id}.
+MAX_SUMMARY_BYTES = 4 * 1024 * 1024
 DEFINITION_DOC = "A network definition: {\"name\", \"input_shape\": [C, H, W], \"layers\": [...]}."
 
 
@@ -34,7 +41,13 @@ def checked_definition(document: object) -> tuple[dict, dict]:
     except DefinitionError as exc:
         raise validation_problem(exc.errors, "The network definition is not valid: "
                                  + "; ".join(error["msg"] for error in exc.errors[:3])) from None
-    return definition.to_dict(), summary.as_dict()
+    summary_dict = summary.as_dict()
+    size = len(json.dumps(summary_dict))
+    if size > MAX_SUMMARY_BYTES:
+        raise validation_problem([{"loc": ["layers"], "msg": (
+            f"layers: the summary of this definition would take {size:,} bytes; the limit is "
+            f"{MAX_SUMMARY_BYTES:,} bytes (at most {MAX_LAYERS} layers)")}])
+    return definition.to_dict(), summary_dict
 
 
 def network_url(network_id: int) -> str:
@@ -102,3 +115,12 @@ def get_summary(network_id: int):
     rendered = summarize(network.definition)
     text = rendered.as_text() if query.format == "text" else rendered.explain()
     return Response(text + "\n", mimetype="text/plain")
+
+
+@api_route(bp, "/<id:network_id>", "DELETE", summary="Delete a network no job or model refers to",
+           status=204, media_types=(), problems=(404, 409), description=DELETE_DESCRIPTION)
+def delete_network(network_id: int):
+    network = load_network(network_id)
+    refuse_while_referenced("Network", network_id, jobs_where(Job.network_id == network_id),
+                            models_where(Model.network_id == network_id))
+    return delete_row(network, "Network", [])

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.api.schemas.common import UtcDatetime
 from shared.limits import MAX_DATASET_NAME_CHARS
@@ -40,6 +40,9 @@ class DatasetView(DatasetListItem):
 
 class DatasetUpload(BaseModel):
     """The multipart form of POST /datasets: one dataset in `file`, or IDX files in `images` + `labels`."""
+
+    model_config = ConfigDict(json_schema_extra={"anyOf": [{"required": ["file"]},
+                                                           {"required": ["images", "labels"]}]})
 
     file: bytes | None = Field(None, description=(
         "A whole dataset: .npz (x/y, or x_train/y_train/x_test/y_test), .csv, or a .zip of class folders."))

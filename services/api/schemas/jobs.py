@@ -29,9 +29,13 @@ class EvaluateJobRequest(BaseModel):
     params: EvaluateParams = Field(default_factory=EvaluateParams)
 
 
+STATES_PATTERN = "^({0})(,({0}))*$".format("|".join(JOB_STATES))
+
+
 class JobListQuery(PageQuery):
     status: str | None = Field(None, description="One state or several, comma-separated: "
-                                                 + ", ".join(JOB_STATES) + ".")
+                                                 + ", ".join(JOB_STATES) + ".",
+                               json_schema_extra={"pattern": STATES_PATTERN})
 
     @field_validator("status")
     @classmethod
@@ -96,7 +100,7 @@ class JobListItem(BaseModel):
 
 
 class NetworkRef(Ref):
-    summary: dict[str, Any]
+    summary_url: str = Field(description="The network's per-layer summary; not embedded, it can be large.")
 
 
 class JobView(JobListItem):
@@ -124,7 +128,7 @@ class MetricView(BaseModel):
 
 
 class MetricsQuery(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
     since: int = Field(0, ge=0, le=MAX_ID,
                        description="Only rows with seq greater than this (the last_seq you have).")
     limit: int = Field(1000, ge=1, le=10_000)

@@ -76,6 +76,6 @@ class ValidationView(BaseModel):
 
 
 class SummaryQuery(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
     format: Literal["json", "text", "explain"] = Field(
         "json", description="json: the summary object; text: a Keras-style table; explain: the arithmetic.")

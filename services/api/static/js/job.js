@@ -145,10 +145,17 @@ function showEvaluation(job) {
   }
 }
 
-function showNetwork(job) {
-  const summary = job.network && job.network.summary;
-  if (networkShown || !summary) return;
+async function showNetwork(job) {
+  if (networkShown || !job.network) return;
   networkShown = true;
+  // Read once: job views link the summary rather than carry it.
+  let summary;
+  try {
+    summary = await apiGet(`/networks/${job.network.id}/summary`);
+  } catch (error) {
+    networkShown = false;  // tried again at the next poll
+    return;
+  }
   document.getElementById("network-headline").textContent = `· ${summaryHeadline(summary)}`;
   document.getElementById("layer-table").replaceChildren(layerTable(summary));
 }
