@@ -61,11 +61,6 @@ def dataset_view(dataset: Dataset) -> dict:
                        channel_std=dataset.channel_std, classes=classes).model_dump(mode="json")
 
 
-def dataset_folder(dataset: Dataset) -> Path:
-    """The dataset's folder when the artifact store is a local folder (the sample images read it)."""
-    return settings().artifact_dir / dataset.path
-
-
 def sample_files(dataset: Dataset) -> dict[int, list[str]]:
     """Sample PNG file names per class index, in order."""
     prefix = f"{dataset.path}/{SAMPLES_DIR}/"
