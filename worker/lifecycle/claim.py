@@ -19,6 +19,7 @@ from sqlalchemy import func, select, update
 from shared.db.models import FINAL_STATES, Job, utcnow
 from shared.db.session import session_scope
 from shared.jobs import lease_expired
+from shared.jobs.running_quota import QUOTA_VARIABLE
 from worker.lifecycle.db_retry import with_retry
 from worker.lifecycle.lost_attempts import fail_lost_job, gives_up
 from worker.lifecycle.running_quota import (RETRY_SECONDS, OverRunningQuota, lock_owner, refusal,
@@ -112,7 +113,6 @@ def waiting_or_skipped(refused: OverRunningQuota | None) -> str:
     run later, 'skipped' when this delivery has nothing to do."""
     if refused is None:
         return "skipped"
-    log.info("job %s waits: its owner (user %s) runs %s of %s jobs allowed (CONVFORGE_QUOTA_RUNNING_JOBS); "
-             "its message comes back in %ss", refused.job_id, refused.owner_id, refused.running, refused.quota,
-             RETRY_SECONDS)
+    log.info("job %s waits: its owner (user %s) runs %s of %s jobs allowed (%s); its message comes back in %ss",
+             refused.job_id, refused.owner_id, refused.running, refused.quota, QUOTA_VARIABLE, RETRY_SECONDS)
     return "waiting"

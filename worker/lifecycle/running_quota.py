@@ -1,4 +1,5 @@
-"""The per-user running jobs quota (CONVFORGE_QUOTA_RUNNING_JOBS), enforced where a job starts running.
+"""The per-user running jobs quota (CONVFORGE_QUOTA_RUNNING_JOBS), enforced where a job starts running
+(shared/jobs/running_quota.py counts it for both sides).
 
 The claim's conditional UPDATE (worker/lifecycle/claim.py) also requires that the job's owner has fewer
 than the quota's jobs `running`, counted by a correlated subquery on the same table. Jobs owned by no
@@ -23,6 +24,7 @@ from sqlalchemy import ColumnElement, func, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
 from shared.db.models import Job, User
+from shared.jobs.running_quota import running_jobs
 
 # How long a job refused for its owner's running jobs waits before its message is delivered again.
 RETRY_SECONDS = 5.0
@@ -61,8 +63,7 @@ def refusal(session: Session, job_id: int, owner_id: int | None, quota: int) -> 
     (or no longer) at the quota."""
     if quota <= 0 or owner_id is None:
         return None
-    running = session.scalar(select(func.count()).select_from(Job)
-                             .where(Job.owner_id == owner_id, Job.status == "running"))
+    running = running_jobs(session, owner_id)
     if running < quota:
         return None
-    return OverRunningQuota(job_id, owner_id, int(running), quota)
+    return OverRunningQuota(job_id, owner_id, running, quota)

@@ -7,7 +7,7 @@ from sqlalchemy import select, update
 from services.api.auth import current_user
 from services.api.caching import conditional_json
 from services.api.compatibility import mismatches
-from services.api.extensions import db, job_queue
+from services.api.extensions import db, job_queue, settings
 from services.api.fairness import fair_priority
 from services.api.job_queue import BrokerUnavailable
 from services.api.ownership import load_visible, owner_id, referenced, visible
@@ -33,6 +33,7 @@ from services.api.validation import json_body, parse_body, parse_query
 from shared.data.pipeline import held_out_count
 from shared.db.models import JOB_KINDS, Dataset, Job, Metric, Model, Network, User, utcnow
 from shared.jobs import as_utc, resolved_params
+from shared.jobs.running_quota import waiting_reason
 
 bp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs")
 
@@ -94,7 +95,9 @@ def job_view(job: Job) -> dict:
     view = JobView(
         **item, result=job.result or {}, worker_name=job.worker_name,
         heartbeat_at=job.heartbeat_at, submitted_by=user_name(job.owner_id),
-        cancelled_by=user_name(job.cancelled_by_id), metrics_url=url_for("jobs.get_metrics", job_id=job.id),
+        cancelled_by=user_name(job.cancelled_by_id),
+        waiting_for=waiting_reason(session, job, settings().quota_running_jobs),
+        metrics_url=url_for("jobs.get_metrics", job_id=job.id),
         model_url=url_for("models.get_model", model_id=job.model_id) if job.model_id else None)
     return view.model_dump(mode="json")
 
