@@ -64,9 +64,7 @@ def evaluate(self, job_id: int) -> str:
 
 def _deliver_later(task) -> None:
     """The job stays queued over its owner's running jobs quota: send its message again with a countdown
-    (same task id and priority) and acknowledge this one. The delayed message waits in a worker,
-    unacknowledged, so the lost-message resender sees it in the broker; should this worker die, it comes
-    back after the visibility timeout like any unacknowledged message."""
+    (same task id and priority) and acknowledge this one (worker/lifecycle/running_quota.py)."""
     raise task.retry(countdown=RETRY_SECONDS, max_retries=None)
 
 

@@ -3,6 +3,7 @@ quota stays queued, and concurrent claims of one owner's jobs cannot pass it. On
 PostgreSQL (READ COMMITTED, PostgreSQL's default)."""
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import pytest
@@ -17,6 +18,7 @@ from tests.support.fixtures import postgres_database_url, postgres_server_url  #
 from tests.worker.conftest import job_row
 from worker.lifecycle.claim import Claim, claim_job
 from worker.lifecycle.running_quota import OverRunningQuota
+from worker.training.train_job import run_train_job
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -117,3 +119,11 @@ def test_concurrent_claims_of_one_owners_jobs_stay_within_the_quota(settings, us
     with session_scope(settings.database_url) as session:
         assert session.scalar(select(func.count()).select_from(Job)
                               .where(Job.owner_id == ann, Job.status == "running")) == 2
+
+
+def test_the_train_task_body_reports_a_refused_job_as_waiting(settings, users, owned_job, no_stop):
+    ann, _ = users
+    running, waiting = owned_job(ann), owned_job(ann)
+    claim(settings, running, quota=1)
+    assert run_train_job(waiting, "w2", dataclasses.replace(settings, quota_running_jobs=1), no_stop) == "waiting"
+    assert (job_row(settings, waiting).status, job_row(settings, waiting).attempt) == ("queued", 0)

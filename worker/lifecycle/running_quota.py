@@ -6,7 +6,10 @@ than the quota's jobs `running`, counted by a correlated subquery on the same ta
 one, and every job when the quota is 0, are not limited. A job refused for this reason stays `queued`
 and its task sends its message again after `RETRY_SECONDS` (Celery's retry with a countdown): the
 delayed message waits in a worker, delivered and unacknowledged, so the lost-message resender finds it
-in the broker and sends nothing; a duplicate would be harmless anyway, the claim decides.
+in the broker and sends nothing; a duplicate would be harmless anyway, the claim decides. The worker
+that holds a delayed message (solo pool) hands it to its task only between jobs, so the wait can be
+longer than the countdown when that worker took other work meanwhile; if it is SIGKILLed, the message
+comes back after the visibility timeout, like any message delivered and not acknowledged.
 
 Concurrency. On SQLite a writer holds the database lock, so the count is exact. On PostgreSQL under
 READ COMMITTED the subquery sees only rows committed before the UPDATE began: two workers claiming two
