@@ -23,6 +23,7 @@ def _int(name: str, default: int) -> int:
 
 DEFAULT_QUOTA_STORED_BYTES = 20 * 1024**3
 DEFAULT_QUOTA_QUEUED_JOBS = 100
+DEFAULT_QUOTA_RUNNING_JOBS = 4
 DEFAULT_RATE_UPLOADS = "20/minute"
 DEFAULT_RATE_SUBMISSIONS = "60/minute"
 
@@ -69,6 +70,8 @@ class Settings:
     # Per-user quotas and rate limits (services/api/quotas.py). Rates are "N/minute" strings.
     quota_stored_bytes: int = DEFAULT_QUOTA_STORED_BYTES
     quota_queued_jobs: int = DEFAULT_QUOTA_QUEUED_JOBS
+    # Jobs of one user running at once, enforced by the worker's claim (worker/lifecycle/running_quota.py); 0: no limit.
+    quota_running_jobs: int = DEFAULT_QUOTA_RUNNING_JOBS
     rate_uploads: str = DEFAULT_RATE_UPLOADS
     rate_submissions: str = DEFAULT_RATE_SUBMISSIONS
     # Where the rate limiter counts: empty means the broker's Redis; "memory://" keeps counts per process.
@@ -119,6 +122,7 @@ def load_settings() -> Settings:
         allowed_hosts=_allowed_hosts(),
         quota_stored_bytes=_int("CONVFORGE_QUOTA_STORED_BYTES", DEFAULT_QUOTA_STORED_BYTES),
         quota_queued_jobs=_int("CONVFORGE_QUOTA_QUEUED_JOBS", DEFAULT_QUOTA_QUEUED_JOBS),
+        quota_running_jobs=_int("CONVFORGE_QUOTA_RUNNING_JOBS", DEFAULT_QUOTA_RUNNING_JOBS),
         rate_uploads=os.environ.get("CONVFORGE_RATE_UPLOADS") or DEFAULT_RATE_UPLOADS,
         rate_submissions=os.environ.get("CONVFORGE_RATE_SUBMISSIONS") or DEFAULT_RATE_SUBMISSIONS,
         ratelimit_storage_url=os.environ.get("CONVFORGE_RATELIMIT_STORAGE_URL", ""),

@@ -22,6 +22,7 @@ from worker.housekeeping.presence import start_presence
 from worker.housekeeping.reaper import start_reaper
 from worker.housekeeping.shutdown import stop_requested
 from worker.lifecycle.job_message import accepted_job_id
+from worker.lifecycle.running_quota import RETRY_SECONDS
 from worker.metrics import serve_metrics
 from worker.training.evaluate_job import run_evaluate_job
 from worker.training.train_job import run_train_job
@@ -41,6 +42,8 @@ def train(self, job_id: int) -> str:
         return "refused"
     status = run_train_job(job_id, self.request.hostname, settings, stop_requested)
     log.info("train job %s: %s", job_id, status)
+    if status == "waiting":
+        _deliver_later(self)
     if status == "requeued":
         # The worker is shutting down: the message goes back to the queue (acks_late) for the next worker.
         raise Reject("worker shutting down; job checkpointed and queued again", requeue=True)
@@ -54,7 +57,15 @@ def evaluate(self, job_id: int) -> str:
         return "refused"
     status = run_evaluate_job(job_id, self.request.hostname, settings)
     log.info("evaluate job %s: %s", job_id, status)
+    if status == "waiting":
+        _deliver_later(self)
     return status
+
+
+def _deliver_later(task) -> None:
+    """The job stays queued over its owner's running jobs quota: send its message again with a countdown
+    (same task id and priority) and acknowledge this one (worker/lifecycle/running_quota.py)."""
+    raise task.retry(countdown=RETRY_SECONDS, max_retries=None)
 
 
 @worker_ready.connect

@@ -5,7 +5,9 @@
     uploads / minute    POST /datasets                       429 (Flask-Limiter, counted in Redis)
     submissions / min   POST /jobs                           429 (Flask-Limiter, counted in Redis)
 
-Each refusal is a problem document naming the limit, its setting and the current use.
+Each refusal is a problem document naming the limit, its setting and the current use. The running jobs
+quota is not checked here: a submission over it is accepted and waits queued, held by the worker's claim
+(worker/lifecycle/running_quota.py).
 """
 from __future__ import annotations
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 import redis
+from sqlalchemy import update
 
 from services.api.app import create_app
 from shared.config import load_settings
 from shared.db.migrate import upgrade_to_head
+from shared.db.models import Job
 from shared.queue import JOB_QUEUE, make_celery
 from tests.api.conftest import TINY, RecordingQueue, npz_bytes, upload
 from tests.support.accounts import add_account, bearer_client
@@ -126,3 +128,24 @@ def test_one_users_backlog_does_not_starve_another_users_job(limited):
     assert order.index(jobs["bob"][0]) == 1
     # Alice's own jobs keep their order.
     assert [job for job in order if job in jobs["alice"]] == jobs["alice"]
+
+
+def test_a_queued_job_says_when_it_waits_for_its_owners_running_jobs(limited):
+    app = limited(CONVFORGE_QUOTA_RUNNING_JOBS=1)
+    alice, bob = user_client(app, "alice"), user_client(app, "bob")
+    network = alice.post("/api/v1/networks", json=TINY).json["id"]
+    dataset = upload(alice, npz_bytes()).json["id"]
+    job = {"kind": "train", "network_id": network, "dataset_id": dataset}
+    first, second = (alice.post("/api/v1/jobs", json=job).json["id"] for _ in range(2))
+    assert alice.get(f"/api/v1/jobs/{second}").json["waiting_for"] is None  # nothing runs yet
+    with app.extensions["convforge"].sessions() as session:
+        session.execute(update(Job).where(Job.id == first).values(status="running"))
+        session.commit()
+    assert alice.get(f"/api/v1/jobs/{second}").json["waiting_for"] == (
+        "its owner runs 1 of 1 jobs allowed at once (CONVFORGE_QUOTA_RUNNING_JOBS); it starts when one ends")
+    assert alice.get(f"/api/v1/jobs/{first}").json["waiting_for"] is None  # running, not waiting
+    # Another user's jobs are counted on their own.
+    network = bob.post("/api/v1/networks", json=TINY).json["id"]
+    dataset = upload(bob, npz_bytes()).json["id"]
+    bobs = bob.post("/api/v1/jobs", json={"kind": "train", "network_id": network, "dataset_id": dataset}).json["id"]
+    assert bob.get(f"/api/v1/jobs/{bobs}").json["waiting_for"] is None

@@ -13,7 +13,7 @@ from shared.logs import job_context
 from shared.storage import open_store
 from shared.storage.files import fetched, scratch_dir
 from worker import metrics
-from worker.lifecycle.claim import claim_job
+from worker.lifecycle.claim import Claim, claim_job, waiting_or_skipped
 from worker.lifecycle.errors import JobFailed
 from worker.lifecycle.lease import JobLease, heartbeat_seconds
 from worker.lifecycle.outcome import job_outcome
@@ -25,9 +25,9 @@ from worker.training.scoring import split_report
 
 def run_evaluate_job(job_id: int, worker_name: str, settings: Settings) -> str:
     claim = claim_job(settings.database_url, job_id, worker_name, settings.job_lease_seconds,
-                      settings.max_lost_attempts)
-    if claim is None:
-        return "skipped"
+                      settings.max_lost_attempts, settings.quota_running_jobs)
+    if not isinstance(claim, Claim):
+        return waiting_or_skipped(claim)
     lease = JobLease(settings.database_url, claim)
     store = open_store(settings)
     started = time.monotonic()

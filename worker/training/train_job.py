@@ -20,7 +20,7 @@ from shared.storage import ArtifactStore, open_store
 from shared.storage.files import scratch_dir, scratch_file
 from shared.storage.keys import new_model_key
 from worker import metrics
-from worker.lifecycle.claim import claim_job
+from worker.lifecycle.claim import Claim, claim_job, waiting_or_skipped
 from worker.lifecycle.errors import JobFailed
 from worker.lifecycle.lease import JobLease, heartbeat_seconds
 from worker.lifecycle.outcome import job_outcome
@@ -33,11 +33,12 @@ from worker.training.scoring import split_report
 
 
 def run_train_job(job_id: int, worker_name: str, settings: Settings, stop_requested: threading.Event) -> str:
-    """Returns 'skipped' when this delivery must not run the job, else the outcome's status."""
+    """Returns 'skipped' when this delivery must not run the job, 'waiting' when it must run later (its
+    owner's running jobs quota), else the outcome's status."""
     claim = claim_job(settings.database_url, job_id, worker_name, settings.job_lease_seconds,
-                      settings.max_lost_attempts)
-    if claim is None:
-        return "skipped"
+                      settings.max_lost_attempts, settings.quota_running_jobs)
+    if not isinstance(claim, Claim):
+        return waiting_or_skipped(claim)
     lease = JobLease(settings.database_url, claim)
     store, scratch = open_store(settings), scratch_dir(settings)
     checkpoints = JobCheckpoints(store, lease, None, scratch)

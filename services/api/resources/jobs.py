@@ -35,6 +35,7 @@ from shared.data.pipeline import held_out_count
 from shared.db.models import FINAL_STATES, JOB_KINDS, Dataset, Job, Metric, Model, Network, User, utcnow
 from shared.jobs import as_utc, resolved_params
 from shared.jobs.memory import MemoryEstimate, job_memory, memory_limit, refusal
+from shared.jobs.running_quota import waiting_reason
 
 bp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs")
 
@@ -97,7 +98,9 @@ def job_view(job: Job) -> dict:
     view = JobView(
         **item, result=job.result or {}, worker_name=job.worker_name,
         heartbeat_at=job.heartbeat_at, submitted_by=user_name(job.owner_id),
-        cancelled_by=user_name(job.cancelled_by_id), metrics_url=url_for("jobs.get_metrics", job_id=job.id),
+        cancelled_by=user_name(job.cancelled_by_id),
+        waiting_for=waiting_reason(session, job, settings().quota_running_jobs),
+        metrics_url=url_for("jobs.get_metrics", job_id=job.id),
         model_url=url_for("models.get_model", model_id=job.model_id) if job.model_id else None)
     return view.model_dump(mode="json")
 

@@ -110,6 +110,8 @@ class JobView(JobListItem):
     heartbeat_at: UtcDatetime | None
     submitted_by: str | None = Field(None, description="The user who submitted the job.")
     cancelled_by: str | None = Field(None, description="The user who asked to cancel it, if anyone did.")
+    waiting_for: str | None = Field(None, description="Why a queued job cannot start now: its owner already "
+                                                      "runs the running jobs quota.")
     metrics_url: str
     model_url: str | None
 

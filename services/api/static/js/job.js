@@ -74,7 +74,8 @@ function showJob(job) {
   document.getElementById("job-headline").textContent =
     `${job.kind} · ${networkLabel(job)} on ${datasetLabel(job)} · created ${formatTime(job.timings?.created_at)}` +
     (job.submitted_by ? ` by ${job.submitted_by}` : "") +
-    (job.cancelled_by ? ` · cancelled by ${job.cancelled_by}` : "");
+    (job.cancelled_by ? ` · cancelled by ${job.cancelled_by}` : "") +
+    (job.waiting_for ? ` · waiting: ${job.waiting_for}` : "");
   // The x axis spans the whole job, so the curves visibly grow towards its end.
   if (job.progress && job.progress.steps) {
     for (const chart of [lossChart, accuracyChart, learningRateChart]) chart.options.scales.x.max = job.progress.steps;
