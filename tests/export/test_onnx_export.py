@@ -93,7 +93,7 @@ def test_vgg16_agrees_relative_to_its_logits():
 def random_definition(rng: np.random.Generator, channels: int) -> dict:
     """A small network with random window geometry: kernel, stride, padding (int, pair, same, valid),
     dilation, pooling of both kinds, every activation, batchnorm on maps and on features, dropout."""
-    layers = []
+    layers, maps = [], channels
     for _ in range(rng.integers(1, 4)):
         padding = [int(rng.integers(0, 3)), [int(rng.integers(0, 3)), int(rng.integers(0, 3))], "same",
                    "valid"][rng.integers(0, 4)]
@@ -104,6 +104,10 @@ def random_definition(rng: np.random.Generator, channels: int) -> dict:
         if rng.random() < 0.5:
             layers.append({"type": "batchnorm", "eps": float(rng.choice([1e-5, 1e-3]))})
         layers.append(_activation(rng))
+        maps = next(layer for layer in reversed(layers) if layer["type"] == "conv2d")["filters"]
+        if rng.random() < 0.5:
+            layers.append(_residual(rng, maps))
+            maps = layers[-1]["layers"][0]["filters"]
         if rng.random() < 0.6:
             pool = int(rng.integers(2, 4))
             layers.append({"type": str(rng.choice(["maxpool2d", "avgpool2d"])), "pool_size": pool,
@@ -116,6 +120,21 @@ def random_definition(rng: np.random.Generator, channels: int) -> dict:
     layers.append(_activation(rng))
     layers.append({"type": "dense", "units": 10})
     return {"name": "random", "input_shape": [channels, 28, 28], "layers": layers}
+
+
+def _residual(rng, channels: int) -> dict:
+    """A residual block of two "same" convolutions: identity shortcut, or a projection (with or without
+    batchnorm) when the first one strides or changes the channels."""
+    identity = bool(rng.integers(0, 2))
+    filters, stride = (channels, 1) if identity else (int(rng.integers(2, 7)), int(rng.integers(1, 3)))
+    path = [{"type": "conv2d", "filters": filters, "kernel_size": int(rng.choice([1, 3])), "stride": stride,
+             "padding": "same", "dilation": int(rng.integers(1, 3)), "bias": bool(rng.integers(0, 2))},
+            {"type": "batchnorm"}, _activation(rng),
+            {"type": "conv2d", "filters": filters, "kernel_size": 3, "padding": "same", "bias": False}]
+    if rng.random() < 0.5:
+        path.append({"type": "batchnorm"})
+    block = {"type": "residual", "layers": path, "shortcut": "identity" if identity else "projection"}
+    return block if identity else {**block, "shortcut_batchnorm": bool(rng.integers(0, 2))}
 
 
 def _activation(rng) -> dict:
@@ -146,6 +165,10 @@ def test_random_networks_cover_every_layer_type_and_geometry():
     assert {layer["dilation"] for layer in convs} == {1, 2}
     assert {type(layer["padding"]).__name__ for layer in convs} == {"int", "list", "str"}
     assert {layer["padding"] for layer in convs if isinstance(layer["padding"], str)} == {"same", "valid"}
+    blocks = [layer for layer in used if layer["type"] == "residual"]
+    assert {(block["shortcut"], block.get("shortcut_batchnorm")) for block in blocks} == {
+        ("identity", None), ("projection", True), ("projection", False)}
+    assert any(block["layers"][0]["stride"] == 2 for block in blocks)
     pools = [layer for layer in used if layer["type"] in ("maxpool2d", "avgpool2d")]
     assert any(layer["padding"] for layer in pools) and any(layer["stride"] < layer["pool_size"] for layer in pools)
 
