@@ -5,7 +5,7 @@ AveragePool, GlobalAveragePool, Flatten, Gemm, MatMul (+ Add of a constant bias)
 Sigmoid, Tanh, BatchNormalization, Dropout and Identity. Constant per-channel Sub and Div before
 the first layer are read as the input normalisation (mean, std), as convforge's own export writes
 it; a final Softmax is dropped (the engine's networks end in logits). Anything else — another
-operator, a branch, grouped convolution, ceil-mode pooling, padding the engine cannot express — is
+operator, a branch (an Add of two branches, as in a residual block, is named as such), grouped convolution, ceil-mode pooling, padding the engine cannot express — is
 refused with the operator's name and node.
 """
 from __future__ import annotations
@@ -93,6 +93,7 @@ def import_onnx(content: bytes) -> ImportedModel:
             node.name = f"#{index}"  # for messages; such names never become layer names
             chain.unnamed.add(node.name)
         nodes.append(node)
+    _refuse_branch_sums(nodes, chain.constants)
     position = 0
     while position < len(nodes):
         node = nodes[position]
@@ -109,6 +110,16 @@ def import_onnx(content: bytes) -> ImportedModel:
     if not chain.layers:
         raise OnnxImportError("the graph has no layers convforge can run")
     return _finish(model, chain, input_shape)
+
+
+def _refuse_branch_sums(nodes, constants: dict) -> None:
+    """An Add of two computed tensors joins two branches, as a residual block does; the importer
+    reads a single chain, so it names such an Add before any branch trips the chain check."""
+    for node in nodes:
+        if node.op_type == "Add" and all(name not in constants for name in node.input):
+            raise OnnxImportError(f"operator Add (node {node.name!r}) adds two branches (a residual block); "
+                                  f"convforge imports only a single chain of layers, with Add only as the bias "
+                                  f"right after a MatMul")
 
 
 def _input_shape(value) -> list[int]:
