@@ -4,8 +4,11 @@ Accepted: a single chain from one input (N, C, H, W) or (N, F) to one output, of
 AveragePool, GlobalAveragePool, Flatten, Gemm, MatMul (+ Add of a constant bias), Relu, LeakyRelu,
 Sigmoid, Tanh, BatchNormalization, Dropout and Identity. Constant per-channel Sub and Div before
 the first layer are read as the input normalisation (mean, std), as convforge's own export writes
-it; a final Softmax is dropped (the engine's networks end in logits). Anything else — another
-operator, a branch (an Add of two branches, as in a residual block, is named as such), grouped convolution, ceil-mode pooling, padding the engine cannot express — is
+it; a final Softmax is dropped (the engine's networks end in logits). An Add of two branches is read
+as a residual block when it is written as convforge's export writes one: the path's nodes from the
+block's input, then the shortcut (nothing, or a 1x1 Conv with the engine's projection stride and an
+optional BatchNormalization), then Add(path, shortcut). Anything else — another operator, another
+branch, grouped convolution, ceil-mode pooling, padding the engine cannot express — is
 refused with the operator's name and node.
 """
 from __future__ import annotations

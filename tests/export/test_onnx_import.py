@@ -92,6 +92,9 @@ def test_a_model_written_elsewhere_computes_what_onnxruntime_does():
     ([helper.make_node("MaxPool", ["x"], ["y"], name="ceil", kernel_shape=[2, 2], ceil_mode=1)], {}, "ceil_mode"),
     ([helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Add", ["x", "a"], ["y"], name="residual")], {},
      "Add (node 'residual') adds two branches that are not a residual block"),
+    ([helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Conv", ["x", "w"], ["s"], pads=[1, 1, 1, 1]),
+      helper.make_node("Add", ["a", "s"], ["y"], name="wide")], {"w": np.zeros((2, 2, 3, 3))},
+     "Add (node 'wide'): the shortcut is not the engine's projection (a 1x1 Conv with stride [1, 1]"),
 ])
 def test_what_convforge_cannot_run_is_refused_by_name(nodes, initializers, words):
     with pytest.raises(OnnxImportError, match=None) as refused:
