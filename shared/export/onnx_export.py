@@ -7,11 +7,14 @@ known to use it. Outputs: ``logits`` (N, classes) and ``probabilities`` (their s
 std and class names are also in the model's metadata_props.
 
 Each engine layer type maps to one ONNX operator (opset 17); batchnorm uses its running statistics
-and dropout is the identity, as at inference.
+and dropout is the identity, as at inference. A residual block becomes its path's operators from the
+block's input, its shortcut (the input itself, or Conv and BatchNormalization) and an Add of the two;
+nodes and weights inside a block are named by their parameter keys' path (``residual_2.conv2d_1``).
 """
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Callable, Sequence
 
 import numpy as np
@@ -102,6 +105,27 @@ def _leaky_relu(graph: _Graph, plan, arrays: dict, source: str) -> str:
     return graph.node("LeakyRelu", [source], plan.name, plan.name, alpha=float(plan.spec.negative_slope))
 
 
+def _held_sequence(graph: _Graph, plan, arrays: dict, source: str) -> str:
+    for child in plan.children:
+        source = _export_layer(graph, child, arrays, source, prefix=f"{plan.name}.")
+    return source
+
+
+def _residual(graph: _Graph, plan, arrays: dict, source: str) -> str:
+    *path, shortcut = plan.children
+    branch = source
+    for child in path:
+        branch = _export_layer(graph, child, arrays, branch, prefix=f"{plan.name}.")
+    shortcut_output = _export_layer(graph, shortcut, arrays, source, prefix=f"{plan.name}.")
+    return graph.node("Add", [branch, shortcut_output], plan.name, plan.name)
+
+
+# a residual block's shortcut kinds (parts of a block, not layer types)
+SHORTCUT_EXPORTS: dict[str, Callable] = {
+    "identity": lambda graph, plan, arrays, source: source,
+    "projection": _held_sequence,
+}
+
 # engine layer type -> its ONNX form
 LAYER_EXPORTS: dict[str, Callable] = {
     "conv2d": _conv,
@@ -116,7 +140,19 @@ LAYER_EXPORTS: dict[str, Callable] = {
     "tanh": _plain("Tanh"),
     "dropout": _dropout,
     "batchnorm": _batchnorm,
+    "residual": _residual,
 }
+
+
+def _export_layer(graph: _Graph, plan, arrays: dict, source: str, prefix: str = "") -> str:
+    """The layer's nodes after ``source``; ``arrays`` are keyed ``"<layer>.<key>"`` in the layer's scope
+    (the network, or the block holding it), ``prefix`` names that scope in node and weight names."""
+    export = LAYER_EXPORTS.get(plan.type) or SHORTCUT_EXPORTS.get(plan.type)
+    if export is None:
+        raise UnsupportedLayer(f"layer {prefix}{plan.name} of type {plan.type!r} has no ONNX export")
+    own = f"{plan.name}."
+    held = {key[len(own):]: value for key, value in arrays.items() if key.startswith(own)}
+    return export(graph, replace(plan, name=prefix + plan.name), held, source)
 
 
 def _normalisation(graph: _Graph, input_shape: tuple, mean: Sequence[float], std: Sequence[float]) -> str:
@@ -136,12 +172,7 @@ def export_onnx(net, mean: Sequence[float], std: Sequence[float], class_names: S
     source = _normalisation(graph, net.input_shape, mean, std)
     state = net.state_arrays()
     for plan in net.summary.plans:
-        export = LAYER_EXPORTS.get(plan.type)
-        if export is None:
-            raise UnsupportedLayer(f"layer {plan.name} of type {plan.type!r} has no ONNX export")
-        prefix = f"{plan.name}."
-        arrays = {key[len(prefix):]: value for key, value in state.items() if key.startswith(prefix)}
-        source = export(graph, plan, arrays, source)
+        source = _export_layer(graph, plan, state, source)
     outputs = net.summary.plans[-1].output_shape
     graph.node("Identity", [source], LOGITS_NAME, "logits")
     graph.node("Softmax", [LOGITS_NAME], PROBABILITIES_NAME, "softmax", axis=-1)

@@ -4,8 +4,11 @@ Accepted: a single chain from one input (N, C, H, W) or (N, F) to one output, of
 AveragePool, GlobalAveragePool, Flatten, Gemm, MatMul (+ Add of a constant bias), Relu, LeakyRelu,
 Sigmoid, Tanh, BatchNormalization, Dropout and Identity. Constant per-channel Sub and Div before
 the first layer are read as the input normalisation (mean, std), as convforge's own export writes
-it; a final Softmax is dropped (the engine's networks end in logits). Anything else — another
-operator, a branch, grouped convolution, ceil-mode pooling, padding the engine cannot express — is
+it; a final Softmax is dropped (the engine's networks end in logits). An Add of two branches is read
+as a residual block when it is written as convforge's export writes one: the path's nodes from the
+block's input, then the shortcut (nothing, or a 1x1 Conv with the engine's projection stride and an
+optional BatchNormalization), then Add(path, shortcut). Anything else — another operator, another
+branch, grouped convolution, ceil-mode pooling, padding the engine cannot express — is
 refused with the operator's name and node.
 """
 from __future__ import annotations
@@ -19,6 +22,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from shared.cnn import DefinitionError, build_network, summarize
+from shared.cnn.layers.residual import SHORTCUT
 
 SUPPORTED_OPERATORS = ("Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten", "Gemm", "MatMul", "Add",
                        "Relu", "LeakyRelu", "Sigmoid", "Tanh", "BatchNormalization", "Dropout", "Identity")
@@ -93,22 +97,107 @@ def import_onnx(content: bytes) -> ImportedModel:
             node.name = f"#{index}"  # for messages; such names never become layer names
             chain.unnamed.add(node.name)
         nodes.append(node)
+    _walk(nodes, chain, inputs[0].name)
+    if not chain.layers:
+        raise OnnxImportError("the graph has no layers convforge can run")
+    return _finish(model, chain, input_shape)
+
+
+def _walk(nodes, chain: _Chain, current: str) -> str:
+    """Convert the chain of nodes that starts from ``current``; return the last one's output."""
     position = 0
     while position < len(nodes):
         node = nodes[position]
         if node.op_type not in SUPPORTED_OPERATORS + ("Sub", "Div", "Softmax"):
             raise OnnxImportError(f"operator {node.op_type} (node {node.name!r}) is not one convforge "
                                   f"has; it can import {', '.join(SUPPORTED_OPERATORS)}")
+        block = _residual_block(nodes, position, current, chain)
+        if block is not None:
+            position, current = block
+            continue
         if not node.input or node.input[0] != current:
             raise OnnxImportError(f"node {node.name!r} ({node.op_type}) does not take the previous "
                                   f"node's output; only a single chain of layers can be imported")
         following = nodes[position + 1] if position + 1 < len(nodes) else None
-        consumed = _convert(node, following, chain, input_shape, position == len(nodes) - 1)
+        consumed = _convert(node, following, chain, chain.input_shape, position == len(nodes) - 1)
         current = nodes[position + consumed - 1].output[0] if consumed else current
         position += max(consumed, 1)
+    return current
+
+
+def _is_branch_sum(node, constants: dict) -> bool:
+    return node.op_type == "Add" and len(node.input) == 2 and all(name not in constants for name in node.input)
+
+
+def _residual_block(nodes, position: int, current: str, chain: _Chain):
+    """If a residual block starts at ``position`` (as convforge's export writes one: the path's nodes from
+    ``current``, then the shortcut's Conv and BatchNormalization, if any, then Add(path, shortcut)), add it
+    to the chain and return (the position after its Add, the Add's output); otherwise None."""
+    add = next((index for index in range(position, len(nodes)) if _is_branch_sum(nodes[index], chain.constants)), None)
+    if add is None:
+        return None
+    path_output, shortcut_output = nodes[add].input
+    where = f"operator Add (node {nodes[add].name!r})"
+    produced = {node.output[0]: index for index, node in enumerate(nodes[:add])}
+    shortcut_start = produced.get(shortcut_output)
+    if shortcut_output == current:
+        shortcut_nodes = []
+    elif shortcut_start is not None:
+        if nodes[shortcut_start].op_type == "BatchNormalization":
+            shortcut_start = produced.get(nodes[shortcut_start].input[0])
+        if shortcut_start is None or nodes[shortcut_start].op_type != "Conv" or nodes[shortcut_start].input[0] != current:
+            return None
+        shortcut_nodes = nodes[shortcut_start:add]
+    else:
+        return None
+    path_end = add - len(shortcut_nodes)
+    if path_end <= position or nodes[path_end - 1].output[0] != path_output:
+        raise OnnxImportError(f"{where} adds two branches that are not a residual block as convforge writes one "
+                              f"(the path's layers, then a 1x1 Conv shortcut, then the Add)")
+    block_shape = _output_shape(chain)
+    path = _Chain(chain.constants, block_shape, unnamed=chain.unnamed)
+    _walk(nodes[position:path_end], path, current)
+    prefix = f"{nodes[add].name}."
+    names = _layer_names(path, strip=prefix)
+    arrays = {f"{name}.{key}": value for name, layer_arrays in zip(names, path.arrays)
+              for key, value in layer_arrays.items()}
+    block = {"type": "residual", "layers": path.layers, "shortcut": "projection" if shortcut_nodes else "identity"}
+    if shortcut_nodes:
+        block["shortcut_batchnorm"] = len(shortcut_nodes) == 2
+        arrays.update(_projection_arrays(shortcut_nodes, block, chain, block_shape, where))
+    chain.add(nodes[add], block, arrays)
+    return add + 1, nodes[add].output[0]
+
+
+def _projection_arrays(shortcut_nodes, block: dict, chain: _Chain, block_shape, where: str) -> dict:
+    """The shortcut's weights, keyed as the engine keys them, once its Conv (and BatchNormalization) are
+    what the engine's projection computes for this block."""
+    shortcut = _Chain(chain.constants, block_shape)
+    for node in shortcut_nodes:
+        _convert(node, None, shortcut, block_shape, False)
+    conv, *norm = shortcut.layers
+    summary = summarize({"input_shape": block_shape, "layers": [block]})
+    projection = summary.plans[0].children[-1]
+    eps = projection.children[-1].spec.eps if norm else None
+    expected = {"kernel_size": [1, 1], "padding": 0, "dilation": [1, 1], "filters": projection.spec.filters,
+                "stride": list(projection.spec.stride), "bias": not norm}
+    if any(conv[key] != value for key, value in expected.items()) or (norm and np.float32(norm[0]["eps"]) != np.float32(eps)):  # ONNX keeps epsilon in float32
+        raise OnnxImportError(f"{where}: the shortcut is not the engine's projection (a 1x1 Conv with stride "
+                              f"{list(projection.spec.stride)}, then BatchNormalization with epsilon {eps} if any)")
+    arrays = {f"{SHORTCUT}.conv.{key}": value for key, value in shortcut.arrays[0].items()}
+    if norm:
+        arrays.update({f"{SHORTCUT}.norm.{key}": value for key, value in shortcut.arrays[1].items()})
+    return arrays
+
+
+def _output_shape(chain: _Chain) -> list[int]:
     if not chain.layers:
-        raise OnnxImportError("the graph has no layers convforge can run")
-    return _finish(model, chain, input_shape)
+        return list(chain.input_shape)
+    try:
+        return list(summarize({"input_shape": chain.input_shape, "layers": chain.layers}).plans[-1].output_shape)
+    except DefinitionError as exc:
+        raise OnnxImportError("the layers before a residual block do not make a valid convforge network: "
+                              + "; ".join(error["msg"] for error in exc.errors)) from None
 
 
 def _input_shape(value) -> list[int]:
@@ -298,16 +387,24 @@ def _matmul(node, following, chain: _Chain, where: str) -> int:
     return consumed
 
 
-def _finish(model, chain: _Chain, input_shape) -> ImportedModel:
+def _layer_names(chain: _Chain, strip: str = "") -> list[str]:
+    """Each layer's name: its node's (less the block's ``strip`` prefix) when usable, else ``<type>_<n>``;
+    written into the layers."""
     names, used, counts = [], set(), {}
     for layer, given in zip(chain.layers, chain.names):
         counts[layer["type"]] = counts.get(layer["type"], 0) + 1
+        given = given[len(strip):] if given and strip and given.startswith(strip) else given
         name = given if given and _NAME.match(given) and given not in used else f"{layer['type']}_{counts[layer['type']]}"
         while name in used:
             name += "_"
         used.add(name)
         names.append(name)
         layer["name"] = name
+    return names
+
+
+def _finish(model, chain: _Chain, input_shape) -> ImportedModel:
+    names = _layer_names(chain)
     definition = {"name": (model.graph.name or "imported")[:128], "input_shape": list(input_shape),
                   "layers": chain.layers}
     arrays = {f"{name}.{key}": np.asarray(value, dtype=np.float32)

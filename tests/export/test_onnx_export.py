@@ -48,6 +48,21 @@ def run_both(net, images: np.ndarray, mean, std):
     return engine_logits, onnx_logits, probabilities
 
 
+def relative_tolerance(engine_logits) -> float:
+    """1e-5, or 1e-5 of the largest logit once logits pass 1: float32 keeps about 7 digits, so a deep
+    network's random logits (ResNet's reach about 90) differ in their last digits between two correct
+    orders of summation."""
+    return TOLERANCE * max(1.0, float(np.abs(engine_logits).max()))
+
+
+def as_input(images: np.ndarray, input_shape) -> np.ndarray:
+    """28x28 grey test images as the network's input: zero-padded to its size, repeated over its channels."""
+    channels, height, width = input_shape
+    top, left = (height - images.shape[2]) // 2, (width - images.shape[3]) // 2
+    padded = np.pad(images, ((0, 0), (0, 0), (top, height - images.shape[2] - top), (left, width - images.shape[3] - left)))
+    return np.repeat(padded, channels, axis=1)
+
+
 def assert_agree(engine_logits, onnx_logits, tolerance=TOLERANCE):
     assert onnx_logits.dtype == np.float32 and onnx_logits.shape == engine_logits.shape
     difference = float(np.abs(onnx_logits - engine_logits).max())
@@ -58,8 +73,10 @@ def assert_agree(engine_logits, onnx_logits, tolerance=TOLERANCE):
 @pytest.mark.parametrize("path", [p for p in EXAMPLES if p.stem != "vgg16"], ids=lambda p: p.stem)
 def test_example_networks_agree_on_real_test_images(path, test_images):
     net = with_trained_looking_state(build_network(json.loads(path.read_text()), seed=3), seed=4)
-    engine_logits, onnx_logits, probabilities = run_both(net, test_images, [0.286], [0.353])
-    assert_agree(engine_logits, onnx_logits)
+    channels = net.input_shape[0]
+    engine_logits, onnx_logits, probabilities = run_both(net, as_input(test_images, net.input_shape),
+                                                         [0.286] * channels, [0.353] * channels)
+    assert_agree(engine_logits, onnx_logits, relative_tolerance(engine_logits))
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
 
 
@@ -70,13 +87,13 @@ def test_vgg16_agrees_relative_to_its_logits():
     net = build_network(json.loads((REPO / "examples" / "vgg16.json").read_text()), seed=1)
     images = np.random.default_rng(0).integers(0, 256, (2, 3, 224, 224), dtype=np.uint8)
     engine_logits, onnx_logits, _ = run_both(net, images, [0.49, 0.48, 0.45], [0.25, 0.24, 0.26])
-    assert_agree(engine_logits, onnx_logits, TOLERANCE * max(1.0, float(np.abs(engine_logits).max())))
+    assert_agree(engine_logits, onnx_logits, relative_tolerance(engine_logits))
 
 
 def random_definition(rng: np.random.Generator, channels: int) -> dict:
     """A small network with random window geometry: kernel, stride, padding (int, pair, same, valid),
     dilation, pooling of both kinds, every activation, batchnorm on maps and on features, dropout."""
-    layers = []
+    layers, maps = [], channels
     for _ in range(rng.integers(1, 4)):
         padding = [int(rng.integers(0, 3)), [int(rng.integers(0, 3)), int(rng.integers(0, 3))], "same",
                    "valid"][rng.integers(0, 4)]
@@ -87,6 +104,10 @@ def random_definition(rng: np.random.Generator, channels: int) -> dict:
         if rng.random() < 0.5:
             layers.append({"type": "batchnorm", "eps": float(rng.choice([1e-5, 1e-3]))})
         layers.append(_activation(rng))
+        maps = next(layer for layer in reversed(layers) if layer["type"] == "conv2d")["filters"]
+        if rng.random() < 0.5:
+            layers.append(_residual(rng, maps))
+            maps = layers[-1]["layers"][0]["filters"]
         if rng.random() < 0.6:
             pool = int(rng.integers(2, 4))
             layers.append({"type": str(rng.choice(["maxpool2d", "avgpool2d"])), "pool_size": pool,
@@ -99,6 +120,21 @@ def random_definition(rng: np.random.Generator, channels: int) -> dict:
     layers.append(_activation(rng))
     layers.append({"type": "dense", "units": 10})
     return {"name": "random", "input_shape": [channels, 28, 28], "layers": layers}
+
+
+def _residual(rng, channels: int) -> dict:
+    """A residual block of two "same" convolutions: identity shortcut, or a projection (with or without
+    batchnorm) when the first one strides or changes the channels."""
+    identity = bool(rng.integers(0, 2))
+    filters, stride = (channels, 1) if identity else (int(rng.integers(2, 7)), int(rng.integers(1, 3)))
+    path = [{"type": "conv2d", "filters": filters, "kernel_size": int(rng.choice([1, 3])), "stride": stride,
+             "padding": "same", "dilation": int(rng.integers(1, 3)), "bias": bool(rng.integers(0, 2))},
+            {"type": "batchnorm"}, _activation(rng),
+            {"type": "conv2d", "filters": filters, "kernel_size": 3, "padding": "same", "bias": False}]
+    if rng.random() < 0.5:
+        path.append({"type": "batchnorm"})
+    block = {"type": "residual", "layers": path, "shortcut": "identity" if identity else "projection"}
+    return block if identity else {**block, "shortcut_batchnorm": bool(rng.integers(0, 2))}
 
 
 def _activation(rng) -> dict:
@@ -129,6 +165,10 @@ def test_random_networks_cover_every_layer_type_and_geometry():
     assert {layer["dilation"] for layer in convs} == {1, 2}
     assert {type(layer["padding"]).__name__ for layer in convs} == {"int", "list", "str"}
     assert {layer["padding"] for layer in convs if isinstance(layer["padding"], str)} == {"same", "valid"}
+    blocks = [layer for layer in used if layer["type"] == "residual"]
+    assert {(block["shortcut"], block.get("shortcut_batchnorm")) for block in blocks} == {
+        ("identity", None), ("projection", True), ("projection", False)}
+    assert any(block["layers"][0]["stride"] == 2 for block in blocks)
     pools = [layer for layer in used if layer["type"] in ("maxpool2d", "avgpool2d")]
     assert any(layer["padding"] for layer in pools) and any(layer["stride"] < layer["pool_size"] for layer in pools)
 

@@ -23,7 +23,10 @@ def layer_shapes(definition: dict) -> list:
             for plan in build_network(definition).summary.plans]
 
 
-@pytest.mark.parametrize("definition", RANDOM_NETWORKS + [json.loads(p.read_text()) for p in EXAMPLES if p.stem != "vgg16"])
+ROUND_TRIPS = RANDOM_NETWORKS + [json.loads(p.read_text()) for p in EXAMPLES if p.stem != "vgg16"]
+
+
+@pytest.mark.parametrize("definition", ROUND_TRIPS)
 def test_exported_networks_come_back_the_same(definition):
     net = with_trained_looking_state(build_network(definition, seed=1), seed=2)
     channels = definition["input_shape"][0]
@@ -87,8 +90,11 @@ def test_a_model_written_elsewhere_computes_what_onnxruntime_does():
     ([helper.make_node("Conv", ["x", "w"], ["y"], name="uneven", pads=[0, 0, 2, 0])], {"w": np.zeros((2, 2, 3, 3))},
      "unevenly"),
     ([helper.make_node("MaxPool", ["x"], ["y"], name="ceil", kernel_shape=[2, 2], ceil_mode=1)], {}, "ceil_mode"),
-    ([helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Add", ["a", "x"], ["y"], name="residual")], {},
-     "Add (node 'residual'"),
+    ([helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Add", ["x", "a"], ["y"], name="residual")], {},
+     "Add (node 'residual') adds two branches that are not a residual block"),
+    ([helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Conv", ["x", "w"], ["s"], pads=[1, 1, 1, 1]),
+      helper.make_node("Add", ["a", "s"], ["y"], name="wide")], {"w": np.zeros((2, 2, 3, 3))},
+     "Add (node 'wide'): the shortcut is not the engine's projection (a 1x1 Conv with stride [1, 1]"),
 ])
 def test_what_convforge_cannot_run_is_refused_by_name(nodes, initializers, words):
     with pytest.raises(OnnxImportError, match=None) as refused:
