@@ -1,7 +1,7 @@
 """Who is asking: a bearer token (REST, CLI) or the dashboard's session cookie with a CSRF token.
 
-Every request passes `authenticate` before its view. Public: the health check, the login page and the
-dashboard's static files. The Host header is checked against CONVFORGE_ALLOWED_HOSTS first (DNS
+Every request passes `authenticate` before its view. Public: the health check, the Prometheus scrape
+(aggregates only), the login page and the dashboard's static files. The Host header is checked against CONVFORGE_ALLOWED_HOSTS first (DNS
 rebinding), and a state-changing request from another site is refused whatever its content type.
 """
 from __future__ import annotations
@@ -20,8 +20,10 @@ from shared.accounts import authenticate as user_of_token
 from services.api.schemas.common import as_utc
 from shared.db.models import User, utcnow
 
-# Besides the API routes declared public (the health check): the login page and the dashboard's files.
-PUBLIC_PAGES = {"login.login_page", "login.login", "dashboard.static"}
+# Besides the API routes declared public (the health check): the login page, the dashboard's files and
+# /metrics, which Prometheus scrapes without credentials; it carries only aggregates (jobs by status,
+# queue depth, latency by route), nothing of any user's objects.
+PUBLIC_PAGES = {"login.login_page", "login.login", "dashboard.static", "metrics.scrape"}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"

@@ -33,3 +33,9 @@ def test_jobs_by_status_queue_depth_and_request_latency(client, train_job, queue
     assert request_count(after, "GET", route, "404") == request_count(before, "GET", route, "404") + 1
     assert request_count(after, "POST", "/api/v1/jobs", "202") >= 1
     assert not any(labels and dict(labels).get("route") == "/metrics" for _name, labels in after)
+
+
+def test_prometheus_scrapes_without_a_token_while_the_api_still_asks_for_one(anonymous_client):
+    scraped = samples(anonymous_client)
+    assert ("convforge_jobs", (("status", "queued"),)) in scraped
+    assert anonymous_client.get("/api/v1/jobs").status_code == 401

@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from shared.limits import MAX_REQUEST_LINE_BYTES
+from tests.e2e.api import Client
 from tests.e2e.processes import wait_for
 
 pytestmark = [pytest.mark.e2e]
@@ -40,7 +41,7 @@ def test_a_too_long_url_is_a_414_problem_document(api, length):
 def test_a_long_url_within_the_limit_reaches_the_app(api):
     _, url = api
     cursor = "9" * (MAX_REQUEST_LINE_BYTES - 200)
-    response = requests.get(f"{url}/api/v1/networks?cursor={cursor}", timeout=30)
+    response = Client(url).session.get(f"{url}/api/v1/networks?cursor={cursor}", timeout=30)
     assert response.status_code == 400 and response.json()["errors"][0]["loc"] == ["query", "cursor"]
 
 
@@ -70,6 +71,7 @@ def test_an_upload_killed_mid_request_is_swept_when_the_api_starts_again(service
     declared = len(head) + 64 * 1024 * 1024
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
     connection.putrequest("POST", "/api/v1/datasets")
+    connection.putheader("Authorization", f"Bearer {services.token}")
     connection.putheader("Content-Type", f"multipart/form-data; boundary={boundary}")
     connection.putheader("Content-Length", str(declared))
     connection.endheaders()

@@ -123,6 +123,11 @@ def test_cancel_while_queued_and_while_running(stack):
     assert first["status"] == "cancelled" and first["attempt"] == 0
 
 
+CHAOS_KILLS = 3
+# One job may take every kill; the workers must not give it up as lost (MAX_LOST_ATTEMPTS) before then.
+CHAOS_WORKER_ENV = {"MAX_LOST_ATTEMPTS": str(CHAOS_KILLS + 1)}
+
+
 def test_chaos_random_kills_every_job_succeeds_once(stack):
     services, client, dataset_id = stack
     rng = random.Random(20261127)
@@ -130,7 +135,7 @@ def test_chaos_random_kills_every_job_succeeds_once(stack):
     jobs = [client.train(network_id, dataset_id, epochs=1, batch_size=16, seed=index, checkpoint_every_steps=25,
                          log_every_steps=10) for index in range(3)]
     started = time.monotonic()
-    worker, kills, recoveries = services.start_worker("chaos0"), 0, []
+    worker, kills, recoveries = services.start_worker("chaos0", CHAOS_WORKER_ENV), 0, []
 
     def running_job():
         states = {job_id: client.job(job_id) for job_id in jobs}
@@ -139,7 +144,7 @@ def test_chaos_random_kills_every_job_succeeds_once(stack):
             return running[0]
         return "done" if all(job["status"] == "succeeded" for job in states.values()) else None
 
-    while kills < 3:
+    while kills < CHAOS_KILLS:
         target = wait_for(running_job, 300, "a running job")
         if target == "done":
             break
@@ -153,7 +158,7 @@ def test_chaos_random_kills_every_job_succeeds_once(stack):
             continue
         kill_group(worker)
         killed_at, kills = time.monotonic(), kills + 1
-        worker = services.start_worker(f"chaos{kills}")
+        worker = services.start_worker(f"chaos{kills}", CHAOS_WORKER_ENV)
         # Recovered: the dead worker's job is back in the queue (or already taken up again).
         wait_for(lambda: (job := client.job(target["id"]))["status"] != "running" or job["attempt"] > target["attempt"],
                  120, "the killed job to be given back")

@@ -7,7 +7,6 @@ import time
 
 import numpy as np
 import pytest
-import requests
 
 from shared.cnn import load_model
 from tests.e2e.api import Client
@@ -40,7 +39,7 @@ def machine(services, name: str) -> dict[str, str]:
 
 def model_weights(client: Client, job_id: int, tmp_path) -> dict[str, np.ndarray]:
     model_id = client.job(job_id)["model_id"]
-    response = requests.get(f"{client.base}/models/{model_id}/download", timeout=60)
+    response = client.session.get(f"{client.base}/models/{model_id}/download", timeout=60)
     assert response.status_code == 200, response.text
     path = tmp_path / f"model-{job_id}.npz"
     path.write_bytes(response.content)

@@ -68,10 +68,12 @@ def _measure_here(request_file: str) -> dict:
     from services.api.app import create_app
     from shared.config import load_settings
     from shared.db.migrate import upgrade_to_head
+    from tests.support.accounts import signed_in_client
 
     settings = load_settings()
     upgrade_to_head(settings.database_url)
-    client = create_app(settings).test_client()
+    # Signed in as a user made in this process's database, before the measured request.
+    client = signed_in_client(create_app(settings))
     client.get("/api/v1/health")
     with open(request_file, "rb") as handle:
         request = pickle.load(handle)
@@ -87,7 +89,7 @@ def _measure_here(request_file: str) -> dict:
 
 
 def measure(request: dict, env: dict[str, str] | None = None) -> dict:
-    """Send `request` to a fresh app (temp database and artifact store) in a new process."""
+    """Send `request`, signed in, to a fresh app (temp database and artifact store) in a new process."""
     with tempfile.TemporaryDirectory() as tmp:
         request_file = os.path.join(tmp, "request.pickle")
         with open(request_file, "wb") as handle:
