@@ -70,13 +70,17 @@ class MemoryEstimate:
 
 def block_working_bytes(plan: LayerPlan, images: int, training: bool) -> int:
     """What a layer holds for one pass of `images`: the engine's figure for a layer (forward and backward
-    in training, forward alone otherwise), and for a residual block its children's plus its own sum, and in
-    training the gradient it hands to both branches and their total."""
+    in training, forward alone otherwise); for a block (a residual block, a projection shortcut) its
+    children's, and a residual block's own sum, and in training the gradient it hands to both branches and
+    their total. An identity shortcut is its input and holds nothing."""
+    if plan.type == "identity":
+        return 0
     if not plan.children:
         figure = layer_working_bytes if training else layer_forward_bytes
         return figure(plan, images, BYTES_PER_VALUE)
     own = (3 if training else 1) * math.prod(plan.output_shape) * images * BYTES_PER_VALUE
-    return own + sum(block_working_bytes(child, images, training) for child in plan.children)
+    return (own if plan.type == "residual" else 0) + sum(
+        block_working_bytes(child, images, training) for child in plan.children)
 
 
 def job_memory(definition: dict, kind: str, batch_size: int, workers: int = 1,
