@@ -4,11 +4,13 @@ with at submission and the worker checks again before it allocates anything.
 Per process that computes (the worker's, and each of the `workers - 1` shard processes'):
 - what the process holds before the job (WORKER_BASELINE_BYTES, SHARD_BASELINE_BYTES, measured);
 - parameters, their gradients, the batch's summed gradients and two optimizer slots;
-- for one pass, every layer's working bytes as the engine counts them (`shared.cnn.kernels.memory`,
-  a forward and backward with the layer's output and input gradient): layers keep their workspaces
-  and the activations backward needs between passes, so these add up over the layers (a residual
-  block's children included) rather than peak at one.
-The parent also holds the batch (or the evaluation chunk) as float32.
+- for one pass, every layer's working bytes as the engine counts them (`shared.cnn.kernels.memory`:
+  a forward and backward with the layer's output and input gradient when training, a forward alone
+  when scoring or evaluating): layers keep their workspaces and the activations backward needs
+  between passes, so these add up over the layers (a residual block's children included) rather
+  than peak at one.
+The parent also holds the batch (or the evaluation chunk) as float32, and a train job scores its
+splits in the parent while its shard processes keep their training buffers.
 """
 from __future__ import annotations
 

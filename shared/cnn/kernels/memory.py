@@ -1,9 +1,10 @@
-"""The most memory a layer's forward and backward allocate for a batch, from its plan alone.
+"""The most memory a layer's forward and backward (or its forward alone) allocate for a batch,
+from its plan alone.
 
 Convolutions count their buffers exactly (their window buffers stay under
 ``WINDOW_BUFFER_BYTES`` whatever the batch); the other layers are counted as multiples of their
 input and output sizes that cover their arrays and NumPy's temporaries, as measured with
-tracemalloc (tests/engine/test_layer_memory.py checks every layer type stays under its figure).
+tracemalloc (tests/engine/test_layer_memory.py checks every layer type stays under its figures).
 """
 from __future__ import annotations
 
