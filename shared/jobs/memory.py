@@ -4,9 +4,13 @@ with at submission and the worker checks again before it allocates anything.
 Per process that computes (the worker's, and each of the `workers - 1` shard processes'):
 - what the process holds before the job (WORKER_BASELINE_BYTES, SHARD_BASELINE_BYTES, measured);
 - parameters, their gradients, the batch's summed gradients and two optimizer slots;
-- per image of one pass, every layer's working bytes (`layer_working_bytes`): layers keep their
-  buffers between passes, so these add up over the layers rather than peak at one.
-The parent also holds the batch (or the evaluation chunk) as float32.
+- for one pass, every layer's working bytes as the engine counts them (`shared.cnn.kernels.memory`:
+  a forward and backward with the layer's output and input gradient when training, a forward alone
+  when scoring or evaluating): layers keep their workspaces and the activations backward needs
+  between passes, so these add up over the layers (a residual block's children included) rather
+  than peak at one.
+The parent also holds the batch (or the evaluation chunk) as float32, and a train job scores its
+splits in the parent while its shard processes keep their training buffers.
 """
 from __future__ import annotations
 
@@ -18,7 +22,8 @@ import psutil
 
 from shared.cnn import parse_definition, summarize
 from shared.cnn.gradients import images_per_pass
-from shared.cnn.layers.plan import BYTES_PER_VALUE, LayerPlan
+from shared.cnn.kernels.memory import layer_forward_bytes, layer_working_bytes
+from shared.cnn.layers.plan import BYTES_PER_VALUE, LayerPlan, walk
 from shared.jobs.params import DEFAULT_SCORING_BATCH_SIZE
 
 # Resident before a job allocates anything (measured: about 85 MiB for the worker's process with Celery,
@@ -65,33 +70,34 @@ class MemoryEstimate:
                 f"{'es' if self.processes > 1 else ''} (up to {_size(self.per_process_bytes)} each)")
 
 
-def layer_working_bytes(plan: LayerPlan, training: bool, first: bool) -> int:
-    """Bytes per image a layer holds for one pass: its output, its window buffer (`scratch`) and padded
-    input, and in training the same again for the gradients (none for the input of the first layer)."""
-    scratch = plan.spec.scratch(plan)
-    window_bytes = scratch[0] if scratch else 0
-    padded_input = _padded_input_bytes(plan)
-    forward = plan.activation_bytes + window_bytes + padded_input
-    if not training:
-        return forward
-    backward = plan.activation_bytes + (0 if first else window_bytes + padded_input)
-    return forward + backward
+def block_working_bytes(plan: LayerPlan, images: int, training: bool) -> int:
+    """What a layer holds for one pass of `images`: the engine's figure for a layer (forward and backward
+    in training, forward alone otherwise); for a block (a residual block, a projection shortcut) its
+    children's, and a residual block's own sum, and in training the gradient it hands to both branches and
+    their total. An identity shortcut is its input and holds nothing."""
+    if plan.type == "identity":
+        return 0
+    if not plan.children:
+        figure = layer_working_bytes if training else layer_forward_bytes
+        return figure(plan, images, BYTES_PER_VALUE)
+    own = (3 if training else 1) * math.prod(plan.output_shape) * images * BYTES_PER_VALUE
+    return (own if plan.type == "residual" else 0) + sum(
+        block_working_bytes(child, images, training) for child in plan.children)
 
 
 def job_memory(definition: dict, kind: str, batch_size: int, workers: int = 1,
                scoring_batch_size: int = DEFAULT_SCORING_BATCH_SIZE) -> MemoryEstimate:
     top = summarize(parse_definition(definition)).plans
     params = sum(plan.params for plan in top) * BYTES_PER_VALUE
-    plans = _working_plans(top)
-    input_bytes = math.prod(plans[0].input_shape) * BYTES_PER_VALUE
-    types = [plan.type for plan in plans]
+    input_bytes = math.prod(top[0].input_shape) * BYTES_PER_VALUE
+    types = [plan.type for plan in walk(top)]
 
-    def per_image(training: bool) -> list[int]:
-        return [layer_working_bytes(plan, training, index == 0) for index, plan in enumerate(plans)]
+    def per_layer(images: int, training: bool) -> list[int]:
+        return [block_working_bytes(plan, images, training) for plan in top]
 
     if kind == "evaluate":
         images = min(batch_size, SCORING_CHUNK_SAMPLES)
-        working = images * sum(per_image(False))
+        working = sum(per_layer(images, training=False))
         held = min(batch_size, SCORING_CHUNK_SAMPLES) * input_bytes * 2
         parent = WORKER_BASELINE_BYTES + params * 2 + working + held
         return MemoryEstimate(parent, 1, parent)
@@ -101,31 +107,14 @@ def job_memory(definition: dict, kind: str, batch_size: int, workers: int = 1,
     scoring_images = min(scoring_batch_size, SCORING_CHUNK_SAMPLES)
     # A train job also scores its splits, with passes of another size. A layer allocates its buffers for
     # those before it lets go of its training ones; the layers before it have switched, those after not yet.
-    trained = [train_images * size for size in per_image(True)]
-    scored = [scoring_images * size for size in per_image(False)]
-    working = max(sum(scored[:at + 1]) + sum(trained[at:]) for at in range(len(plans)))
-    shard_process = SHARD_BASELINE_BYTES + params * PARAMETER_COPIES + train_images * sum(per_image(True)) \
+    trained, scored = per_layer(train_images, True), per_layer(scoring_images, False)
+    working = max(sum(scored[:at + 1]) + sum(trained[at:]) for at in range(len(top)))
+    shard_process = SHARD_BASELINE_BYTES + params * PARAMETER_COPIES + sum(trained) \
         + shard * input_bytes
     held = (batch_size + scoring_images) * input_bytes * 2  # the batch, and a scoring chunk, as float32
     parent = WORKER_BASELINE_BYTES + params * (PARAMETER_COPIES + workers) + working + held
     total = parent + (workers - 1) * shard_process
     return MemoryEstimate(total, workers, max(parent, shard_process))
-
-
-def _padded_input_bytes(plan: LayerPlan) -> int:
-    if plan.window is None or len(plan.input_shape) != 3 or not any(plan.window.padding):
-        return 0
-    channels, height, width = plan.input_shape
-    top, bottom, left, right = plan.window.padding
-    return channels * (height + top + bottom) * (width + left + right) * BYTES_PER_VALUE
-
-
-def _working_plans(plans) -> list[LayerPlan]:
-    """Every layer that holds buffers, in execution order: a block's layers, then the block (its sum)."""
-    found = []
-    for plan in plans:
-        found.extend([*_working_plans(plan.children), plan] if plan.children else [plan])
-    return found
 
 
 def _size(n_bytes: int) -> str:

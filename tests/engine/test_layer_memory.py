@@ -6,7 +6,7 @@ import pytest
 
 from shared.cnn import build_network
 from shared.cnn.kernels import pieces
-from shared.cnn.kernels.memory import FIXED_BYTES, layer_working_bytes
+from shared.cnn.kernels.memory import FIXED_BYTES, layer_forward_bytes, layer_working_bytes
 from shared.cnn.layers.base import ForwardContext
 
 LAYERS = [
@@ -53,6 +53,30 @@ def test_working_bytes_bound_what_a_layer_allocates(input_shape, spec, batch, dt
     estimate = layer_working_bytes(layer.plan, batch, np.dtype(dtype).itemsize)
     assert peak <= estimate
     assert estimate <= 2 * peak + FIXED_BYTES
+
+
+def measured_forward_peak(layer, batch: int, dtype: str) -> int:
+    """Bytes allocated at the peak of two forward passes of a fresh layer outside training."""
+    x = np.random.default_rng(0).random((*layer.plan.input_shape, batch)).astype(dtype)
+    ctx = ForwardContext(training=False, sample_ids=np.arange(batch), seed=0)
+    tracemalloc.start()
+    try:
+        for _ in range(2):
+            layer.forward(x, ctx)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("batch", [8, 64, 512])
+@pytest.mark.parametrize("input_shape, spec", LAYERS, ids=lambda v: v.get("type") if isinstance(v, dict) else "")
+def test_forward_bytes_bound_what_a_layer_allocates_to_score(input_shape, spec, batch):
+    layer = build_network({"input_shape": input_shape, "layers": [spec]}).layers[0]
+    peak = measured_forward_peak(layer, batch, "float32")
+    forward = layer_forward_bytes(layer.plan, batch, 4)
+    assert peak <= forward <= layer_working_bytes(layer.plan, batch, 4)
+    if spec["type"] == "conv2d":  # counted buffer by buffer
+        assert forward <= 1.25 * peak + FIXED_BYTES
 
 
 def test_convolution_window_buffers_stay_bounded_at_any_batch():

@@ -98,6 +98,17 @@ class ShiftedConvolution:
         # the stacked weights and their transpose, a spare
         return (values + min(worker_count(), pieces) * per_thread + 3 * weights) * itemsize
 
+    def forward_bytes(self, batch: int, itemsize: int) -> int:
+        """The buffers a forward alone keeps for ``batch`` images: framed input, output, a block and
+        product per thread."""
+        hp, wp = self.padded
+        limit = self.limit(batch, itemsize)
+        weights = self.filters * len(self.offsets) * self.channels
+        values = (self.channels * (hp * wp + self.tail) + self.filters * self.out_h * self.out_w) * batch
+        per_thread = (self.stacked_rows + max(self.channels, self.filters)) * limit * batch
+        pieces = len(cut(self.out_h, wp, (0, self.out_w), limit))
+        return (values + min(worker_count(), pieces) * per_thread + 2 * weights) * itemsize
+
     def _gather(self, source: np.ndarray, shifts: list[int], start: int, count: int, part: int) -> np.ndarray:
         """The slices source[:, start + shift : start + shift + count] stacked, offset-major."""
         rows = source.shape[0]
@@ -237,6 +248,15 @@ class WindowConvolution:
                   + threads * self.kernel_rows * rows * self.out_w) * batch  # a block per thread
         # the weight gradient and its piece, the weight matrix's transpose, a spare
         return (values + 4 * self.filters * self.kernel_rows) * itemsize
+
+    def forward_bytes(self, batch: int, itemsize: int) -> int:
+        """The buffers a forward alone keeps for ``batch`` images: padded input, output, a block per thread."""
+        hp, wp = self.padded
+        rows = self.rows_per_piece(batch, itemsize)
+        threads = min(worker_count(), len(self._pieces(batch, itemsize)))
+        values = (self.channels * hp * wp + self.filters * self.out_h * self.out_w
+                  + threads * self.kernel_rows * rows * self.out_w) * batch
+        return (values + 2 * self.filters * self.kernel_rows) * itemsize
 
     def _pieces(self, batch: int, itemsize: int):
         step = self.rows_per_piece(batch, itemsize)

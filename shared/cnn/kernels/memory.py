@@ -1,9 +1,10 @@
-"""The most memory a layer's forward and backward allocate for a batch, from its plan alone.
+"""The most memory a layer's forward and backward (or its forward alone) allocate for a batch,
+from its plan alone.
 
 Convolutions count their buffers exactly (their window buffers stay under
 ``WINDOW_BUFFER_BYTES`` whatever the batch); the other layers are counted as multiples of their
 input and output sizes that cover their arrays and NumPy's temporaries, as measured with
-tracemalloc (tests/engine/test_layer_memory.py checks every layer type stays under its figure).
+tracemalloc (tests/engine/test_layer_memory.py checks every layer type stays under its figures).
 """
 from __future__ import annotations
 
@@ -20,6 +21,13 @@ _PER_VALUE = {
     "dense": (1, 2.5), "relu": (0, 1.5), "leaky_relu": (0, 3.5), "sigmoid": (0, 4.25), "tanh": (0, 3.25),
     "batchnorm": (0, 4.5),
 }
+# the same for a forward pass alone, as when a network scores or evaluates; there a pooling layer
+# copies its input only to pad it, and dropout passes its input on
+_FORWARD_PER_VALUE = {
+    "maxpool2d": (1, 1.25), "avgpool2d": (1, 1.25), "global_avgpool2d": (0, 8), "flatten": (0, 0),
+    "dense": (0, 2.5), "relu": (0, 1.25), "leaky_relu": (0, 2.5), "sigmoid": (0, 3.25), "tanh": (0, 2.25),
+    "batchnorm": (0, 3.25), "dropout": (0, 0),
+}
 # dropout hashes each element in uint64 temporaries, whatever the dtype
 _DROPOUT_BYTES_PER_VALUE = 16
 
@@ -30,13 +38,26 @@ def layer_working_bytes(plan, batch: int, itemsize: int = 4) -> int:
     if plan.type == "conv2d":
         # its buffers exactly, plus NumPy's transient copies (measured under 5%)
         return convolution_for(plan).working_bytes(batch, itemsize) * 17 // 16 + FIXED_BYTES
-    outputs = math.prod(plan.output_shape) * batch
     if plan.type == "dropout":
-        return (_DROPOUT_BYTES_PER_VALUE + 2 * itemsize) * outputs + FIXED_BYTES
-    inputs = math.prod(plan.input_shape) * batch
-    if plan.window is not None:
+        return (_DROPOUT_BYTES_PER_VALUE + 2 * itemsize) * math.prod(plan.output_shape) * batch + FIXED_BYTES
+    return _by_value(plan, batch, itemsize, _PER_VALUE[plan.type])
+
+
+def layer_forward_bytes(plan, batch: int, itemsize: int = 4) -> int:
+    """Peak bytes a layer of this plan allocates for one forward pass of ``batch`` images outside
+    training (scoring, evaluation): its output included, its parameters not."""
+    if plan.type == "conv2d":
+        return convolution_for(plan).forward_bytes(batch, itemsize) * 17 // 16 + FIXED_BYTES
+    padded = plan.window is not None and any(plan.window.padding)
+    return _by_value(plan, batch, itemsize, _FORWARD_PER_VALUE[plan.type], inputs_copied=padded)
+
+
+def _by_value(plan, batch: int, itemsize: int, per_value: tuple[float, float], inputs_copied: bool = True) -> int:
+    outputs = math.prod(plan.output_shape) * batch
+    inputs = math.prod(plan.input_shape) * batch if inputs_copied else 0
+    if plan.window is not None and inputs_copied:
         top, bottom, left, right = plan.window.padding
         channels, height, width = plan.input_shape
         inputs = channels * (height + top + bottom) * (width + left + right) * batch
-    per_input, per_output = _PER_VALUE[plan.type]
+    per_input, per_output = per_value
     return math.ceil((per_input * inputs + per_output * outputs) * itemsize) + FIXED_BYTES
