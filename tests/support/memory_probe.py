@@ -42,7 +42,7 @@ def run(spec: dict) -> None:
     from shared.cnn import Trainer, build_network
     from shared.cnn.training import evaluate
     from worker.training.parallel import DataParallel
-    from worker.training.scoring import CHUNK_SAMPLES, score
+    from worker.training.scoring import CHUNK_SAMPLES
 
     net = build_network(spec["definition"], seed=0)
     shape = tuple(spec["definition"]["input_shape"])
@@ -58,20 +58,29 @@ def run(spec: dict) -> None:
     workers = spec.get("workers", 1)
     optimizer = {"type": "adam", "lr": 0.001}
     if workers > 1:
+        # As a train job does (worker/training/run.py): it scores while its shard processes still run.
         with DataParallel(net, workers) as gradients:
             trainer = Trainer(net, optimizer, gradients=gradients)
             for _ in range(2):
                 trainer.train_step(x, y)
+            _score_validation(net, spec, shape, classes, rng)
     else:
         trainer = Trainer(net, optimizer)
         for _ in range(2):
             trainer.train_step(x, y)
-    # A train job then scores its validation split, `scoring_batch_size` images a pass.
+        _score_validation(net, spec, shape, classes, rng)
+
+
+def _score_validation(net, spec: dict, shape, classes: int, rng) -> None:
+    """A train job then scores its validation split, `scoring_batch_size` images a pass."""
+    import numpy as np
+
+    from worker.training.scoring import CHUNK_SAMPLES, score
+
     count = min(spec.get("scoring_batch_size", 256), CHUNK_SAMPLES)
     pixels = rng.integers(0, 256, (count, *shape), dtype=np.uint8)
     score(net, pixels, rng.integers(0, classes, count), [0.5] * shape[0], [0.25] * shape[0],
           batch_size=spec.get("scoring_batch_size", 256))
-
 
 if __name__ == "__main__":
     run(json.loads(sys.argv[1]))
