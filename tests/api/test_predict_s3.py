@@ -8,22 +8,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from shared.config import load_settings
-from shared.db.migrate import upgrade_to_head
 from shared.db.models import Model
 from shared.storage import open_store
 from tests.api.conftest import upload
 from tests.api.saved_model import lenet  # noqa: F401
-from tests.support.fixtures import s3  # noqa: F401
-from tests.support.s3 import use_s3
+from tests.support.fixtures import s3, s3_settings  # noqa: F401
 
 
 @pytest.fixture
-def settings(env, s3):  # noqa: F811
-    use_s3(env, s3, STORE_RETRY_SECONDS="1")
-    loaded = load_settings()
-    upgrade_to_head(loaded.database_url)
-    return loaded
+def settings(s3_settings):  # noqa: F811
+    return s3_settings
 
 
 def test_a_model_in_s3_predicts_exports_and_imports(client, lenet, sessions, settings):

@@ -4,24 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from shared.config import load_settings
-from shared.db.migrate import upgrade_to_head
 from shared.db.models import Dataset
 from shared.storage import open_store
 from tests.api.conftest import npz_bytes, upload
 from tests.api.test_jobs import add_model
-from tests.support.fixtures import s3  # noqa: F401
-from tests.support.s3 import use_s3
+from tests.support.fixtures import s3, s3_settings  # noqa: F401
 
 PROBLEM = "application/problem+json"
 
 
 @pytest.fixture
-def settings(env, s3):  # noqa: F811
-    use_s3(env, s3, STORE_RETRY_SECONDS="1")
-    loaded = load_settings()
-    upgrade_to_head(loaded.database_url)
-    return loaded
+def settings(s3_settings):  # noqa: F811
+    return s3_settings
 
 
 def test_upload_is_stored_as_objects_and_samples_stream_from_the_store(client, sessions, settings):

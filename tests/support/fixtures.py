@@ -12,7 +12,7 @@ import pytest
 
 from tests.support.postgres import create_database, postgres_available, postgres_server
 from tests.support.redis import redis_binary, redis_server
-from tests.support.s3 import S3Server, moto_binary, s3_server
+from tests.support.s3 import S3Server, moto_binary, s3_server, use_s3
 from tests.support.services import free_port, require_or_skip
 
 
@@ -60,3 +60,16 @@ def env(tmp_path, monkeypatch):
     # Rate limits counted in the process (tests/api/test_quotas.py counts them in a real Redis).
     monkeypatch.setenv("CONVFORGE_RATELIMIT_STORAGE_URL", "memory://")
     return monkeypatch
+
+
+@pytest.fixture
+def s3_settings(env, s3):
+    """Settings of a migrated temp database whose artifacts live in a bucket of the moto server, with
+    store calls retried for one second only."""
+    from shared.config import load_settings
+    from shared.db.migrate import upgrade_to_head
+
+    use_s3(env, s3, STORE_RETRY_SECONDS="1")
+    loaded = load_settings()
+    upgrade_to_head(loaded.database_url)
+    return loaded
