@@ -6,7 +6,7 @@ import numpy as np
 from .definition import NetworkDefinition, parse_schema
 from .kernels.threads import single_blas_thread
 from .layers.activations import ReLU
-from .layers.base import ForwardContext
+from .layers.base import ForwardContext, gather_state
 from .layers.pooling import MaxPool2D
 from .layers.registry import layer_type
 from .summary import NetworkSummary, summarize
@@ -37,12 +37,7 @@ class Network:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
         self.buffers: dict[str, np.ndarray] = {}
-        for layer in self.layers:
-            for key, value in layer.params.items():
-                self.params[f"{layer.name}.{key}"] = value
-                self.grads[f"{layer.name}.{key}"] = layer.grads[key]
-            for key, value in layer.buffers.items():
-                self.buffers[f"{layer.name}.{key}"] = value
+        gather_state(self.layers, self.params, self.grads, self.buffers)
         self.execution_order = _execution_order(self.layers)
         self.samples_seen = 0
 

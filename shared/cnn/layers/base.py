@@ -60,6 +60,17 @@ class Layer:
         return f"{type(self).__name__}({self.name!r}, {self.plan.input_shape} -> {self.plan.output_shape})"
 
 
+def gather_state(layers, params: dict, grads: dict, buffers: dict) -> None:
+    """Each layer's parameters, gradients and buffers under ``"<layer>.<key>"``: the live arrays,
+    so an optimizer updating ``params`` updates the layers."""
+    for layer in layers:
+        for key, value in layer.params.items():
+            params[f"{layer.name}.{key}"] = value
+            grads[f"{layer.name}.{key}"] = layer.grads[key]
+        for key, value in layer.buffers.items():
+            buffers[f"{layer.name}.{key}"] = value
+
+
 def per_channel(vector: np.ndarray, ndim: int) -> np.ndarray:
     """A per-channel vector shaped to broadcast over (C, H, W, N) or (F, N)."""
     return vector.reshape((-1,) + (1,) * (ndim - 1))

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-import numpy as np
 from pydantic import Field
 
-from .base import Layer
+from .base import Layer, gather_state
 from .batchnorm import BatchNormSpec
 from .conv2d import Conv2DSpec
 from .plan import LayerPlan, ReceptiveField, ShapeError, default_layer_names, plan_layer
@@ -155,12 +154,7 @@ class Sequence(Layer):
         from .registry import layer_type  # the registry imports this module
         self.held = [(_PARTS.get(child.type) or layer_type(child.type).compute)(child, dtype, rng)
                      for child in plan.children]
-        for layer in self.held:
-            for key, value in layer.params.items():
-                self.params[f"{layer.name}.{key}"] = value
-                self.grads[f"{layer.name}.{key}"] = layer.grads[key]
-            for key, value in layer.buffers.items():
-                self.buffers[f"{layer.name}.{key}"] = value
+        gather_state(self.held, self.params, self.grads, self.buffers)
 
     def forward(self, x, ctx):
         for layer in self.held:
