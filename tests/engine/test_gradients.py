@@ -4,6 +4,7 @@ import pytest
 
 from shared.cnn import build_network
 from shared.cnn.gradcheck import check_gradients, gradient_error
+from shared.cnn.kernels import convolution
 
 def random_conv(rng):
     kh, kw = rng.integers(1, 4, size=2)
@@ -11,6 +12,17 @@ def random_conv(rng):
             "stride": [int(s) for s in rng.integers(1, 4, size=2)],
             "padding": [int(p) for p in rng.integers(0, 3, size=2)],
             "dilation": [int(d) for d in rng.integers(1, 3, size=2)], "bias": bool(rng.integers(2))}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_winograd_conv2d_random_geometry(seed, monkeypatch):
+    # any channel count runs the Winograd kernel: 3x3, stride 1, paddings 0-2 on each side
+    monkeypatch.setattr(convolution, "WINOGRAD_MIN_CHANNELS", 1)
+    rng = np.random.default_rng(seed)
+    shape = [int(rng.integers(1, 4)), int(rng.integers(4, 9)), int(rng.integers(4, 9))]
+    padding = "same" if seed % 3 == 0 else [int(p) for p in rng.integers(0, 3, size=2)]
+    assert_gradients([{"type": "conv2d", "filters": int(rng.integers(1, 4)), "kernel_size": 3, "padding": padding,
+                       "bias": bool(seed % 2)}], shape, seed)
 
 
 def random_pool(rng, kind):
