@@ -103,6 +103,16 @@ def test_max_pool_ties_go_to_the_first_position_in_row_major_order(stride):
         np.testing.assert_array_equal(grad, [[[[1, 0, 0], [0, 0, 2], [0, 1, 0]]]])
 
 
+def test_max_pool_tiling_its_input_settles_ties_beside_a_nan_window():
+    # windows side by side: a NaN window (its maximum equals nothing) and a tie between two 3s
+    net = build_network({"input_shape": [1, 2, 4], "layers": [{"type": "maxpool2d", "pool_size": 2}]}, dtype="float64")
+    x = np.array([[[[np.nan, 1.0, 3.0, 3.0], [1.0, 1.0, 0.0, 0.0]]]])
+    out = net.forward(x)
+    np.testing.assert_array_equal(out, [[[[np.nan, 3.0]]]])
+    grad = net.backward(np.array([[[[10.0, 20.0]]]]))
+    np.testing.assert_array_equal(grad, [[[[0, 0, 20, 0], [0, 0, 0, 0]]]])
+
+
 def test_relu_before_max_pool_runs_after_it_with_the_same_results():
     net = build_network({"input_shape": [1, 2, 6], "layers": [{"type": "relu"}, {"type": "maxpool2d", "pool_size": 2}]},
                         dtype="float64")
