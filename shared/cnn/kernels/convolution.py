@@ -22,33 +22,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .pieces import cut, positions_per_piece
+from .buffers import Buffers
+from .pieces import cut, positions_per_piece, share
 from .threads import run_split, worker_count
 from .winograd import WinogradConvolution
 
 
 SHIFTED_MIN_CHANNELS = 8
 WINOGRAD_MIN_CHANNELS = 32
-
-
-class _Buffers:
-    """Arrays kept between steps, reallocated only when the batch (shape) changes."""
-
-    def __init__(self):
-        self.arrays: dict[str, np.ndarray] = {}
-
-    def empty(self, key: str, shape: tuple[int, ...], dtype) -> np.ndarray:
-        array = self.arrays.get(key)
-        if array is None or array.shape != shape or array.dtype != dtype:
-            array = self.arrays[key] = np.empty(shape, dtype)
-        return array
-
-    def zeroed(self, key: str, shape: tuple[int, ...], dtype) -> np.ndarray:
-        """Zeros when new; callers only ever rewrite the same interior, so the frame stays zero."""
-        array = self.arrays.get(key)
-        if array is None or array.shape != shape or array.dtype != dtype:
-            array = self.arrays[key] = np.zeros(shape, dtype)
-        return array
 
 
 def _per_channel(vector: np.ndarray, ndim: int) -> np.ndarray:
@@ -75,7 +56,7 @@ class ShiftedConvolution:
         # each kernel offset's shift in positions, row-major over (i, j)
         self.offsets = [i * dh * wp + j * dw for i in range(self.kh) for j in range(self.kw)]
         self.tail = (self.kw - 1) * dw  # positions read past the last padded row
-        self.buffers = _Buffers()
+        self.buffers = Buffers()
         self.source = None
         self.batch = 0
 
@@ -145,7 +126,7 @@ class ShiftedConvolution:
         work = cut(self.out_h, wp, (0, self.out_w), self.limit(batch, x.itemsize))
 
         def compute(part, parts):
-            for r0, r1, c0, c1 in _share(work, part, parts):
+            for r0, r1, c0, c1 in share(work, part, parts):
                 start, count = (r0 * wp + c0) * batch, ((r1 - r0 - 1) * wp + c1 - c0) * batch
                 result = np.matmul(stacked, self._gather(source, shifts, start, count, part),
                                    out=self._product(self.filters, count, part, x.dtype))
@@ -182,7 +163,7 @@ class ShiftedConvolution:
         def weight_gradient(part, parts):
             total = self.buffers.empty(f"grad_weight{part}", (filters, len(shifts) * channels), dtype)
             piece = self.buffers.empty(f"grad_weight_piece{part}", (filters, channels), dtype)
-            for number, (r0, r1, c0, c1) in enumerate(_share(work, part, parts)):
+            for number, (r0, r1, c0, c1) in enumerate(share(work, part, parts)):
                 start, count = (r0 * wp + c0) * batch, ((r1 - r0 - 1) * wp + c1 - c0) * batch
                 grad_piece = framed[:, front * batch + start:front * batch + start + count]
                 for k, shift in enumerate(shifts):
@@ -209,7 +190,7 @@ class ShiftedConvolution:
         work = cut(self.height, wp, (left, left + width), limit)
 
         def input_gradient(part, parts):
-            for r0, r1, c0, c1 in _share(work, part, parts):
+            for r0, r1, c0, c1 in share(work, part, parts):
                 start = ((self.top + r0) * wp + c0) * batch
                 count = ((r1 - r0 - 1) * wp + c1 - c0) * batch
                 result = np.matmul(stacked_t, self._gather(framed, back_shifts, start, count, part),
@@ -223,11 +204,6 @@ class ShiftedConvolution:
         return grad_input
 
 
-def _share(work: list, part: int, parts: int) -> list:
-    """The ``part``-th of ``parts`` contiguous shares of ``work``."""
-    return work[len(work) * part // parts:len(work) * (part + 1) // parts]
-
-
 class WindowConvolution:
     def __init__(self, weight_shape, input_shape, output_shape, window):
         self.filters, self.channels, self.kh, self.kw = weight_shape
@@ -237,7 +213,7 @@ class WindowConvolution:
         top, bottom, left, right = window.padding
         self.padded = (self.height + top + bottom, self.width + left + right)
         self.kernel_rows = self.channels * self.kh * self.kw
-        self.buffers = _Buffers()
+        self.buffers = Buffers()
         self.source = None
 
     def rows_per_piece(self, batch: int, itemsize: int) -> int:
@@ -294,7 +270,7 @@ class WindowConvolution:
         work = self._pieces(batch, x.itemsize)
 
         def compute(part, parts):
-            for r0, r1 in _share(work, part, parts):
+            for r0, r1 in share(work, part, parts):
                 result = np.matmul(matrix, self._gather(r0, r1, part), out=out[:, r0:r1].reshape(self.filters, -1))
                 if bias is not None:
                     result += bias[:, None]

@@ -22,31 +22,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from .pieces import cut, positions_per_piece
+from .buffers import Buffers
+from .pieces import cut, positions_per_piece, share
 from .threads import run_split, worker_count
 
-# filter transform; the row of the weight gradient's A whose sign we drop is folded in here
+# the filter transform G; _G_SIGNED also carries the sign ``_transform_gradient`` leaves out
 _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 _G_SIGNED = _G * np.array([1.0, 1.0, 1.0, -1.0])[:, None]
 TRANSFORMED = 16  # 4x4 products per tile
 # Tiles per piece: as many as 24 values per tile position and channel fit WINDOW_BUFFER_BYTES,
 # so the 16-value block takes 2/3 of it and a thread's scratch (two blocks and the half-transformed
 # rows, at most 48 values) stays under twice it. CPU time per step of the 32->32, 32->64 and
-# 64->64 layers of the benchmark networks (batch 32 and 128), against 16, 48 and 96 values:
-# 5-30% less than the next best; smaller pieces left the GEMMs too small, larger ones left L2.
+# 64->64 layers of the benchmark networks (batch 32 and 128): with 16 values 1-33% more, with
+# 48 up to 17% more (7% less on one), with 96 up to 74% more: larger pieces left L2, smaller
+# ones made the GEMMs too small.
 PIECE_ROWS = 24
-
-
-class _Buffers:
-    def __init__(self):
-        self.arrays: dict[str, np.ndarray] = {}
-
-    def get(self, key: str, shape: tuple[int, ...], dtype, zeroed: bool = False) -> np.ndarray:
-        """Kept between steps; a zeroed buffer is zero when new and callers only rewrite its interior."""
-        array = self.arrays.get(key)
-        if array is None or array.shape != shape or array.dtype != dtype:
-            array = self.arrays[key] = (np.zeros if zeroed else np.empty)(shape, dtype)
-        return array
 
 
 def _transform_weight(weight: np.ndarray) -> np.ndarray:
@@ -79,7 +69,7 @@ class WinogradConvolution:
         self.forward_tiles = (_tiles(self.out_h), _tiles(self.out_w))
         self.backward_tiles = (_tiles(self.height), _tiles(self.width))
         self.wide = max(self.channels, self.filters)
-        self.buffers = _Buffers()
+        self.buffers = Buffers()
         self.source = None
 
     # -- sizes -------------------------------------------------------------------------------
@@ -108,7 +98,7 @@ class WinogradConvolution:
         itemsize = np.dtype(dtype).itemsize
         limit = self.limit(batch, itemsize)
         block = TRANSFORMED * self.wide * limit * batch
-        flat = self.buffers.get(f"scratch{part}", (self._scratch_values(batch, itemsize),), dtype)
+        flat = self.buffers.empty(f"scratch{part}", (self._scratch_values(batch, itemsize),), dtype)
         return flat[:block], flat[block:2 * block], flat[2 * block:]
 
     def _threads(self, batch: int, itemsize: int) -> int:
@@ -224,7 +214,7 @@ class WinogradConvolution:
 
         def compute(part, parts):
             first, second, spare = self._scratch(part, batch, source.dtype)
-            for r0, r1, c0, c1 in work[len(work) * part // parts:len(work) * (part + 1) // parts]:
+            for r0, r1, c0, c1 in share(work, part, parts):
                 count = (r1 - r0) * (c1 - c0) * batch
                 block = self._transform_input(source, r0, r1, c0, c1, second, spare)
                 product = first[:TRANSFORMED * outputs * count].reshape(TRANSFORMED, outputs, count)
@@ -238,14 +228,14 @@ class WinogradConvolution:
         # out[f, y, x, n] = sum_{c,i,j} weight[f, c, i, j] * x_pad[c, y + i, x + j, n] + bias[f]
         channels, height, width, batch = x.shape
         th, tw = self.forward_tiles
-        source = self.buffers.get("source", (channels, 2 * th + 2, 2 * tw + 2, batch), x.dtype, zeroed=True)
+        source = self.buffers.zeroed("source", (channels, 2 * th + 2, 2 * tw + 2, batch), x.dtype)
         source[:, self.top:self.top + height, self.left:self.left + width] = x
         self.source = source
-        transformed = self.buffers.get("weights", (TRANSFORMED, self.filters, channels), x.dtype)
+        transformed = self.buffers.empty("weights", (TRANSFORMED, self.filters, channels), x.dtype)
         np.copyto(transformed.reshape(4, 4, self.filters, channels), _transform_weight(weight))
-        out = self.buffers.get("out", (self.filters, self.out_h, self.out_w, batch), x.dtype)
+        out = self.buffers.empty("out", (self.filters, self.out_h, self.out_w, batch), x.dtype)
         even = out.shape[1:3] == (2 * th, 2 * tw)
-        target = out if even else self.buffers.get("out_tiles", (self.filters, 2 * th, 2 * tw, batch), x.dtype)
+        target = out if even else self.buffers.empty("out_tiles", (self.filters, 2 * th, 2 * tw, batch), x.dtype)
         self._correlate(source, transformed, self.forward_tiles, target, bias, batch)
         if not even:
             out[...] = target[:, :self.out_h, :self.out_w]
@@ -260,7 +250,7 @@ class WinogradConvolution:
         th, tw = self.forward_tiles
         grad = grad_out
         if grad_out.shape[1:3] != (2 * th, 2 * tw):
-            grad = self.buffers.get("grad_tiles", (filters, 2 * th, 2 * tw, batch), dtype, zeroed=True)
+            grad = self.buffers.zeroed("grad_tiles", (filters, 2 * th, 2 * tw, batch), dtype)
             grad[:, :self.out_h, :self.out_w] = grad_out
 
         # dU[ab, f, c] = sum over tiles of (A dY A^T)[ab, f] (B^T d B)[ab, c]
@@ -269,9 +259,8 @@ class WinogradConvolution:
 
         def weight_gradient(part, parts):
             first, second, spare = self._scratch(part, batch, dtype)
-            total = self.buffers.get(f"grad_weight{part}", weights_shape, dtype)
-            for number, (r0, r1, c0, c1) in enumerate(work[len(work) * part // parts:
-                                                            len(work) * (part + 1) // parts]):
+            total = self.buffers.empty(f"grad_weight{part}", weights_shape, dtype)
+            for number, (r0, r1, c0, c1) in enumerate(share(work, part, parts)):
                 block = self._transform_input(self.source, r0, r1, c0, c1, second, spare)
                 transformed = self._transform_gradient(grad, r0, r1, c0, c1, first, spare)
                 if number == 0:
@@ -289,15 +278,15 @@ class WinogradConvolution:
 
         # dx[c, y, x] = sum_{f,i,j} weight[f, c, 2 - i, 2 - j] * framed[f, y + i, x + j]
         bh, bw = self.backward_tiles
-        framed = self.buffers.get("framed", (filters, 2 * bh + 2, 2 * bw + 2, batch), dtype, zeroed=True)
+        framed = self.buffers.zeroed("framed", (filters, 2 * bh + 2, 2 * bw + 2, batch), dtype)
         top, left = 2 - self.top, 2 - self.left
         framed[:, top:top + self.out_h, left:left + self.out_w] = grad_out
-        transformed = self.buffers.get("weights_t", (TRANSFORMED, self.channels, filters), dtype)
+        transformed = self.buffers.empty("weights_t", (TRANSFORMED, self.channels, filters), dtype)
         np.copyto(transformed.reshape(4, 4, self.channels, filters),
                   _transform_weight(weight[:, :, ::-1, ::-1]).transpose(0, 1, 3, 2))
-        grad_input = self.buffers.get("grad_input", (self.channels, self.height, self.width, batch), dtype)
+        grad_input = self.buffers.empty("grad_input", (self.channels, self.height, self.width, batch), dtype)
         even = grad_input.shape[1:3] == (2 * bh, 2 * bw)
-        target = grad_input if even else self.buffers.get("grad_input_tiles", (self.channels, 2 * bh, 2 * bw, batch),
+        target = grad_input if even else self.buffers.empty("grad_input_tiles", (self.channels, 2 * bh, 2 * bw, batch),
                                                           dtype)
         self._correlate(framed, transformed, self.backward_tiles, target, None, batch)
         if not even:
