@@ -1,6 +1,7 @@
 """Training-step speed of the engine against PyTorch CPU on three networks.
 
-    python benchmarks/engine_speed.py [--seconds 3] [--rounds 7] [--threads 2]
+    python benchmarks/engine_speed.py [--seconds 3] [--rounds 7] [--threads 2] [--workers 2]
+                                      [--only colour] [--layer-batch 32]
 
 For LeNet-5, a VGG-style 3x3 stack with batchnorm (examples/fashion_mnist_fast.json) and a
 colour 3x32x32 network, prints images/s of a full training step (forward, backward, SGD
@@ -9,9 +10,11 @@ process) and through PyTorch CPU with ``--threads`` threads, their ratio, the GF
 reaches (6 FLOP per multiply-add: forward, input gradient and weight gradient) and the float32
 GEMM peak measured in the same run. convforge, PyTorch and the GEMM take their timed rounds in
 turn, so all see the same machine load; rates are medians of the rounds, and the ratio's spread
-is its lowest and highest over pairs of rounds taken side by side. Then the per-layer forward
-and backward milliseconds of the colour network. PyTorch is used when importable (it is not a
-project dependency).
+is its lowest and highest over pairs of rounds taken side by side. The last columns are the same
+step through the worker's data-parallel gradient engine with ``--workers`` processes (a job's
+``workers: 2``) and its ratio to PyTorch, timed in the same rounds. Then the per-layer forward
+and backward milliseconds of the networks past LeNet-5 (``--layer-batch``, 32 by default).
+PyTorch is used when importable (it is not a project dependency).
 
 PyTorch's OpenMP threads are made to sleep rather than spin while they wait
 (OMP_WAIT_POLICY=PASSIVE, set before torch is imported; ``--torch-spin`` leaves its default), as
@@ -23,6 +26,7 @@ Check which BLAS kernel runs (the header names it): OPENBLAS_CORETYPE, where set
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -36,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.torch_model import torch_step  # noqa: E402
 from shared.cnn import Trainer, build_network  # noqa: E402
+from shared.cnn.kernels.threads import single_blas_thread  # noqa: E402
 from shared.cnn.layers.base import ForwardContext  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -72,15 +77,21 @@ def batch_of(definition: dict, batch: int, seed: int = 0):
             rng.integers(0, 10, size=batch))
 
 
-def convforge_step(definition: dict, batch: int):
-    trainer = Trainer(build_network(definition, seed=0), OPTIMIZER)
+def convforge_step(definition: dict, batch: int, gradients=None, net=None):
+    trainer = Trainer(net or build_network(definition, seed=0), OPTIMIZER, gradients=gradients)
     x, y = batch_of(definition, batch)
     return lambda: trainer.train_step(x, y)
 
 
+def data_parallel_step(definition: dict, batch: int, workers: int, stack: contextlib.ExitStack):
+    """A training step through the worker's data-parallel gradient engine (``workers: N`` in a job)."""
+    from worker.training.parallel import DataParallel
+    net = build_network(definition, seed=0)
+    return convforge_step(definition, batch, stack.enter_context(DataParallel(net, workers)), net)
+
+
 def gemm_steps() -> list:
     """A GEMM on one BLAS thread and one on BLAS's own number of threads."""
-    from shared.cnn.kernels.threads import single_blas_thread
     rng = np.random.default_rng(0)
     a, b = (rng.random((GEMM_SIZE, GEMM_SIZE), dtype=np.float32) for _ in range(2))
     out = np.empty_like(a)
@@ -119,17 +130,22 @@ def per_layer_ms(definition: dict, batch: int, repeats: int = 20) -> list[tuple[
     for layer in net.execution_order:
         inputs.append(layer.forward(inputs[-1].copy(), ctx))
     timings = []
-    for position, layer in enumerate(net.execution_order):
-        forward, backward = [], []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            layer.forward(inputs[position].copy(), ctx)
-            middle = time.perf_counter()
-            layer.backward(np.ones_like(inputs[position + 1]), need_input_grad=position > 0)
-            forward.append(middle - start)
-            backward.append(time.perf_counter() - middle)
-        timings.append((layer.name, 1000 * min(forward), 1000 * min(backward)))
+    with single_blas_thread():  # as the network runs its layers
+        for position, layer in enumerate(net.execution_order):
+            timings.append(_layer_ms(layer, inputs[position], inputs[position + 1], ctx, position > 0, repeats))
     return timings
+
+
+def _layer_ms(layer, x, out, ctx, need_input_grad: bool, repeats: int) -> tuple[str, float, float]:
+    forward, backward = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        layer.forward(x.copy(), ctx)
+        middle = time.perf_counter()
+        layer.backward(np.ones_like(out), need_input_grad=need_input_grad)
+        forward.append(middle - start)
+        backward.append(time.perf_counter() - middle)
+    return layer.name, 1000 * min(forward), 1000 * min(backward)
 
 
 def main() -> int:
@@ -138,18 +154,29 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--threads", type=int, default=2, help="PyTorch's threads")
     parser.add_argument("--torch-spin", action="store_true", help="leave PyTorch's OpenMP wait policy as it is")
+    parser.add_argument("--only", default="", help="run only the networks whose title contains this text")
+    parser.add_argument("--layer-batch", type=int, default=32, help="batch of the per-layer timings")
+    parser.add_argument("--workers", type=int, default=2, help="processes of the data-parallel column (0: none)")
     args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        return run(args, stack)
+
+
+def run(args, stack: contextlib.ExitStack) -> int:
     if not args.torch_spin:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     print(f"Training step (forward, backward, SGD momentum update), float32; convforge: Trainer(net, optimizer), "
           f"one process; PyTorch CPU: {args.threads} threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '-')}. "
           f"NumPy {np.__version__}, {blas_kernel()}")
+    parallel = f"workers: {args.workers}"
     print(f"{'network':<26} {'batch':>5} | {'convforge img/s':>15} | {'PyTorch img/s':>13} | "
-          f"{'ratio':>6} {'(spread)':>13} | {'GFLOP/s ours':>12} | {'GFLOP/s torch':>13} | {'GEMM peak':>9}")
-    print("-" * 136)
+          f"{'ratio':>6} {'(spread)':>13} | {'GFLOP/s ours':>12} | {'GFLOP/s torch':>13} | {'GEMM peak':>9}"
+          + (f" | {parallel + ' img/s':>16} | {'ratio':>6} {'(spread)':>13}" if args.workers > 1 else ""))
+    print("-" * (136 + 40 * (args.workers > 1)))
     gemms = gemm_steps()
     gemm_flop = 2 * GEMM_SIZE ** 3
-    for title, definition, batches in NETWORKS:
+    networks = [network for network in NETWORKS if args.only.lower() in network[0].lower()]
+    for title, definition, batches in networks:
         flop_per_image = FLOP_PER_MAC * build_network(definition).summary.total_macs
         for batch in batches:
             x, y = batch_of(definition, batch)
@@ -157,6 +184,8 @@ def main() -> int:
             theirs = torch_step(definition, x, y, args.threads)
             if theirs:
                 steps.append(theirs)
+            if args.workers > 1:
+                steps.append(data_parallel_step(definition, batch, args.workers, stack))
             rates = interleaved(steps, args.seconds * len(steps) / 2, args.rounds)
             ours = statistics.median(rates[0]) * batch
             peak = max(max(rates[1]), max(rates[2])) * gemm_flop / 1e9
@@ -168,15 +197,24 @@ def main() -> int:
                         f"{ours * flop_per_image / 1e9:12.1f} | {torch_rate * flop_per_image / 1e9:13.1f} | ")
             else:
                 row += f"{'n/a':>13} | {'n/a':>20} | {ours * flop_per_image / 1e9:12.1f} | {'n/a':>13} | "
-            print(row + f"{peak:9.0f}", flush=True)
+            row += f"{peak:9.0f}"
+            if args.workers > 1:
+                shared = statistics.median(rates[-1]) * batch
+                row += f" | {shared:16,.0f} | "
+                if theirs:
+                    pairs = [a / b for a, b in zip(rates[-1], rates[3])]
+                    row += f"{shared / torch_rate:5.2f}x ({min(pairs):.2f}-{max(pairs):.2f}x)"
+            print(row, flush=True)
+            stack.close()  # the shard processes of this row
 
-    print()
-    print(f"Per layer of {COLOUR['name']} in the order they run, batch 128 (best of 20, ms)")
-    print(f"{'layer':<20} {'forward':>9} {'backward':>9}")
-    timings = per_layer_ms(COLOUR, 128)
-    for name, forward, backward in timings:
-        print(f"{name:<20} {forward:9.3f} {backward:9.3f}")
-    print(f"{'total':<20} {sum(t[1] for t in timings):9.3f} {sum(t[2] for t in timings):9.3f}")
+    for title, definition, _ in networks[1:] or networks:
+        print()
+        print(f"Per layer of {title} in the order they run, batch {args.layer_batch} (best of 20, ms)")
+        print(f"{'layer':<20} {'forward':>9} {'backward':>9}")
+        timings = per_layer_ms(definition, args.layer_batch)
+        for name, forward, backward in timings:
+            print(f"{name:<20} {forward:9.3f} {backward:9.3f}")
+        print(f"{'total':<20} {sum(t[1] for t in timings):9.3f} {sum(t[2] for t in timings):9.3f}")
     return 0
 
 

@@ -1,11 +1,13 @@
 """Convolutions cut into pieces give the same numbers as whole ones and as PyTorch, for random
-kernels, strides, paddings and dilations, in float64 and float32."""
+kernels, strides, paddings and dilations, in float64 and float32; the Winograd kernel gives the
+direct kernels' numbers."""
 import numpy as np
 import pytest
 
 from shared.cnn import build_network
 from shared.cnn.errors import DefinitionError
-from shared.cnn.kernels import pieces
+from shared.cnn.kernels import convolution, pieces
+from shared.cnn.kernels.winograd import WinogradConvolution
 from shared.cnn.layers.base import ForwardContext
 
 
@@ -95,3 +97,72 @@ def test_convolutions_match_pytorch(seed, dtype, tolerance, monkeypatch):
                                atol=tolerance * max(1.0, float(np.abs(weight.grad.numpy()).max())))
     if bias is not None:
         np.testing.assert_allclose(grads["bias"], bias.grad.numpy(), rtol=tolerance, atol=tolerance * scale)
+
+
+def random_winograd_convolution(seed: int) -> dict:
+    """A 3x3 stride-1 convolution the Winograd kernel takes once its channel threshold is 1:
+    paddings 0-2 on each side (asymmetric ones included), odd and even sizes."""
+    rng = np.random.default_rng(seed)
+    padding = "same" if seed % 4 == 1 else [int(p) for p in rng.integers(0, 3, size=2)]
+    return {"input_shape": [int(rng.integers(1, 6)), *(int(s) for s in rng.integers(3, 10, size=2))], "layers": [
+        {"type": "conv2d", "filters": int(rng.integers(1, 6)), "kernel_size": 3, "padding": padding,
+         "bias": bool(seed % 3)}]}
+
+
+def winograd_layer(definition: dict, dtype: str, monkeypatch):
+    monkeypatch.setattr(convolution, "WINOGRAD_MIN_CHANNELS", 1)
+    layer = build_network(definition, dtype=dtype).layers[0]
+    assert isinstance(layer.kernel, WinogradConvolution)
+    return layer
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("dtype, tolerance", [("float64", 1e-9), ("float32", 1e-4)])
+def test_winograd_agrees_with_the_direct_kernels(seed, dtype, tolerance, monkeypatch):
+    definition = random_winograd_convolution(seed)
+    direct = build_network(definition, dtype=dtype).layers[0]
+    assert not isinstance(direct.kernel, WinogradConvolution)
+    layer = winograd_layer(definition, dtype, monkeypatch)
+    if seed % 3 == 0:  # a tile or a few per piece
+        monkeypatch.setattr(pieces, "WINDOW_BUFFER_BYTES", 1500)
+    x, grad = inputs(layer, 5, dtype, seed)
+    for expected, actual in zip(run(direct, x, grad), run(layer, x, grad)):
+        if isinstance(expected, dict):
+            expected, actual = expected["weight"], actual["weight"]
+        np.testing.assert_allclose(actual, expected, rtol=tolerance,
+                                   atol=tolerance * max(1.0, float(np.abs(expected).max())))
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("dtype, tolerance", [("float64", 1e-9), ("float32", 1e-4)])
+def test_winograd_matches_pytorch(seed, dtype, tolerance, monkeypatch):
+    torch = pytest.importorskip("torch")
+    layer = winograd_layer(random_winograd_convolution(100 + seed), dtype, monkeypatch)
+    x, grad = inputs(layer, 3, dtype, seed)
+    out, grad_input, grads = run(layer, x, grad)
+    top, bottom, left, right = layer.plan.window.padding
+    x_torch = torch.from_numpy(np.moveaxis(x, -1, 0).copy()).requires_grad_(True)
+    weight = torch.from_numpy(layer.params["weight"]).requires_grad_(True)
+    bias = torch.from_numpy(layer.params["bias"]) if "bias" in layer.params else None
+    expected = torch.nn.functional.conv2d(torch.nn.functional.pad(x_torch, (left, right, top, bottom)), weight, bias)
+    expected.backward(torch.from_numpy(np.moveaxis(grad, -1, 0).copy()))
+    for actual, wanted in [(np.moveaxis(out, -1, 0), expected.detach().numpy()),
+                           (np.moveaxis(grad_input, -1, 0), x_torch.grad.numpy()),
+                           (grads["weight"], weight.grad.numpy())]:
+        np.testing.assert_allclose(actual, wanted, rtol=tolerance, atol=tolerance * max(1.0, float(np.abs(wanted).max())))
+
+
+@pytest.mark.parametrize("layer, winograd", [
+    ({"kernel_size": 3, "padding": 1}, True),
+    ({"kernel_size": 3, "padding": [2, 0]}, True),
+    ({"kernel_size": 3, "padding": 3}, False),
+    ({"kernel_size": 3, "padding": 1, "stride": 2}, False),
+    ({"kernel_size": 3, "padding": 2, "dilation": 2}, False),
+    ({"kernel_size": 5, "padding": 2}, False),
+    ({"kernel_size": [3, 1], "padding": 1}, False),
+])
+@pytest.mark.parametrize("channels", [convolution.WINOGRAD_MIN_CHANNELS - 1, convolution.WINOGRAD_MIN_CHANNELS])
+def test_the_kernel_follows_the_layer_geometry_and_channels(layer, winograd, channels):
+    net = build_network({"input_shape": [channels, 8, 8], "layers": [{"type": "conv2d", "filters": 4, **layer}]})
+    wanted = winograd and channels >= convolution.WINOGRAD_MIN_CHANNELS
+    assert isinstance(net.layers[0].kernel, WinogradConvolution) is wanted

@@ -4,6 +4,7 @@ import pytest
 
 from shared.cnn import build_network
 from shared.cnn.gradcheck import check_gradients, gradient_error
+from shared.cnn.kernels import convolution
 
 def random_conv(rng):
     kh, kw = rng.integers(1, 4, size=2)
@@ -11,6 +12,17 @@ def random_conv(rng):
             "stride": [int(s) for s in rng.integers(1, 4, size=2)],
             "padding": [int(p) for p in rng.integers(0, 3, size=2)],
             "dilation": [int(d) for d in rng.integers(1, 3, size=2)], "bias": bool(rng.integers(2))}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_winograd_conv2d_random_geometry(seed, monkeypatch):
+    # any channel count runs the Winograd kernel: 3x3, stride 1, paddings 0-2 on each side
+    monkeypatch.setattr(convolution, "WINOGRAD_MIN_CHANNELS", 1)
+    rng = np.random.default_rng(seed)
+    shape = [int(rng.integers(1, 4)), int(rng.integers(4, 9)), int(rng.integers(4, 9))]
+    padding = "same" if seed % 3 == 0 else [int(p) for p in rng.integers(0, 3, size=2)]
+    assert_gradients([{"type": "conv2d", "filters": int(rng.integers(1, 4)), "kernel_size": 3, "padding": padding,
+                       "bias": bool(seed % 2)}], shape, seed)
 
 
 def random_pool(rng, kind):
@@ -89,6 +101,16 @@ def test_max_pool_ties_go_to_the_first_position_in_row_major_order(stride):
         np.testing.assert_array_equal(out, [[[[5.0, 7.0], [7.0, 7.0]]]])
         # windows: top-left -> (0,0); top-right -> (1,2); bottom-left -> (2,1); bottom-right -> (1,2)
         np.testing.assert_array_equal(grad, [[[[1, 0, 0], [0, 0, 2], [0, 1, 0]]]])
+
+
+def test_max_pool_tiling_its_input_settles_ties_beside_a_nan_window():
+    # windows side by side: a NaN window (its maximum equals nothing) and a tie between two 3s
+    net = build_network({"input_shape": [1, 2, 4], "layers": [{"type": "maxpool2d", "pool_size": 2}]}, dtype="float64")
+    x = np.array([[[[np.nan, 1.0, 3.0, 3.0], [1.0, 1.0, 0.0, 0.0]]]])
+    out = net.forward(x)
+    np.testing.assert_array_equal(out, [[[[np.nan, 3.0]]]])
+    grad = net.backward(np.array([[[[10.0, 20.0]]]]))
+    np.testing.assert_array_equal(grad, [[[[0, 0, 20, 0], [0, 0, 0, 0]]]])
 
 
 def test_relu_before_max_pool_runs_after_it_with_the_same_results():

@@ -14,6 +14,8 @@ LAYERS = [
     ([3, 16, 16], {"type": "conv2d", "filters": 8, "kernel_size": 3, "stride": 2, "padding": 1}),
     ([8, 20, 20], {"type": "conv2d", "filters": 16, "kernel_size": 5, "padding": 2}),
     ([8, 20, 20], {"type": "conv2d", "filters": 8, "kernel_size": 3, "stride": 2, "dilation": 2}),
+    ([32, 8, 8], {"type": "conv2d", "filters": 16, "kernel_size": 3, "padding": 1}),  # Winograd
+    ([32, 9, 7], {"type": "conv2d", "filters": 8, "kernel_size": 3, "padding": [2, 0]}),  # Winograd, odd tiles
     ([4, 12, 12], {"type": "maxpool2d", "pool_size": 2}),
     ([4, 12, 12], {"type": "maxpool2d", "pool_size": 3, "stride": 2, "padding": 1}),
     ([4, 12, 12], {"type": "avgpool2d", "pool_size": 3, "stride": 1, "padding": 1}),

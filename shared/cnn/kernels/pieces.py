@@ -28,3 +28,8 @@ def cut(rows: int, width: int, wanted: tuple[int, int], limit: int) -> list[tupl
     parts = -(-(last - first) // limit)
     bounds = [first + (last - first) * part // parts for part in range(parts + 1)]
     return [(row, row + 1, start, stop) for row in range(rows) for start, stop in zip(bounds, bounds[1:])]
+
+
+def share(work: list, part: int, parts: int) -> list:
+    """The ``part``-th of ``parts`` contiguous shares of ``work``."""
+    return work[len(work) * part // parts:len(work) * (part + 1) // parts]

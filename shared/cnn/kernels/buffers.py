@@ -1,0 +1,24 @@
+"""Arrays a kernel keeps between steps."""
+from __future__ import annotations
+
+import numpy as np
+
+
+class Buffers:
+    """Arrays kept between steps, reallocated only when the batch (shape) changes."""
+
+    def __init__(self):
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def empty(self, key: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+        array = self.arrays.get(key)
+        if array is None or array.shape != shape or array.dtype != dtype:
+            array = self.arrays[key] = np.empty(shape, dtype)
+        return array
+
+    def zeroed(self, key: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+        """Zeros when new; callers only ever rewrite the same interior, so the frame stays zero."""
+        array = self.arrays.get(key)
+        if array is None or array.shape != shape or array.dtype != dtype:
+            array = self.arrays[key] = np.zeros(shape, dtype)
+        return array
