@@ -24,6 +24,7 @@ from worker.housekeeping.shutdown import stop_requested
 from worker.lifecycle.job_message import accepted_job_id
 from worker.lifecycle.running_quota import RETRY_SECONDS
 from worker.metrics import serve_metrics
+from worker.training.allocator import keep_freed_memory
 from worker.training.evaluate_job import run_evaluate_job
 from worker.training.train_job import run_train_job
 
@@ -70,6 +71,7 @@ def _deliver_later(task) -> None:
 
 @worker_ready.connect
 def _start_housekeeping(sender, **_kwargs) -> None:
+    keep_freed_memory()  # this process trains (--pool=solo)
     settings = load_settings()
     start_reaper(settings.database_url, open_store(settings), settings.job_lease_seconds,
                  lambda task, job_id: celery_app.send_task(task, args=[job_id]), _housekeeping_stopping,

@@ -16,10 +16,23 @@ _pool: ThreadPoolExecutor | None = None
 _controller = None
 _depth = 0  # single_blas_thread blocks open on the main thread
 _limit = None
+_engine_threads: int | None = None  # set by limit_engine_threads
 
 
 def worker_count() -> int:
-    return max(1, len(os.sched_getaffinity(0)))
+    cores = max(1, len(os.sched_getaffinity(0)))
+    return min(cores, _engine_threads) if _engine_threads else cores
+
+
+def limit_engine_threads(count: int | None) -> None:
+    """At most ``count`` engine threads from now on (None: one per core). Processes that split the
+    cores among themselves (data parallelism) each take their share: two processes of two engine
+    threads each on two cores trained a ResNet 12% slower than two of one thread."""
+    global _engine_threads, _pool
+    _engine_threads = count
+    if _pool is not None:
+        _pool.shutdown(wait=True)
+        _pool = None
 
 
 def run_split(work, count: int) -> list:

@@ -26,6 +26,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from shared.cnn.gradients import BatchGradient, Loss, check_loss, shard_gradient
+from shared.cnn.kernels.threads import limit_engine_threads
 from worker.training.params import worker_cores
 from worker.training.parallel.segment import Segment, sweep_stale_segments
 
@@ -143,8 +144,11 @@ class DataParallel:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [PROJECT_ROOT, env.get("PYTHONPATH")]))
         self._shards = [_Shard(env) for _ in range(self.workers - 1)]
         net = self.net
+        # the processes share the cores: each runs its shard on its share of them, this one included
+        engine_threads = max(1, worker_cores() // self.workers)
+        limit_engine_threads(engine_threads)
         for slot, shard in enumerate(self._shards):
-            shard.request("init", slot, net.definition, net.seed, net.dtype.name, self.loss)
+            shard.request("init", slot, net.definition, net.seed, net.dtype.name, self.loss, engine_threads)
         for shard in self._shards:
             shard.reply()
         arrays = [(f"param:{k}", v.shape, v.dtype) for k, v in net.params.items()]
@@ -224,6 +228,7 @@ class DataParallel:
         shards, self._shards = self._shards, []
         for shard in shards:
             shard.stop()
+        limit_engine_threads(None)
         for segment in (self._model, self._batch):
             if segment is not None:
                 segment.unlink()

@@ -22,6 +22,8 @@ import numpy as np
 
 from shared.cnn import build_network
 from shared.cnn.gradients import shard_gradient
+from shared.cnn.kernels.threads import limit_engine_threads
+from worker.training.allocator import keep_freed_memory
 from worker.training.parallel.segment import Segment
 
 PARENT_CHECK_SECONDS = 1.0
@@ -61,7 +63,8 @@ class ShardProcess:
         except (EOFError, OSError):
             return None
 
-    def init(self, slot: int, definition, seed: int, dtype: str, loss: str | dict):
+    def init(self, slot: int, definition, seed: int, dtype: str, loss: str | dict, engine_threads: int):
+        limit_engine_threads(engine_threads)
         self.slot = slot
         self.loss = loss
         self.net = build_network(definition, seed=seed, dtype=dtype)
@@ -100,6 +103,7 @@ class ShardProcess:
 def main(argv: list[str]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    keep_freed_memory()
     process = ShardProcess(Connection(int(argv[1])), int(argv[2]))
     try:
         process.run()
