@@ -1,11 +1,12 @@
 """The engine holds BLAS to one thread while it computes and gives the caller's setting back."""
+import os
 import threading
 
 import numpy as np
 import pytest
 
 from shared.cnn import build_network
-from shared.cnn.kernels.threads import run_split, single_blas_thread
+from shared.cnn.kernels.threads import limit_engine_threads, run_split, single_blas_thread, worker_count
 
 threadpoolctl = pytest.importorskip("threadpoolctl")
 
@@ -55,3 +56,15 @@ def test_run_split_runs_every_part_once_and_keeps_their_order():
     assert results == list(range(len(results)))
     assert sorted(seen) == [(part, len(results)) for part in range(len(results))]
     assert run_split(lambda part, parts: (part, parts), 1) == [(0, 1)]
+
+
+def test_an_engine_thread_limit_keeps_the_pieces_on_the_calling_thread_until_lifted():
+    cores = len(os.sched_getaffinity(0))
+    try:
+        limit_engine_threads(1)
+        threads = set()
+        assert run_split(lambda part, parts: threads.add(threading.get_ident()) or parts, 4) == [1]
+        assert threads == {threading.get_ident()} and worker_count() == 1
+    finally:
+        limit_engine_threads(None)
+    assert worker_count() == cores

@@ -14,6 +14,7 @@ import psutil
 import pytest
 
 from shared.cnn import build_network
+from shared.cnn.kernels.threads import worker_count
 from tests.parallel.conftest import ROOT, SMALL_CONV, random_batch, segments_of, shard_processes
 from worker.training.parallel import DataParallel, DataParallelError
 from worker.lifecycle.errors import JobFailed
@@ -31,6 +32,23 @@ def test_processes_run_single_threaded_and_segments_are_unlinked_while_running()
         assert [shard.num_threads() for shard in shards] == [1, 1]
         assert segments_of(os.getpid()) == []
     assert not any(shard.is_running() for shard in shards)
+
+
+WIDE_CONV = {"name": "wide", "input_shape": [32, 28, 28], "layers": [
+    {"type": "conv2d", "filters": 32, "kernel_size": 3, "padding": 1}, {"type": "global_avgpool2d"},
+    {"type": "dense", "units": 3}]}
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores to share")
+def test_processes_that_share_the_cores_run_one_engine_thread_each_and_the_limit_is_lifted_after():
+    cores = len(os.sched_getaffinity(0))
+    net = build_network(WIDE_CONV, seed=0, dtype="float32")
+    x, y = random_batch(WIDE_CONV, 64, seed=0, dtype=np.float32)
+    with DataParallel(net, 2) as gradients:
+        assert worker_count() == cores // 2
+        gradients(x, y, 0)  # enough pieces that a shard with a core to spare would start threads
+        assert [shard.num_threads() for shard in shard_processes()] == [1]
+    assert worker_count() == cores
 
 
 def test_failure_in_a_shard_process_is_raised_naming_its_exception():
