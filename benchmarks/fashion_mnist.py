@@ -1,6 +1,6 @@
 """Fashion-MNIST through the platform: upload, train and test over the REST API (queue, worker, engine).
 
-    python benchmarks/fashion_mnist.py [--runs lenet5,fast,fast_augmented] [--api URL] [--validate]
+    python benchmarks/fashion_mnist.py [--runs fast_sgd,resnet_long] [--api URL] [--validate]
 
 With --validate each run holds out a seeded 10% of the training set and prints the accuracy on it
 (the worker's last validation score), not the test accuracy: choose configurations that way, then
@@ -11,17 +11,9 @@ dataset is uploaded once (found again by its checksum). Each run posts its netwo
 queues a train job, follows it to the end and prints the test accuracy the worker measured on the
 10,000 test images, with the wall time from POST /jobs to the finished job and the job's own running time.
 
-Measured on the 2-core development machine (NumPy 2.4, OpenBLAS, `workers: 2`, Adam lr 0.002 with a
-cosine schedule, batch 128 (LeNet-5: 64), no validation split), while other test suites shared the
-cores (load average in brackets):
-
-    run             network                  params  epochs  test acc  job s
-    lenet5          lenet5.json              61,706       6    0.9016     70  (2-3)
-    fast            fashion_mnist_fast.json 422,026       6    0.9244    459  (about 6)
-    fast_flip       fashion_mnist_fast.json 422,026      15    0.9277    432  (2-3)
-    fast_augmented  fashion_mnist_fast.json 422,026      25    0.9336    730  (about 2)
-    wide            fashion_mnist_wide.json 824,842      15    0.9270   1383  (about 6; stopped once and
-                                                                               resumed from its checkpoint)
+Configurations are chosen with --validate (two candidates at a time with `--workers 1`: the
+computation is the same with any number of processes, only its time changes), then the chosen
+ones run once without it. The README's benchmark section has the tables as measured.
 """
 from __future__ import annotations
 
@@ -138,7 +130,7 @@ def train(client: ApiClient, run: str, dataset_id: int, epochs: int | None, work
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--api", default=load_settings().api_url, help="API base URL (CONVFORGE_API_URL)")
-    parser.add_argument("--runs", default="lenet5,fast,fast_augmented", help=f"comma separated, of {', '.join(RUNS)}")
+    parser.add_argument("--runs", default="fast_sgd,resnet_long", help=f"comma separated, of {', '.join(RUNS)}")
     parser.add_argument("--epochs", type=int, help="override every run's epochs")
     parser.add_argument("--workers", type=int, help="override every run's worker processes (training is the same "
                         "computation with any number; only the time changes)")
