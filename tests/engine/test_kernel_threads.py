@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from shared.cnn import build_network
-from shared.cnn.kernels.threads import limit_engine_threads, run_split, single_blas_thread, worker_count
+from shared.cnn.kernels.threads import engine_threads, limit_engine_threads, run_split, single_blas_thread, worker_count
 
 threadpoolctl = pytest.importorskip("threadpoolctl")
 
@@ -58,13 +58,16 @@ def test_run_split_runs_every_part_once_and_keeps_their_order():
     assert run_split(lambda part, parts: (part, parts), 1) == [(0, 1)]
 
 
-def test_an_engine_thread_limit_keeps_the_pieces_on_the_calling_thread_until_lifted():
+def test_an_engine_thread_limit_keeps_the_pieces_on_the_calling_thread_inside_its_block():
     cores = len(os.sched_getaffinity(0))
-    try:
-        limit_engine_threads(1)
+    with engine_threads(1):
         threads = set()
         assert run_split(lambda part, parts: threads.add(threading.get_ident()) or parts, 4) == [1]
         assert threads == {threading.get_ident()} and worker_count() == 1
+    assert worker_count() == cores
+    try:
+        limit_engine_threads(1)
+        assert worker_count() == 1
     finally:
         limit_engine_threads(None)
     assert worker_count() == cores

@@ -26,7 +26,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from shared.cnn.gradients import BatchGradient, Loss, check_loss, shard_gradient
-from shared.cnn.kernels.threads import limit_engine_threads
+from shared.cnn.kernels.threads import engine_threads
 from worker.training.params import worker_cores
 from worker.training.parallel.segment import Segment, sweep_stale_segments
 
@@ -124,6 +124,8 @@ class DataParallel:
         self.net = net
         self.workers = workers
         self.loss = check_loss(loss)
+        # the processes share the cores: each computes its shard on its share of them, this one included
+        self.engine_threads = max(1, worker_cores() // workers)
         self._blas = ThreadpoolController()
         self._shards: list[_Shard] = []
         self._model: Segment | None = None
@@ -144,11 +146,8 @@ class DataParallel:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [PROJECT_ROOT, env.get("PYTHONPATH")]))
         self._shards = [_Shard(env) for _ in range(self.workers - 1)]
         net = self.net
-        # the processes share the cores: each runs its shard on its share of them, this one included
-        engine_threads = max(1, worker_cores() // self.workers)
-        limit_engine_threads(engine_threads)
         for slot, shard in enumerate(self._shards):
-            shard.request("init", slot, net.definition, net.seed, net.dtype.name, self.loss, engine_threads)
+            shard.request("init", slot, net.definition, net.seed, net.dtype.name, self.loss, self.engine_threads)
         for shard in self._shards:
             shard.reply()
         arrays = [(f"param:{k}", v.shape, v.dtype) for k, v in net.params.items()]
@@ -207,7 +206,7 @@ class DataParallel:
         for slot, (start, stop) in busy:
             self._shards[slot].request("step", start, stop, batch_size, first_sample_id)
 
-        with self._blas.limit(limits=1, user_api="blas"):
+        with self._blas.limit(limits=1, user_api="blas"), engine_threads(self.engine_threads):
             loss_sum, correct = shard_gradient(net, x[:own[1]], y[:own[1]], first_sample_id,
                                                batch_size, self.grads, self.loss)
         for slot, _ in busy:
@@ -228,7 +227,6 @@ class DataParallel:
         shards, self._shards = self._shards, []
         for shard in shards:
             shard.stop()
-        limit_engine_threads(None)
         for segment in (self._model, self._batch):
             if segment is not None:
                 segment.unlink()
