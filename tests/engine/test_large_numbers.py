@@ -14,14 +14,19 @@ def conv(input_shape, **fields):
     return {"input_shape": input_shape, "layers": [{"type": "conv2d", "filters": 1, **fields}]}
 
 
-def timed_summary(definition):
-    start = time.perf_counter()
-    try:
-        result = summarize(definition)
-        result.as_text(), result.explain()
-    except DefinitionError as exc:
-        result = exc
-    return result, time.perf_counter() - start
+def timed_summary(definition, attempts: int = 3):
+    """The result and the best time of a few attempts: a pause of the machine in one of them is
+    not the code being slow, which all of them would be."""
+    best = float("inf")
+    for _ in range(attempts):
+        start = time.perf_counter()
+        try:
+            result = summarize(definition)
+            result.as_text(), result.explain()
+        except DefinitionError as exc:
+            result = exc
+        best = min(best, time.perf_counter() - start)
+    return result, best
 
 
 @pytest.mark.parametrize("size", [10_000, 1_000_000])
