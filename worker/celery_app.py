@@ -70,8 +70,12 @@ def _deliver_later(task) -> None:
 
 
 @worker_ready.connect
-def _start_housekeeping(sender, **_kwargs) -> None:
+def _keep_freed_memory(**_kwargs) -> None:
     keep_freed_memory()  # this process trains (--pool=solo)
+
+
+@worker_ready.connect
+def _start_housekeeping(sender, **_kwargs) -> None:
     settings = load_settings()
     start_reaper(settings.database_url, open_store(settings), settings.job_lease_seconds,
                  lambda task, job_id: celery_app.send_task(task, args=[job_id]), _housekeeping_stopping,

@@ -11,14 +11,14 @@ class Buffers:
         self.arrays: dict[str, np.ndarray] = {}
 
     def empty(self, key: str, shape: tuple[int, ...], dtype) -> np.ndarray:
-        array = self.arrays.get(key)
-        if array is None or array.shape != shape or array.dtype != dtype:
-            array = self.arrays[key] = np.empty(shape, dtype)
-        return array
+        return self._kept(key, shape, dtype, np.empty)
 
     def zeroed(self, key: str, shape: tuple[int, ...], dtype) -> np.ndarray:
         """Zeros when new; callers only ever rewrite the same interior, so the frame stays zero."""
+        return self._kept(key, shape, dtype, np.zeros)
+
+    def _kept(self, key: str, shape: tuple[int, ...], dtype, make) -> np.ndarray:
         array = self.arrays.get(key)
         if array is None or array.shape != shape or array.dtype != dtype:
-            array = self.arrays[key] = np.zeros(shape, dtype)
+            array = self.arrays[key] = make(shape, dtype)
         return array
