@@ -5,9 +5,10 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 
-from shared.cnn import build_network, softmax_cross_entropy
+from shared.cnn import build_network
 from shared.cnn.layers.plan import default_layer_names
 from tests.engine.residual_networks import random_residual_network
+from tests.engine.torch_step import assert_step_matches_torch
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
@@ -80,19 +81,7 @@ def test_random_residual_networks_match_pytorch(seed):
     model = torch_model(net, definition)
     rng = np.random.default_rng(seed)
     x, labels = rng.standard_normal((5, 2, 9, 9)), rng.integers(0, 3, size=5)
-    logits = net.forward(x, training=True)
-    loss, grad = softmax_cross_entropy(logits, labels)
-    grad_input = net.backward(grad)
-
-    x_torch = torch.from_numpy(x).requires_grad_(True)
-    model.train()
-    torch_logits = model(x_torch)
-    torch_loss = nn.functional.cross_entropy(torch_logits, torch.from_numpy(labels))
-    torch_loss.backward()
-
-    np.testing.assert_allclose(logits, torch_logits.detach().numpy(), rtol=1e-10, atol=1e-12)
-    assert loss == pytest.approx(torch_loss.item(), rel=1e-12)
-    np.testing.assert_allclose(grad_input, x_torch.grad.numpy(), rtol=1e-9, atol=1e-12)
+    assert_step_matches_torch(net, model, x, labels)
     for key, value in model.named_parameters():
         np.testing.assert_allclose(net.grads[key], value.grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=key)
     buffers = {key: value for key, value in model.named_buffers() if "num_batches" not in key}

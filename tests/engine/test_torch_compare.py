@@ -3,7 +3,8 @@ when torch is not importable; it is not a project dependency)."""
 import numpy as np
 import pytest
 
-from shared.cnn import Trainer, build_network, softmax_cross_entropy
+from shared.cnn import Trainer, build_network
+from tests.engine.torch_step import assert_step_matches_torch
 
 torch = pytest.importorskip("torch")
 
@@ -38,19 +39,7 @@ def test_forward_and_gradients_match_pytorch():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((6, 3, 11, 10))
     labels = rng.integers(0, 3, size=6)
-    logits = net.forward(x, training=True)
-    loss, grad = softmax_cross_entropy(logits, labels)
-    grad_input = net.backward(grad)
-
-    x_torch = torch.from_numpy(x).requires_grad_(True)
-    model.train()
-    torch_logits = model(x_torch)
-    torch_loss = torch.nn.functional.cross_entropy(torch_logits, torch.from_numpy(labels))
-    torch_loss.backward()
-
-    np.testing.assert_allclose(logits, torch_logits.detach().numpy(), rtol=1e-10, atol=1e-12)
-    assert loss == pytest.approx(torch_loss.item(), rel=1e-12)
-    np.testing.assert_allclose(grad_input, x_torch.grad.numpy(), rtol=1e-9, atol=1e-12)
+    assert_step_matches_torch(net, model, x, labels)
     for layer, module in pairs:
         np.testing.assert_allclose(layer.grads["weight"], module.weight.grad.numpy(), rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(layer.grads["bias"], module.bias.grad.numpy(), rtol=1e-9, atol=1e-12)

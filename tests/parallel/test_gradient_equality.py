@@ -20,6 +20,18 @@ def reference(net, x, y):
     return loss, correct, {name: grad.copy() for name, grad in net.grads.items()}
 
 
+def assert_data_parallel_matches_reference(net, x, y, workers: int, rtol: float = 1e-10) -> dict:
+    """Loss, correct count and gradients of ``workers`` processes equal one process's; the
+    reference gradients are returned."""
+    loss, correct, expected = reference(net, x, y)
+    with DataParallel(net, workers) as gradients:
+        dp_loss, dp_correct, actual = gradients(x, y, 0)
+    assert_same_gradients(expected, actual, rtol)
+    assert dp_loss == pytest.approx(loss, rel=rtol)
+    assert dp_correct == correct
+    return expected
+
+
 def assert_same_gradients(expected, actual, rtol):
     assert list(expected) == list(actual)
     for name in expected:
@@ -33,12 +45,7 @@ def assert_same_gradients(expected, actual, rtol):
 def test_lenet_gradient_matches_full_batch(dtype, rtol):
     x, y = fashion_batch(300, dtype=np.dtype(dtype))
     net = build_network(LENET, seed=3, dtype=dtype)
-    loss, correct, expected = reference(net, x, y)
-    with DataParallel(net, 2) as gradients:
-        dp_loss, dp_correct, actual = gradients(x, y, 0)
-    assert_same_gradients(expected, actual, rtol)
-    assert dp_loss == pytest.approx(loss, rel=rtol)
-    assert dp_correct == correct
+    assert_data_parallel_matches_reference(net, x, y, 2, rtol)
 
 
 @pytest.mark.parametrize("batch", [1, 2, 7, 130])
@@ -46,12 +53,7 @@ def test_uneven_and_empty_shards(batch):
     # With 3 processes, a batch of 1 or 2 leaves shard processes idle; 7 and 130 cut unevenly.
     x, y = random_batch(SMALL_CONV, batch, seed=batch)
     net = build_network(SMALL_CONV, seed=1, dtype="float64")
-    loss, correct, expected = reference(net, x, y)
-    with DataParallel(net, 3) as gradients:
-        dp_loss, dp_correct, actual = gradients(x, y, 0)
-    assert_same_gradients(expected, actual, 1e-10)
-    assert dp_loss == pytest.approx(loss, rel=1e-10)
-    assert dp_correct == correct
+    assert_data_parallel_matches_reference(net, x, y, 3)
 
 
 def test_batches_of_changing_size_and_dtype():
@@ -78,13 +80,8 @@ def test_residual_network_gradient_matches_full_batch(seed):
     definition = random_residual_network(seed, batchnorm=False)
     x, y = random_batch(definition, 11, seed=seed)
     net = build_network(definition, seed=seed, dtype="float64")
-    loss, correct, expected = reference(net, x, y)
+    expected = assert_data_parallel_matches_reference(net, x, y, 3)
     assert any(".shortcut.conv." in name for name in expected)
-    with DataParallel(net, 3) as gradients:
-        dp_loss, dp_correct, actual = gradients(x, y, 0)
-    assert_same_gradients(expected, actual, 1e-10)
-    assert dp_loss == pytest.approx(loss, rel=1e-10)
-    assert dp_correct == correct
 
 
 def test_a_loss_with_options_reaches_the_shard_processes():
