@@ -67,6 +67,9 @@ class TrainParams(BaseModel):
     scoring_batch_size: Whole = Field(
         DEFAULT_SCORING_BATCH_SIZE, ge=1, le=MAX_BATCH_SIZE,
         description="Images per forward pass when the job scores its validation split and the test split.")
+    test_time_flip: Flag = Field(
+        False, description="Score the validation and test splits (and later evaluations of the model) on the "
+                           "mean of the outputs for each image and its left-right mirror image.")
 
     def loss(self) -> str | dict:
         """The loss the engine computes for these parameters."""
@@ -82,6 +85,9 @@ class EvaluateParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     batch_size: Whole = Field(DEFAULT_SCORING_BATCH_SIZE, ge=1, le=MAX_BATCH_SIZE,
                             description="Images per forward pass.")
+    test_time_flip: Flag | None = Field(
+        None, description="Average the outputs for each image and its mirror image. Null: as the model was "
+                          "trained to be scored (its train job's test_time_flip).")
 
 
 PARAMS_BY_KIND: dict[str, type[BaseModel]] = {"train": TrainParams, "evaluate": EvaluateParams}

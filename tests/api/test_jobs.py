@@ -155,7 +155,7 @@ def test_evaluate_job(client, queue, sessions, settings, network_id, dataset_id)
     assert response.status_code == 202
     assert response.json["model_id"] == model_id and response.json["network"]["id"] == network_id
     assert queue.sent == [(EVALUATE_TASK, response.json["id"])]
-    assert response.json["params"] == {"batch_size": 256} and response.json["processes"] is None
+    assert response.json["params"] == {"batch_size": 256, "test_time_flip": None} and response.json["processes"] is None
     missing = client.post("/api/v1/jobs", json={"kind": "evaluate", "model_id": 77, "dataset_id": dataset_id})
     assert missing.status_code == 422 and missing.json["errors"][0]["loc"] == ["model_id"]
 
@@ -303,7 +303,8 @@ def test_list_items_carry_params_and_a_small_result_summary(client, sessions, ne
         assert (item["params"]["epochs"], item["params"]["batch_size"]) == (epochs, 8)
         assert item["params"]["optimizer"]["type"] == "adam" and item["params"]["optimizer"]["lr"] == 0.002
         assert "result" not in item
-    assert finished["result_summary"] == {"accuracy": 0.875, "loss": 0.42, "macro_f1": 0.86, "split": "test"}
+    assert finished["result_summary"] == {"accuracy": 0.875, "loss": 0.42, "macro_f1": 0.86, "split": "test",
+                                         "test_time_flip": False}
     assert queued["result_summary"] is None
     detail = client.get(f"/api/v1/jobs/{ids[0]}").json
     assert detail["result_summary"] == finished["result_summary"]

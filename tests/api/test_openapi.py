@@ -46,4 +46,4 @@ def test_job_list_item_documents_params_and_the_result_summary(client):
     item = schemas["JobListItem"]
     assert {"params", "result_summary"} <= set(item["required"])
     assert {"$ref": "#/components/schemas/ResultSummary"} in item["properties"]["result_summary"]["anyOf"]
-    assert set(schemas["ResultSummary"]["properties"]) == {"accuracy", "loss", "macro_f1", "split"}
+    assert set(schemas["ResultSummary"]["properties"]) == {"accuracy", "loss", "macro_f1", "split", "test_time_flip"}

@@ -5,6 +5,7 @@ import pytest
 
 from shared.cnn import (OptimizerSpec, ScheduleSpec, SpecError, Trainer, build_network, evaluate, fit,
                         make_optimizer, make_schedule, mean_squared_error, softmax_cross_entropy)
+from shared.cnn.training import mirrored_forward
 from shared.cnn.gradients import InProcessGradients
 
 TINY = {"input_shape": [1, 6, 6], "layers": [
@@ -164,6 +165,24 @@ def test_fit_and_evaluate():
     assert len(history) == 4 and history[-1]["loss"] < history[0]["loss"]
     loss, accuracy, predictions = evaluate(net, x, y, batch_size=40)
     assert predictions.shape == (96,) and accuracy > 0.9 and loss == pytest.approx(history[-1]["val_loss"])
+
+
+def test_mirrored_evaluation_averages_each_image_with_its_mirror_image():
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(10, 1, 6, 6)), rng.integers(0, 2, size=10)
+    net = build_network(TINY, seed=5, dtype="float64")
+    plain, mirrored_inputs = net.forward(x), net.forward(x[..., ::-1].copy())
+    expected = (plain + mirrored_inputs) / 2
+    assert not np.allclose(plain, expected)  # this network is not symmetric, so the mirror counts
+    np.testing.assert_allclose(mirrored_forward(net, x), expected, rtol=1e-12)
+    loss, accuracy, predictions = evaluate(net, x, y, batch_size=3, mirror=True)
+    np.testing.assert_array_equal(predictions, expected.argmax(axis=1))
+    assert loss == pytest.approx(softmax_cross_entropy(expected, y)[0])
+    # A left-right symmetric batch is its own mirror image: the same outputs either way.
+    symmetric = x + x[..., ::-1]
+    np.testing.assert_allclose(mirrored_forward(net, symmetric), net.forward(symmetric), rtol=1e-12)
+    with pytest.raises(ValueError, match=r"need images \(N, C, H, W\)"):
+        mirrored_forward(net, x.reshape(10, 36))
 
 
 def test_label_smoothing_is_cross_entropy_against_smoothed_targets():

@@ -195,6 +195,35 @@ def test_evaluate_job_scores_the_trained_model(settings, make_job, no_stop, data
     assert np.asarray(result["confusion_matrix"]).shape == (3, 3)
 
 
+def test_test_time_flip_scores_the_mirror_images_too_and_the_model_keeps_the_choice(
+        settings, make_job, no_stop, dataset_id):
+    plain, flipped = make_job(), make_job(test_time_flip=True)
+    for job_id in (plain, flipped):
+        assert run_train_job(job_id, "w1", settings, no_stop) == "succeeded"
+    plain_row, flipped_row = job_row(settings, plain), job_row(settings, flipped)
+    # The same seed trains the same weights; only the scoring differs.
+    assert all(np.array_equal(a, b) for a, b in zip(model_weights(settings, plain).values(),
+                                                     model_weights(settings, flipped).values()))
+    assert (plain_row.result["test_time_flip"], flipped_row.result["test_time_flip"]) == (False, True)
+    assert flipped_row.result["loss"] != pytest.approx(plain_row.result["loss"], rel=1e-9)
+    assert flipped_row.latest_metrics["val_loss"] != pytest.approx(plain_row.latest_metrics["val_loss"], rel=1e-9)
+    _net, metadata = load_model(settings.artifact_dir / _model_path(settings, flipped_row.model_id))
+    assert metadata["test_time_flip"] is True
+    # An evaluate job scores as the model was trained to be scored, unless it says otherwise.
+    results = {}
+    for asked in (None, False):
+        with session_scope(settings.database_url) as session:
+            job = Job(kind="evaluate", dataset_id=dataset_id, model_id=flipped_row.model_id,
+                      params={} if asked is None else {"test_time_flip": asked})
+            session.add(job)
+            session.flush()
+            evaluate_id = job.id
+        assert run_evaluate_job(evaluate_id, "w1", settings) == "succeeded"
+        results[asked] = job_row(settings, evaluate_id).result
+    assert results[None]["test_time_flip"] and results[None]["loss"] == pytest.approx(flipped_row.result["loss"])
+    assert not results[False]["test_time_flip"] and results[False]["loss"] == pytest.approx(plain_row.result["loss"])
+
+
 def test_evaluate_job_with_a_bad_batch_size_fails_with_the_reason(settings, make_job, no_stop, dataset_id):
     train_id = make_job()
     run_train_job(train_id, "w1", settings, no_stop)

@@ -57,8 +57,13 @@ def run_evaluate_job(job_id: int, worker_name: str, settings: Settings) -> str:
         # The model's own normalisation: the statistics of the data it was trained on.
         result = split_report(net, x, y, metadata["mean"], metadata["std"],
                               metadata.get("class_names") or dataset.class_names, split,
-                              between_chunks=lease.check_in, batch_size=params.batch_size)
+                              between_chunks=lease.check_in, batch_size=params.batch_size,
+                              mirror=_mirrored(params.test_time_flip, metadata))
         lease.finish("succeeded", result=result, step=1, steps=1, eta_seconds=0.0)
     metrics.job_ended("evaluate", outcome.status, time.monotonic() - started)
     return outcome.status
 
+
+def _mirrored(asked: bool | None, metadata: dict) -> bool:
+    """The job's choice, else the model's own: how its train job scored it."""
+    return bool(metadata.get("test_time_flip", False)) if asked is None else asked

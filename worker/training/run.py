@@ -151,7 +151,8 @@ class TrainingRun:
         if len(self.val_idx):
             loss, accuracy, _ = score(self.net, self.data.x_train, self.data.y_train, self.data.mean,
                                       self.data.std, self.val_idx, between_chunks=self._sync,
-                                      batch_size=self.params.scoring_batch_size)
+                                      batch_size=self.params.scoring_batch_size,
+                                      mirror=self.params.test_time_flip)
             position.seq += 1
             metrics.append(self._metric("val", loss, accuracy, images_per_second=None))
         position.epoch += 1

@@ -16,9 +16,11 @@ CHUNK_SAMPLES = SCORING_CHUNK_SAMPLES
 
 
 def score(net, x: np.ndarray, y: np.ndarray, mean, std, indices: np.ndarray | None = None,
-          between_chunks: Callable[[], None] | None = None, *, batch_size: int) -> tuple[float, float, np.ndarray]:
+          between_chunks: Callable[[], None] | None = None, *, batch_size: int,
+          mirror: bool = False) -> tuple[float, float, np.ndarray]:
     """(mean loss, accuracy, predictions) of `net` on x[indices] (all of x when indices is None), run
-    `batch_size` images at a time. `between_chunks` runs after each chunk (heartbeat, cancel check)."""
+    `batch_size` images at a time, averaged with each image's mirror image when `mirror`.
+    `between_chunks` runs after each chunk (heartbeat, cancel check)."""
     count = len(y) if indices is None else len(indices)
     loss_sum, correct = 0.0, 0
     predictions = np.empty(count, dtype=np.int64)
@@ -27,7 +29,7 @@ def score(net, x: np.ndarray, y: np.ndarray, mean, std, indices: np.ndarray | No
         chosen = slice(start, stop) if indices is None else indices[start:stop]
         batch = prepare_batch(x[chosen], mean, std)
         labels = np.asarray(y[chosen])
-        loss, accuracy, predicted = evaluate(net, batch, labels, batch_size=batch_size)
+        loss, accuracy, predicted = evaluate(net, batch, labels, batch_size=batch_size, mirror=mirror)
         loss_sum += float(loss) * (stop - start)
         correct += int(round(float(accuracy) * (stop - start)))
         predictions[start:stop] = predicted
@@ -37,11 +39,13 @@ def score(net, x: np.ndarray, y: np.ndarray, mean, std, indices: np.ndarray | No
 
 
 def split_report(net, x: np.ndarray, y: np.ndarray, mean, std, class_names: list[str], split: str,
-                 between_chunks: Callable[[], None] | None = None, *, batch_size: int) -> dict:
+                 between_chunks: Callable[[], None] | None = None, *, batch_size: int,
+                 mirror: bool = False) -> dict:
     """The stored evaluation of one split: loss, accuracy, per-class scores, the confusion matrix and a few
     indices of the split's samples in each of its off-diagonal cells."""
     loss, accuracy, predictions = score(net, x, y, mean, std, between_chunks=between_chunks,
-                                        batch_size=batch_size)
+                                        batch_size=batch_size, mirror=mirror)
     report = classification_report(np.asarray(y), predictions, len(class_names), class_names)
-    return {"split": split, "loss": loss, "accuracy": accuracy, "num_samples": int(len(y)), **report,
+    return {"split": split, "loss": loss, "accuracy": accuracy, "num_samples": int(len(y)),
+            "test_time_flip": mirror, **report,
             "misclassified": misclassified_examples(np.asarray(y), predictions)}

@@ -14,7 +14,7 @@ from shared.cnn import save_model
 from shared.config import Settings
 from shared.db.models import Dataset, Job, Model, Network
 from shared.db.session import session_scope
-from shared.jobs import resolved_params
+from shared.jobs import TrainParams, resolved_params
 from shared.logs import job_context
 from shared.storage import ArtifactStore, open_store
 from shared.storage.files import scratch_dir, scratch_file
@@ -63,8 +63,9 @@ def run_train_job(job_id: int, worker_name: str, settings: Settings, stop_reques
         # The row says what this worker decided (processes, log interval), before any step runs.
         lease.check_in(params=resolved_params(run.params))
         net = run.run()
-        result = _test_result(net, arrays, dataset, lease, run.params.scoring_batch_size)
-        model_key, sha256, size_bytes = _store_model(net, store, scratch, network, dataset, job_id, result)
+        result = _test_result(net, arrays, dataset, lease, run.params)
+        model_key, sha256, size_bytes = _store_model(net, store, scratch, network, dataset, job_id, result,
+                                                     run.params)
 
         def add_model(session: Session) -> dict:
             model = Model(owner_id=job.owner_id, network_id=network.id, dataset_id=dataset.id, job_id=job_id,
@@ -83,16 +84,17 @@ def run_train_job(job_id: int, worker_name: str, settings: Settings, stop_reques
     return outcome.status
 
 
-def _test_result(net, arrays: dict, dataset: Dataset, lease: JobLease, batch_size: int) -> dict:
+def _test_result(net, arrays: dict, dataset: Dataset, lease: JobLease, params: TrainParams) -> dict:
     """Loss, accuracy and the per-class report on the test split; empty when the dataset has none."""
     if "x_test" not in arrays:
         return {}
     return split_report(net, arrays["x_test"], arrays["y_test"], dataset.channel_mean, dataset.channel_std,
-                        dataset.class_names, "test", between_chunks=lease.check_in, batch_size=batch_size)
+                        dataset.class_names, "test", between_chunks=lease.check_in,
+                        batch_size=params.scoring_batch_size, mirror=params.test_time_flip)
 
 
 def _store_model(net, store: ArtifactStore, scratch: Path, network: Network, dataset: Dataset, job_id: int,
-                 result: dict) -> tuple[str, str, int]:
+                 result: dict, params: TrainParams) -> tuple[str, str, int]:
     """Write the model file, store it whole; returns its key, checksum and size."""
     key = new_model_key()
     with scratch_file(scratch, "model.npz") as path:
@@ -100,7 +102,7 @@ def _store_model(net, store: ArtifactStore, scratch: Path, network: Network, dat
             "mean": list(dataset.channel_mean), "std": list(dataset.channel_std),
             "class_names": list(dataset.class_names), "dataset_id": dataset.id, "network_id": network.id,
             "job_id": job_id, "input_shape": list(dataset.input_shape),
-            "test_accuracy": result.get("accuracy"),
+            "test_accuracy": result.get("accuracy"), "test_time_flip": params.test_time_flip,
         })
         sha256, size_bytes = file_sha256(path), path.stat().st_size
         store.put_file(key, path)

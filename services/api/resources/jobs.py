@@ -68,7 +68,7 @@ def result_summary(result: dict | None) -> ResultSummary | None:
     if not result or result.get("accuracy") is None:
         return None
     return ResultSummary(accuracy=result["accuracy"], loss=result.get("loss"), macro_f1=result.get("macro_f1"),
-                         split=result.get("split"))
+                         split=result.get("split"), test_time_flip=result.get("test_time_flip", False))
 
 
 def processes(job: Job) -> int | None:

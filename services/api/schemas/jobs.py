@@ -75,6 +75,7 @@ class ResultSummary(BaseModel):
     loss: float | None
     macro_f1: float | None
     split: str | None = Field(description="The split scored: `test`, or `train` for a dataset without one.")
+    test_time_flip: bool = Field(False, description="Scored on the mean outputs for each image and its mirror image.")
 
 
 class JobListItem(BaseModel):
