@@ -9,11 +9,16 @@ from typing import Sequence
 
 import numpy as np
 
+from shared.cnn.training import mirrored_forward
 from shared.data.pipeline import prepare_batch
 
 
-def model_logits(net, samples: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
-    return net.forward(prepare_batch(samples, mean, std), training=False)
+def model_logits(net, samples: np.ndarray, mean: Sequence[float], std: Sequence[float],
+                 mirror: bool = False) -> np.ndarray:
+    """The outputs for the samples; with `mirror` (a model trained with test_time_flip), averaged with
+    their mirror images' outputs, as its evaluate jobs score it."""
+    batch = prepare_batch(samples, mean, std)
+    return mirrored_forward(net, batch) if mirror else net.forward(batch, training=False)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -1,5 +1,6 @@
 """The predict route and an evaluate job give the same class for every test image of the bundled
-Fashion-MNIST subset: the same confusion matrix, and each stored misclassified index predicted alike."""
+Fashion-MNIST subset: the same confusion matrix, and each stored misclassified index predicted alike,
+for a model scored on single images and for one scored with its mirror images (test_time_flip)."""
 from __future__ import annotations
 
 import io
@@ -22,9 +23,10 @@ from worker.training.evaluate_job import run_evaluate_job
 DATASET_FILE = REPO / "data" / "fashion-mnist-small.npz"
 
 
-@pytest.fixture
-def trained_model(client, sessions, settings, default_user, tmp_path) -> tuple[int, int]:
-    """(model id, dataset id): LeNet-5 trained for one epoch on the subset, saved as a train job does."""
+@pytest.fixture(params=[False, True], ids=["single", "test_time_flip"])
+def trained_model(request, client, sessions, settings, default_user, tmp_path) -> tuple[int, int, bool]:
+    """(model id, dataset id, test_time_flip): LeNet-5 trained for one epoch on the subset, saved as a
+    train job does."""
     with open(DATASET_FILE, "rb") as handle:
         dataset_id = upload(client, io.BytesIO(handle.read()), filename="fashion.npz", name="fashion").json["id"]
     network_id = client.post("/api/v1/networks", json=LENET5).json["id"]
@@ -36,7 +38,8 @@ def trained_model(client, sessions, settings, default_user, tmp_path) -> tuple[i
         {"type": "sgd", "lr": 0.05, "momentum": 0.9}, epochs=1, batch_size=64)
     path = tmp_path / "trained.npz"
     save_model(path, net, {"mean": list(dataset.channel_mean), "std": list(dataset.channel_std),
-                           "class_names": list(dataset.class_names), "input_shape": [1, 28, 28]})
+                           "class_names": list(dataset.class_names), "input_shape": [1, 28, 28],
+                           "test_time_flip": request.param})
     open_store(settings).put_file("models/trained.npz", path)
     with sessions.begin() as session:
         model = Model(owner_id=default_user.id, network_id=network_id, dataset_id=dataset_id,
@@ -44,7 +47,7 @@ def trained_model(client, sessions, settings, default_user, tmp_path) -> tuple[i
                       metrics={})
         session.add(model)
         session.flush()
-        return model.id, dataset_id
+        return model.id, dataset_id, request.param
 
 
 def png_part(pixels: np.ndarray, name: str):
@@ -55,11 +58,12 @@ def png_part(pixels: np.ndarray, name: str):
 
 
 def test_predictions_equal_the_evaluate_jobs(client, settings, sessions, trained_model):
-    model_id, dataset_id = trained_model
+    model_id, dataset_id, mirrored = trained_model
     job = client.post("/api/v1/jobs", json={"kind": "evaluate", "model_id": model_id, "dataset_id": dataset_id})
     assert job.status_code == 202, job.json
     assert run_evaluate_job(job.json["id"], "w1", settings) == "succeeded"
     result = sessions().get(Job, job.json["id"]).result
+    assert result["test_time_flip"] is mirrored  # the evaluate job follows the model's own choice
     with np.load(DATASET_FILE, allow_pickle=False) as archive:
         x_test, y_test = archive["x_test"].reshape(-1, 1, 28, 28), archive["y_test"]
     predicted = []

@@ -34,6 +34,10 @@ class LoadedModel:
         return self.metadata["std"]
 
     @property
+    def test_time_flip(self) -> bool:
+        return bool(self.metadata.get("test_time_flip", False))
+
+    @property
     def class_names(self) -> list[str]:
         names = self.metadata.get("class_names")
         outputs = self.net.summary.plans[-1].output_shape[0]

@@ -46,7 +46,7 @@ def predict(model_id: int):
     inputs = read_inputs(loaded.net.input_shape)
     check_batch_memory(loaded, len(inputs.samples))
     with loaded.lock:
-        logits = model_logits(loaded.net, inputs.samples, loaded.mean, loaded.std)
+        logits = model_logits(loaded.net, inputs.samples, loaded.mean, loaded.std, mirror=loaded.test_time_flip)
     view = PredictionView(model_id=model.id, input_shape=list(loaded.net.input_shape), predictions=[
         {"input": name, "top": top} for name, top in zip(inputs.names, top_classes(logits, loaded.class_names, k))])
     return jsonify(view.model_dump(mode="json"))
