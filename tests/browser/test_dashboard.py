@@ -81,13 +81,14 @@ def test_submit_from_new_job_page_watch_it_train_and_read_the_results(page, stac
     page.fill("input[name=workers]", "1")
     page.fill("input[name=erase]", "0.25")
     page.fill("input[name=label_smoothing]", "0.1")
+    page.check("input[name=test_time_flip]")
     screenshot(page, "new-job")
     page.click("#submit-job")
 
     page.wait_for_url(re.compile(r"/jobs/\d+$"), timeout=30_000)
     job_id = int(page.url.rsplit("/", 1)[1])
     params = api(stack, "GET", f"/jobs/{job_id}")["params"]
-    assert (params["augment"]["erase"], params["label_smoothing"]) == (0.25, 0.1)
+    assert (params["augment"]["erase"], params["label_smoothing"], params["test_time_flip"]) == (0.25, 0.1, True)
 
     # The progress bar moves and the curve gets points: both seen part-way through the job, then full.
     progress = page.locator("#job-progress .progress")

@@ -215,6 +215,7 @@ function trainingParams() {
   params.augment = { crop_padding: Number(field("crop_padding") || 0), flip: form.elements.flip.checked,
     erase: Number(field("erase") || 0) };
   params.label_smoothing = Number(field("label_smoothing") || 0);
+  params.test_time_flip = form.elements.test_time_flip.checked;
   return params;
 }
 
