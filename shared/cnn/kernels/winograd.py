@@ -54,6 +54,19 @@ def _untransform_weight(products: np.ndarray) -> np.ndarray:
     return np.tensordot(rows, g, axes=([1], [0])).transpose(1, 2, 0, 3)
 
 
+def _place(x: np.ndarray, target: np.ndarray, top: int, left: int) -> None:
+    """Copy ``x`` (C, H, W, N) into ``target`` (C, rows, 2, column pairs, N), a map whose column
+    2j + p lies at [:, :, p, j], with x's first row and column at (top, left). With its columns
+    paired, a tile's columns are two pairs, and every pass of the transforms runs along whole
+    rows instead of stepping over columns one batch of values at a time."""
+    height, width = x.shape[1:3]
+    for parity in (0, 1):
+        first = (parity - left) % 2  # the first column of x that lands on this parity
+        pair = (left + first) // 2
+        count = len(range(first, width, 2))
+        target[:, top:top + height, parity, pair:pair + count] = x[:, :, first::2]
+
+
 def _tiles(size: int) -> int:
     return -(-size // 2)
 
@@ -105,20 +118,23 @@ class WinogradConvolution:
         return min(worker_count(), max(len(self._pieces(self.forward_tiles, batch, itemsize)),
                                        len(self._pieces(self.backward_tiles, batch, itemsize))))
 
-    def _framed_values(self) -> tuple[int, int, int]:
+    def _framed_values(self) -> tuple[int, int, int, int]:
+        """Values per image of the framed input, the framed output gradient, the output gradient
+        with its columns paired, and the whole-tile output when the output is odd."""
         th, tw = self.forward_tiles
         bh, bw = self.backward_tiles
         source = self.channels * (2 * th + 2) * (2 * tw + 2)
         framed_grad = self.filters * (2 * bh + 2) * (2 * bw + 2)
-        odd_out = self.filters * 4 * th * tw if (self.out_h % 2 or self.out_w % 2) else 0
-        return source, framed_grad, odd_out
+        paired_grad = self.filters * 4 * th * tw
+        odd_out = paired_grad if (self.out_h % 2 or self.out_w % 2) else 0
+        return source, framed_grad, paired_grad, odd_out
 
     def working_bytes(self, batch: int, itemsize: int) -> int:
         """Every buffer forward and backward keep for ``batch`` images, the output included."""
-        source, framed_grad, odd_out = self._framed_values()
+        source, framed_grad, paired_grad, odd_out = self._framed_values()
         bh, bw = self.backward_tiles
         odd_in = self.channels * 4 * bh * bw if (self.height % 2 or self.width % 2) else 0
-        values = (source + framed_grad + 2 * odd_out + odd_in  # framed maps and whole-tile copies
+        values = (source + framed_grad + paired_grad + odd_out + odd_in  # framed maps and whole-tile copies
                   + self.filters * self.out_h * self.out_w  # output
                   + self.channels * self.height * self.width) * batch  # input gradient
         weights = TRANSFORMED * self.filters * self.channels
@@ -128,7 +144,7 @@ class WinogradConvolution:
 
     def forward_bytes(self, batch: int, itemsize: int) -> int:
         """The buffers a forward alone keeps: framed input, output, blocks per thread."""
-        source, _, odd_out = self._framed_values()
+        source, _, _, odd_out = self._framed_values()
         th_pieces = len(self._pieces(self.forward_tiles, batch, itemsize))
         values = (source + odd_out + self.filters * self.out_h * self.out_w) * batch
         threads = min(worker_count(), th_pieces)
@@ -139,21 +155,21 @@ class WinogradConvolution:
 
     @staticmethod
     def _transform_input(source, r0, r1, c0, c1, into, spare) -> np.ndarray:
-        """B^T d B for the tiles [r0, r1) x [c0, c1) of ``source`` (C, rows, columns, N): (16, C, positions)."""
+        """B^T d B for the tiles [r0, r1) x [c0, c1) of ``source`` (C, rows, 2, column pairs, N),
+        a map with its columns paired (``_place``): (16, C, positions)."""
         channels, batch = source.shape[0], source.shape[-1]
         rows, columns = r1 - r0, c1 - c0
-        span = 2 * columns + 2
-        block = source[:, 2 * r0:2 * r1 + 2, 2 * c0:2 * c1 + 2]
+        block = source[:, 2 * r0:2 * r1 + 2, :, c0:c1 + 1]
         out = into[:TRANSFORMED * channels * rows * columns * batch].reshape(4, 4, channels, rows, columns, batch)
-        half = spare[:4 * channels * rows * span * batch].reshape(4, channels, rows, span, batch)
+        half = spare[:4 * channels * rows * 2 * (columns + 1) * batch].reshape(4, channels, rows, 2, columns + 1, batch)
         # rows: B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]
         d = [block[:, k:k + 2 * rows:2] for k in range(4)]
         np.subtract(d[0], d[2], out=half[0])
         np.add(d[1], d[2], out=half[1])
         np.subtract(d[2], d[1], out=half[2])
         np.subtract(d[1], d[3], out=half[3])
-        # columns, all four rows at once
-        e = [half[:, :, :, k:k + 2 * columns:2] for k in range(4)]
+        # columns, all four rows at once: a tile's columns 0-3 are pairs c and c + 1
+        e = [half[..., k % 2, k // 2:k // 2 + columns, :] for k in range(4)]
         np.subtract(e[0], e[2], out=out[:, 0])
         np.add(e[1], e[2], out=out[:, 1])
         np.subtract(e[2], e[1], out=out[:, 2])
@@ -169,35 +185,39 @@ class WinogradConvolution:
         if bias is not None:
             # A^T[:, 1] and A[1, :] are all ones: entry (1, 1) reaches every output once
             m[1, 1] += bias.reshape(-1, 1, 1, 1)
-        half = spare[:2 * 4 * filters * rows * columns * batch].reshape(2, 4, filters, rows, columns, batch)
+        size = 4 * filters * rows * columns * batch
+        half = spare[:2 * size].reshape(2, 4, filters, rows, columns, batch)
+        tiles = spare[2 * size:3 * size].reshape(2, 2, filters, rows, columns, batch)
         # rows: A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]
         np.add(m[0], m[1], out=half[0])
         half[0] += m[2]
         np.subtract(m[1], m[2], out=half[1])
         half[1] -= m[3]
         # columns: output (row a, column b) of each tile, both rows at once
-        tiles = np.reshape(target, (filters, rows, 2, columns, 2, batch), copy=False).transpose(2, 0, 1, 3, 4, 5)
-        np.add(half[:, 0], half[:, 1], out=tiles[..., 0, :])
-        tiles[..., 0, :] += half[:, 2]
-        np.subtract(half[:, 1], half[:, 2], out=tiles[..., 1, :])
-        tiles[..., 1, :] -= half[:, 3]
+        np.add(half[:, 0], half[:, 1], out=tiles[:, 0])
+        tiles[:, 0] += half[:, 2]
+        np.subtract(half[:, 1], half[:, 2], out=tiles[:, 1])
+        tiles[:, 1] -= half[:, 3]
+        # (a, b, F, rows, columns, N) into the map's (F, rows, a, columns, b, N) in one pass
+        np.reshape(target, (filters, rows, 2, columns, 2, batch), copy=False)[...] = tiles.transpose(2, 3, 0, 4, 1, 5)
 
     @staticmethod
     def _transform_gradient(grad, r0, r1, c0, c1, into, spare) -> np.ndarray:
-        """A dY A^T for output tiles [r0, r1) x [c0, c1) of ``grad`` (F, 2*rows, 2*columns, N),
-        with the last row and column of A negated (undone by ``_G_SIGNED``): (16, F, positions)."""
+        """A dY A^T for output tiles [r0, r1) x [c0, c1) of ``grad`` (F, 2*rows, 2, columns, N),
+        columns paired, with the last row and column of A negated (undone by ``_G_SIGNED``):
+        (16, F, positions)."""
         filters, batch = grad.shape[0], grad.shape[-1]
         rows, columns = r1 - r0, c1 - c0
-        block = grad[:, 2 * r0:2 * r1, 2 * c0:2 * c1]
+        block = grad[:, 2 * r0:2 * r1, :, c0:c1]
         out = into[:TRANSFORMED * filters * rows * columns * batch].reshape(4, 4, filters, rows, columns, batch)
-        half = spare[:4 * filters * rows * 2 * columns * batch].reshape(4, filters, rows, 2 * columns, batch)
+        half = spare[:4 * filters * rows * 2 * columns * batch].reshape(4, filters, rows, 2, columns, batch)
         # A with its last row's sign dropped: [[1, 0], [1, 1], [1, -1], [0, 1]]
         g0, g1 = block[:, 0::2], block[:, 1::2]
         half[0] = g0
         np.add(g0, g1, out=half[1])
         np.subtract(g0, g1, out=half[2])
         half[3] = g1
-        h0, h1 = half[..., 0::2, :], half[..., 1::2, :]
+        h0, h1 = half[:, :, :, 0], half[:, :, :, 1]
         out[:, 0] = h0
         np.add(h0, h1, out=out[:, 1])
         np.subtract(h0, h1, out=out[:, 2])
@@ -228,8 +248,8 @@ class WinogradConvolution:
         # out[f, y, x, n] = sum_{c,i,j} weight[f, c, i, j] * x_pad[c, y + i, x + j, n] + bias[f]
         channels, height, width, batch = x.shape
         th, tw = self.forward_tiles
-        source = self.buffers.zeroed("source", (channels, 2 * th + 2, 2 * tw + 2, batch), x.dtype)
-        source[:, self.top:self.top + height, self.left:self.left + width] = x
+        source = self.buffers.zeroed("source", (channels, 2 * th + 2, 2, tw + 1, batch), x.dtype)
+        _place(x, source, self.top, self.left)
         self.source = source
         transformed = self.buffers.empty("weights", (TRANSFORMED, self.filters, channels), x.dtype)
         np.copyto(transformed.reshape(4, 4, self.filters, channels), _transform_weight(weight))
@@ -248,10 +268,8 @@ class WinogradConvolution:
         if grad_bias is not None:
             np.add.reduce(grad_out.reshape(filters, -1), axis=1, out=grad_bias)
         th, tw = self.forward_tiles
-        grad = grad_out
-        if grad_out.shape[1:3] != (2 * th, 2 * tw):
-            grad = self.buffers.zeroed("grad_tiles", (filters, 2 * th, 2 * tw, batch), dtype)
-            grad[:, :self.out_h, :self.out_w] = grad_out
+        grad = self.buffers.zeroed("grad_pairs", (filters, 2 * th, 2, tw, batch), dtype)
+        _place(grad_out, grad, 0, 0)
 
         # dU[ab, f, c] = sum over tiles of (A dY A^T)[ab, f] (B^T d B)[ab, c]
         work = self._pieces(self.forward_tiles, batch, itemsize)
@@ -278,9 +296,8 @@ class WinogradConvolution:
 
         # dx[c, y, x] = sum_{f,i,j} weight[f, c, 2 - i, 2 - j] * framed[f, y + i, x + j]
         bh, bw = self.backward_tiles
-        framed = self.buffers.zeroed("framed", (filters, 2 * bh + 2, 2 * bw + 2, batch), dtype)
-        top, left = 2 - self.top, 2 - self.left
-        framed[:, top:top + self.out_h, left:left + self.out_w] = grad_out
+        framed = self.buffers.zeroed("framed", (filters, 2 * bh + 2, 2, bw + 1, batch), dtype)
+        _place(grad_out, framed, 2 - self.top, 2 - self.left)
         transformed = self.buffers.empty("weights_t", (TRANSFORMED, self.channels, filters), dtype)
         np.copyto(transformed.reshape(4, 4, self.channels, filters),
                   _transform_weight(weight[:, :, ::-1, ::-1]).transpose(0, 1, 3, 2))
