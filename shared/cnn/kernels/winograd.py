@@ -138,8 +138,8 @@ class WinogradConvolution:
                   + self.filters * self.out_h * self.out_w  # output
                   + self.channels * self.height * self.width) * batch  # input gradient
         weights = TRANSFORMED * self.filters * self.channels
-        # per thread: blocks and a weight-gradient total; transformed weights both ways, a spare
-        return ((values + self._threads(batch, itemsize) * (self._scratch_values(batch, itemsize) + weights)
+        # per thread: blocks, a weight-gradient total and its piece; transformed weights both ways, a spare
+        return ((values + self._threads(batch, itemsize) * (self._scratch_values(batch, itemsize) + 2 * weights)
                  + 4 * weights) * itemsize)
 
     def forward_bytes(self, batch: int, itemsize: int) -> int:
@@ -278,13 +278,14 @@ class WinogradConvolution:
         def weight_gradient(part, parts):
             first, second, spare = self._scratch(part, batch, dtype)
             total = self.buffers.empty(f"grad_weight{part}", weights_shape, dtype)
+            piece = self.buffers.empty(f"grad_weight_piece{part}", weights_shape, dtype)
             for number, (r0, r1, c0, c1) in enumerate(share(work, part, parts)):
                 block = self._transform_input(self.source, r0, r1, c0, c1, second, spare)
                 transformed = self._transform_gradient(grad, r0, r1, c0, c1, first, spare)
                 if number == 0:
                     np.matmul(transformed, block.transpose(0, 2, 1), out=total)
                 else:
-                    total += np.matmul(transformed, block.transpose(0, 2, 1))
+                    total += np.matmul(transformed, block.transpose(0, 2, 1), out=piece)
             return total
 
         totals = run_split(weight_gradient, len(work))
