@@ -7,6 +7,7 @@ import pytest
 from shared.cnn import build_network
 from shared.cnn.errors import DefinitionError
 from shared.cnn.kernels import convolution, pieces
+from shared.cnn.kernels.threads import engine_threads
 from shared.cnn.kernels.winograd import WinogradConvolution
 from shared.cnn.layers.base import ForwardContext
 
@@ -58,6 +59,23 @@ def test_pieces_of_any_size_give_the_whole_result(seed, budget, monkeypatch):
         np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-12)
     for key in whole[2]:
         np.testing.assert_allclose(cut[2][key], whole[2][key], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_first_layer_shares_its_weight_gradient_among_threads_with_the_same_result(seed, monkeypatch):
+    # without an input gradient the gathered-window kernel splits its pieces over the threads
+    monkeypatch.setattr(pieces, "WINDOW_BUFFER_BYTES", 1)  # a row of windows per piece
+    definition = random_convolution(2 * seed)  # even seeds: any stride, the gathered-window kernel
+    layer = build_network(definition, dtype="float64").layers[0]
+    x, grad = inputs(layer, 3, "float64", seed)
+    _, _, expected = run(layer, x, grad)
+    ctx = ForwardContext(training=True, sample_ids=np.arange(3), seed=0)
+    for threads in (1, 2, 3):
+        with engine_threads(threads):
+            layer.forward(x.copy(), ctx)
+            assert layer.backward(grad.copy(), False) is None
+        for key in expected:
+            np.testing.assert_allclose(layer.grads[key], expected[key], rtol=1e-12, atol=1e-12)
 
 
 def test_every_cut_covers_each_wanted_position_once():
