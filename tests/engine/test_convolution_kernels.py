@@ -8,6 +8,7 @@ from shared.cnn import build_network
 from shared.cnn.errors import DefinitionError
 from shared.cnn.kernels import convolution, pieces
 from shared.cnn.kernels.threads import engine_threads
+from shared.cnn.kernels import winograd
 from shared.cnn.kernels.winograd import WinogradConvolution
 from shared.cnn.layers.base import ForwardContext
 
@@ -149,6 +150,25 @@ def test_winograd_agrees_with_the_direct_kernels(seed, dtype, tolerance, monkeyp
             expected, actual = expected["weight"], actual["weight"]
         np.testing.assert_allclose(actual, expected, rtol=tolerance,
                                    atol=tolerance * max(1.0, float(np.abs(expected).max())))
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("images", [1, 2, 3])
+def test_winograd_cuts_the_batch_into_chunks_with_the_whole_batch_result(seed, images, monkeypatch):
+    # chunks of 1-3 images; 7 images leave a short last chunk (its empty places are zeros)
+    definition = random_winograd_convolution(200 + seed)
+    layer = winograd_layer(definition, "float64", monkeypatch)
+    x, grad = inputs(layer, 7, "float64", seed)
+    whole = run(layer, x, grad)
+    kernel = layer.kernel
+    budget = images * kernel.pairs * winograd.PIECE_ROWS * kernel.wide * 8
+    monkeypatch.setattr(pieces, "WINDOW_BUFFER_BYTES", budget)
+    cut = winograd_layer(definition, "float64", monkeypatch)
+    assert cut.kernel.chunks(7, 8) == (-(-7 // images), -(-7 // -(-7 // images)))
+    for expected, actual in zip(whole, run(cut, x, grad)):
+        if isinstance(expected, dict):
+            expected, actual = expected["weight"], actual["weight"]
+        np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("seed", range(8))
