@@ -68,12 +68,6 @@ def _tiles(size: int) -> int:
     return -(-size // 2)
 
 
-def _rows_view(flat: np.ndarray, start: int, rows: int, length: int, step: int) -> np.ndarray:
-    """(rows, length) values of ``flat`` from ``start``, rows ``step`` apart (runs may pass a row's end)."""
-    return np.lib.stride_tricks.as_strided(flat[start:], (rows, length), (step * flat.itemsize, flat.itemsize),
-                                           writeable=False)
-
-
 class WinogradConvolution:
     def __init__(self, weight_shape, input_shape, window):
         self.filters, self.channels, _, _ = weight_shape
@@ -101,7 +95,7 @@ class WinogradConvolution:
         """One thread's blocks: transformed input, product, half-transformed rows and their run-over."""
         _, images = self.chunks(batch, itemsize)
         positions = self.pairs * images
-        return (2 * TRANSFORMED + 8) * self.wide * positions + images
+        return (2 * TRANSFORMED + 8) * self.wide * positions + 4 * images
 
     def _scratch(self, part: int, batch: int, dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One thread's two blocks and its half-transformed rows (zeros where nothing writes)."""
@@ -182,16 +176,17 @@ class WinogradConvolution:
         length = channels * pairs * images  # one parity of one row
         d = source[chunk, 2 * row:2 * row + 4].reshape(4, 2 * length)
         out = into[:TRANSFORMED * length].reshape(4, 4, length)
-        half = spare[:8 * length].reshape(4, 2 * length)
+        # each half-transformed row followed by room for the run-over below (never written here:
+        # zeros, or what another transform left, so always finite)
+        half = spare[:4 * (2 * length + images)].reshape(4, 2 * length + images)
         # rows: B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]
-        np.subtract(d[0], d[2], out=half[0])
-        np.add(d[1], d[2], out=half[1])
-        np.subtract(d[2], d[1], out=half[2])
-        np.subtract(d[1], d[3], out=half[3])
+        np.subtract(d[0], d[2], out=half[0, :2 * length])
+        np.add(d[1], d[2], out=half[1, :2 * length])
+        np.subtract(d[2], d[1], out=half[2, :2 * length])
+        np.subtract(d[1], d[3], out=half[3, :2 * length])
         # columns, all four rows at once: a tile's columns 0-3 are pair j of both parities, then
-        # pair j + 1, the same runs shifted by one image block (the last ones run over into the
-        # next run, or into the zeros after the rows)
-        e = [_rows_view(spare, (k % 2) * length + (k // 2) * images, 4, length, 2 * length) for k in range(4)]
+        # pair j + 1, the same runs shifted by one image block (the extra tiles' run over a run's end)
+        e = [half[:, start:start + length] for start in (0, length, images, length + images)]
         np.subtract(e[0], e[2], out=out[:, 0])
         np.add(e[1], e[2], out=out[:, 1])
         np.subtract(e[2], e[1], out=out[:, 2])
