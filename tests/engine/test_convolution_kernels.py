@@ -66,6 +66,7 @@ def test_pieces_of_any_size_give_the_whole_result(seed, budget, monkeypatch):
 def test_a_first_layer_shares_its_weight_gradient_among_threads_with_the_same_result(seed, monkeypatch):
     # without an input gradient the gathered-window kernel splits its pieces over the threads
     monkeypatch.setattr(pieces, "WINDOW_BUFFER_BYTES", 1)  # a row of windows per piece
+    monkeypatch.setattr(convolution, "SPLIT_MIN_WEIGHTS", 1)
     definition = random_convolution(2 * seed)  # even seeds: any stride, the gathered-window kernel
     layer = build_network(definition, dtype="float64").layers[0]
     x, grad = inputs(layer, 3, "float64", seed)
