@@ -297,22 +297,16 @@ class WindowConvolution:
         # summed over pieces in float64, so the rounding hardly depends on how the batch is cut
         shape = (filters, self.kernel_rows)
 
-        def add_piece(part: int, number: int, r0: int, r1: int) -> np.ndarray:
-            """The piece's windows, their weight gradient added to the part's total."""
+        def weight_gradient(part, parts):
             total = self.buffers.empty(f"grad_weight{part}", shape, np.float64)
             piece = self.buffers.empty(f"grad_weight_piece{part}", shape, dtype)
-            block = self._gather(r0, r1, part)
-            np.matmul(grad_out[:, r0:r1].reshape(filters, -1), block.T, out=piece)
-            if number == 0:
-                total[...] = piece
-            else:
-                total += piece
-            return block
-
-        def weight_gradient(part, parts):
             for number, (r0, r1) in enumerate(share(work, part, parts)):
-                add_piece(part, number, r0, r1)
-            return self.buffers.arrays[f"grad_weight{part}"]
+                np.matmul(grad_out[:, r0:r1].reshape(filters, -1), self._gather(r0, r1, part).T, out=piece)
+                if number == 0:
+                    total[...] = piece
+                else:
+                    total += piece
+            return total
 
         if not need_input_grad:
             # the first layer of a network: its pieces shared among the threads
@@ -321,13 +315,21 @@ class WindowConvolution:
                 totals[0] += total
             grad_weight.reshape(filters, -1)[...] = totals[0]
             return None
-        # the input gradient's pieces overlap where their windows do: one thread adds them up
+        # the input gradient's pieces overlap where their windows do: one thread adds them up, the
+        # weight gradient beside it
+        total = self.buffers.empty("grad_weight0", shape, np.float64)
+        piece = self.buffers.empty("grad_weight_piece0", shape, dtype)
         grad_pad = self.buffers.empty("grad_input", self.source.shape, dtype)
         grad_pad.fill(0)
         (sh, sw), (dh, dw) = self.window.stride, self.window.dilation
         for number, (r0, r1) in enumerate(work):
-            block = add_piece(0, number, r0, r1)
             grad_piece = grad_out[:, r0:r1].reshape(filters, -1)
+            block = self._gather(r0, r1)
+            np.matmul(grad_piece, block.T, out=piece)
+            if number == 0:
+                total[...] = piece
+            else:
+                total += piece
             grad_windows = np.matmul(matrix.T, grad_piece, out=block).reshape(
                 self.channels, self.kh, self.kw, r1 - r0, self.out_w, batch)
             rows = r1 - r0
@@ -336,7 +338,7 @@ class WindowConvolution:
                 for j in range(self.kw):
                     column_slice = slice(j * dw, j * dw + sw * (self.out_w - 1) + 1, sw)
                     grad_pad[:, row_slice, column_slice] += grad_windows[:, i, j]
-        grad_weight.reshape(filters, -1)[...] = self.buffers.arrays["grad_weight0"]
+        grad_weight.reshape(filters, -1)[...] = total
         top, bottom, left, right = self.window.padding
         return grad_pad[:, top:top + self.height, left:left + self.width]
 
