@@ -176,9 +176,11 @@ class WinogradConvolution:
         length = channels * pairs * images  # one parity of one row
         d = source[chunk, 2 * row:2 * row + 4].reshape(4, 2 * length)
         out = into[:TRANSFORMED * length].reshape(4, 4, length)
-        # each half-transformed row followed by room for the run-over below (never written here:
-        # zeros, or what another transform left, so always finite)
+        # each half-transformed row followed by room for the run-over below, zeroed: the extra
+        # tiles it reaches are multiplied by zeros in the weight gradient, so they must be finite
+        # whatever an earlier batch left in this room
         half = spare[:4 * (2 * length + images)].reshape(4, 2 * length + images)
+        half[:, 2 * length:] = 0
         # rows: B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]
         np.subtract(d[0], d[2], out=half[0, :2 * length])
         np.add(d[1], d[2], out=half[1, :2 * length])
