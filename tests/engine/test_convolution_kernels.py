@@ -7,6 +7,8 @@ import pytest
 from shared.cnn import build_network
 from shared.cnn.errors import DefinitionError
 from shared.cnn.kernels import convolution, pieces
+from shared.cnn.kernels.threads import engine_threads
+from shared.cnn.kernels import winograd
 from shared.cnn.kernels.winograd import WinogradConvolution
 from shared.cnn.layers.base import ForwardContext
 
@@ -58,6 +60,24 @@ def test_pieces_of_any_size_give_the_whole_result(seed, budget, monkeypatch):
         np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-12)
     for key in whole[2]:
         np.testing.assert_allclose(cut[2][key], whole[2][key], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_first_layer_shares_its_weight_gradient_among_threads_with_the_same_result(seed, monkeypatch):
+    # without an input gradient the gathered-window kernel splits its pieces over the threads
+    monkeypatch.setattr(pieces, "WINDOW_BUFFER_BYTES", 1)  # a row of windows per piece
+    monkeypatch.setattr(convolution, "SPLIT_MIN_WEIGHTS", 1)
+    definition = random_convolution(2 * seed)  # even seeds: any stride, the gathered-window kernel
+    layer = build_network(definition, dtype="float64").layers[0]
+    x, grad = inputs(layer, 3, "float64", seed)
+    _, _, expected = run(layer, x, grad)
+    ctx = ForwardContext(training=True, sample_ids=np.arange(3), seed=0)
+    for threads in (1, 2, 3):
+        with engine_threads(threads):
+            layer.forward(x.copy(), ctx)
+            assert layer.backward(grad.copy(), False) is None
+        for key in expected:
+            np.testing.assert_allclose(layer.grads[key], expected[key], rtol=1e-12, atol=1e-12)
 
 
 def test_every_cut_covers_each_wanted_position_once():
@@ -131,6 +151,40 @@ def test_winograd_agrees_with_the_direct_kernels(seed, dtype, tolerance, monkeyp
             expected, actual = expected["weight"], actual["weight"]
         np.testing.assert_allclose(actual, expected, rtol=tolerance,
                                    atol=tolerance * max(1.0, float(np.abs(expected).max())))
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("images", [1, 2, 3])
+def test_winograd_cuts_the_batch_into_chunks_with_the_whole_batch_result(seed, images, monkeypatch):
+    # chunks of 1-3 images; 7 images leave a short last chunk (its empty places are zeros)
+    definition = random_winograd_convolution(200 + seed)
+    layer = winograd_layer(definition, "float64", monkeypatch)
+    x, grad = inputs(layer, 7, "float64", seed)
+    whole = run(layer, x, grad)
+    kernel = layer.kernel
+    budget = images * kernel.pairs * winograd.PIECE_ROWS * kernel.wide * 8
+    monkeypatch.setattr(pieces, "WINDOW_BUFFER_BYTES", budget)
+    cut = winograd_layer(definition, "float64", monkeypatch)
+    assert cut.kernel.chunks(7, 8) == (-(-7 // images), -(-7 // -(-7 // images)))
+    for expected, actual in zip(whole, run(cut, x, grad)):
+        if isinstance(expected, dict):
+            expected, actual = expected["weight"], actual["weight"]
+        np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_winograd_after_a_batch_of_nans_gives_the_same_gradients_as_a_fresh_layer(monkeypatch):
+    # the extra tile of each row is computed, then multiplied by zeros: nothing left from the
+    # NaN batch may reach it
+    definition = {"input_shape": [3, 6, 5], "layers": [{"type": "conv2d", "filters": 4, "kernel_size": 3,
+                                                        "padding": 1}]}
+    layer = winograd_layer(definition, "float64", monkeypatch)
+    x, grad = inputs(layer, 4, "float64")
+    run(layer, np.full_like(x, np.nan), np.full_like(grad, np.nan))
+    fresh = winograd_layer(definition, "float64", monkeypatch)
+    for expected, actual in zip(run(fresh, x, grad), run(layer, x, grad)):
+        if isinstance(expected, dict):
+            expected, actual = expected["weight"], actual["weight"]
+        np.testing.assert_array_equal(actual, expected)
 
 
 @pytest.mark.parametrize("seed", range(8))

@@ -113,6 +113,31 @@ def test_max_pool_tiling_its_input_settles_ties_beside_a_nan_window():
     np.testing.assert_array_equal(grad, [[[[0, 0, 20, 0], [0, 0, 0, 0]]]])
 
 
+@pytest.mark.parametrize("pool", [[2, 2], [3, 2], [1, 3], [2, 1]])
+def test_max_pool_tiling_its_input_in_training(pool):
+    # windows side by side: training records the winning column and row in forward
+    assert_gradients([{"type": "maxpool2d", "pool_size": pool}], [2, 2 * pool[0], 3 * pool[1]], seed=9,
+                     training=True)
+
+
+@pytest.mark.parametrize("pool", [[2, 2], [3, 2], [2, 3]])
+def test_max_pool_in_training_settles_ties_and_nan_windows_like_evaluation(pool):
+    # small integers tie often; one NaN window among them
+    definition = {"input_shape": [3, 2 * pool[0], 4 * pool[1]], "layers": [{"type": "maxpool2d", "pool_size": pool}]}
+    rng = np.random.default_rng(10)
+    x = rng.integers(0, 3, size=(5, *definition["input_shape"])).astype(np.float64)
+    grad = rng.standard_normal((5, 3, 2, 4))
+    for nan in (False, True):
+        if nan:
+            x[1, 2, 0, 0] = np.nan
+        results = []
+        for training in (False, True):
+            net = build_network(definition, dtype="float64")
+            results.append((net.forward(x, training=training), net.backward(grad)))
+        np.testing.assert_array_equal(results[1][0], results[0][0])
+        np.testing.assert_array_equal(results[1][1], results[0][1])
+
+
 def test_relu_before_max_pool_runs_after_it_with_the_same_results():
     net = build_network({"input_shape": [1, 2, 6], "layers": [{"type": "relu"}, {"type": "maxpool2d", "pool_size": 2}]},
                         dtype="float64")

@@ -13,29 +13,39 @@ batched GEMM, and two more passes turn the (16, F, positions) product into outpu
 - Weight gradient: F(3x3, 2x2), the adjoint of forward: dU = sum over tiles of
   (A dY A^T) * (B^T d B), one batched GEMM per piece, then dW = G^T dU G.
 
+The maps the transforms read are copied once into a layout where every pass is a few long
+contiguous runs (NumPy runs those at memory speed; runs of a few hundred values, as a
+(C, H, W, N) map gives, went through its buffers at a third of it): the batch cut into chunks
+of ``n`` images, and each chunk ``(rows, 2, C, J, n)``, a row holding its even columns then its
+odd ones, each as (channel, column pair, image). A piece is one row of tiles of one chunk:
+its 4 input rows are contiguous, and a tile's columns are pairs j and j + 1, the same run
+shifted by n values. Each row of tiles carries one tile more than the map has (J = tiles + 1
+pairs): computed from neighbouring values, dropped from the output, and multiplied by zeros
+in the weight gradient.
+
 The transforms only add, subtract and halve, so float64 results agree with the direct sum to
-rounding; float32 keeps to about 1e-6 relative. Work is cut like the shifted-slice kernel's:
-a thread's blocks together stay under twice ``WINDOW_BUFFER_BYTES``, and pieces are shared
-among the engine's threads.
+rounding; float32 keeps to about 1e-6 relative. A piece's blocks stay under about
+``WINDOW_BUFFER_BYTES`` (at least one row of tiles of one image), and pieces are shared among
+the engine's threads.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .buffers import Buffers
-from .pieces import cut, positions_per_piece, share
+from .pieces import positions_per_piece, share
 from .threads import run_split, worker_count
 
 # the filter transform G; _G_SIGNED also carries the sign ``_transform_gradient`` leaves out
 _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 _G_SIGNED = _G * np.array([1.0, 1.0, 1.0, -1.0])[:, None]
 TRANSFORMED = 16  # 4x4 products per tile
-# Tiles per piece: as many as 24 values per tile position and channel fit WINDOW_BUFFER_BYTES,
-# so the 16-value block takes 2/3 of it and a thread's scratch (two blocks and the half-transformed
-# rows, at most 48 values) stays under twice it. CPU time per step of the 32->32, 32->64 and
-# 64->64 layers of the benchmark networks (batch 32 and 128): with 16 values 1-33% more, with
-# 48 up to 17% more (7% less on one), with 96 up to 74% more: larger pieces left L2, smaller
-# ones made the GEMMs too small.
+# Images per chunk: as many as let a row of tiles take 24 values per tile position and channel
+# within WINDOW_BUFFER_BYTES, so the 16-value block takes 2/3 of it and a thread's scratch (two
+# blocks and the half-transformed rows, 40 values) stays under twice it. Forward and backward of
+# the 32->32, 32->64 and 64->64 layers of the benchmark networks, batch 32 and 128, one thread:
+# 12 values within 7% either way, 48 values 0-30% slower, 96 values 10-60% slower (chunks of
+# fewer images copy shorter runs and make smaller GEMMs).
 PIECE_ROWS = 24
 
 
@@ -69,91 +79,116 @@ class WinogradConvolution:
         self.forward_tiles = (_tiles(self.out_h), _tiles(self.out_w))
         self.backward_tiles = (_tiles(self.height), _tiles(self.width))
         self.wide = max(self.channels, self.filters)
+        self.pairs = max(self.forward_tiles[1], self.backward_tiles[1]) + 1  # J of the wider pass
         self.buffers = Buffers()
         self.source = None
 
     # -- sizes -------------------------------------------------------------------------------
 
-    def limit(self, batch: int, itemsize: int) -> int:
-        """Tiles per piece: all of a thread's scratch stays under the budget."""
-        return positions_per_piece(PIECE_ROWS * self.wide, batch, itemsize)
-
-    def _pieces(self, tiles: tuple[int, int], batch: int, itemsize: int) -> list:
-        rows, columns = tiles
-        return cut(rows, columns, (0, columns), self.limit(batch, itemsize))
+    def chunks(self, batch: int, itemsize: int) -> tuple[int, int]:
+        """(chunks, images per chunk): a row of tiles of a chunk fits the budget."""
+        per_chunk = max(1, positions_per_piece(PIECE_ROWS * self.wide, 1, itemsize) // self.pairs)
+        count = -(-batch // per_chunk)
+        return count, -(-batch // count)
 
     def _scratch_values(self, batch: int, itemsize: int) -> int:
-        """One thread's blocks: transformed input, product, and the half-transformed rows."""
-        limit = self.limit(batch, itemsize)
-        return (2 * TRANSFORMED * limit + 4 * self._half_positions(limit)) * self.wide * batch
-
-    def _half_positions(self, limit: int) -> int:
-        """Positions of a half-transformed piece: its tile rows, two columns per tile and two more."""
-        narrowest = min(self.forward_tiles[1], self.backward_tiles[1])
-        rows = max(1, limit // narrowest) if narrowest <= limit else 1
-        return 2 * limit + 2 * rows
+        """One thread's blocks: transformed input, product, half-transformed rows and their run-over."""
+        _, images = self.chunks(batch, itemsize)
+        positions = self.pairs * images
+        return (2 * TRANSFORMED + 8) * self.wide * positions + 4 * images
 
     def _scratch(self, part: int, batch: int, dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """One thread's two blocks and its half-transformed rows."""
+        """One thread's two blocks and its half-transformed rows (zeros where nothing writes)."""
         itemsize = np.dtype(dtype).itemsize
-        limit = self.limit(batch, itemsize)
-        block = TRANSFORMED * self.wide * limit * batch
-        flat = self.buffers.empty(f"scratch{part}", (self._scratch_values(batch, itemsize),), dtype)
+        _, images = self.chunks(batch, itemsize)
+        block = TRANSFORMED * self.wide * self.pairs * images
+        flat = self.buffers.zeroed(f"scratch{part}", (self._scratch_values(batch, itemsize),), dtype)
         return flat[:block], flat[block:2 * block], flat[2 * block:]
 
     def _threads(self, batch: int, itemsize: int) -> int:
-        return min(worker_count(), max(len(self._pieces(self.forward_tiles, batch, itemsize)),
-                                       len(self._pieces(self.backward_tiles, batch, itemsize))))
+        chunks, _ = self.chunks(batch, itemsize)
+        rows = max(self.forward_tiles[0], self.backward_tiles[0])
+        return min(worker_count(), chunks * rows)
 
-    def _framed_values(self) -> tuple[int, int, int]:
+    def _framed_values(self, batch: int, itemsize: int) -> tuple[int, int, int, int]:
+        """Values of the framed input, the framed output gradient, the output gradient in the
+        transforms' layout, and the whole-tile output when the output is odd."""
         th, tw = self.forward_tiles
         bh, bw = self.backward_tiles
-        source = self.channels * (2 * th + 2) * (2 * tw + 2)
-        framed_grad = self.filters * (2 * bh + 2) * (2 * bw + 2)
-        odd_out = self.filters * 4 * th * tw if (self.out_h % 2 or self.out_w % 2) else 0
-        return source, framed_grad, odd_out
+        chunks, images = self.chunks(batch, itemsize)
+        padded = chunks * images
+        source = self.channels * (2 * th + 2) * (2 * tw + 2) * padded
+        framed_grad = self.filters * (2 * bh + 2) * (2 * bw + 2) * padded
+        paired_grad = self.filters * 2 * th * (2 * tw + 2) * padded
+        odd_out = self.filters * 4 * th * tw * batch if (self.out_h % 2 or self.out_w % 2) else 0
+        return source, framed_grad, paired_grad, odd_out
 
     def working_bytes(self, batch: int, itemsize: int) -> int:
         """Every buffer forward and backward keep for ``batch`` images, the output included."""
-        source, framed_grad, odd_out = self._framed_values()
+        source, framed_grad, paired_grad, odd_out = self._framed_values(batch, itemsize)
         bh, bw = self.backward_tiles
         odd_in = self.channels * 4 * bh * bw if (self.height % 2 or self.width % 2) else 0
-        values = (source + framed_grad + 2 * odd_out + odd_in  # framed maps and whole-tile copies
-                  + self.filters * self.out_h * self.out_w  # output
-                  + self.channels * self.height * self.width) * batch  # input gradient
+        values = (source + framed_grad + paired_grad + odd_out  # framed maps and whole-tile copies
+                  + (odd_in + self.filters * self.out_h * self.out_w  # output
+                     + self.channels * self.height * self.width) * batch)  # input gradient
         weights = TRANSFORMED * self.filters * self.channels
-        # per thread: blocks and a weight-gradient total; transformed weights both ways, a spare
-        return ((values + self._threads(batch, itemsize) * (self._scratch_values(batch, itemsize) + weights)
+        # per thread: blocks, a weight-gradient total and its piece; transformed weights both ways, a spare
+        return ((values + self._threads(batch, itemsize) * (self._scratch_values(batch, itemsize) + 2 * weights)
                  + 4 * weights) * itemsize)
 
     def forward_bytes(self, batch: int, itemsize: int) -> int:
         """The buffers a forward alone keeps: framed input, output, blocks per thread."""
-        source, _, odd_out = self._framed_values()
-        th_pieces = len(self._pieces(self.forward_tiles, batch, itemsize))
-        values = (source + odd_out + self.filters * self.out_h * self.out_w) * batch
-        threads = min(worker_count(), th_pieces)
+        source, _, _, odd_out = self._framed_values(batch, itemsize)
+        chunks, _ = self.chunks(batch, itemsize)
+        values = source + odd_out + self.filters * self.out_h * self.out_w * batch
+        threads = min(worker_count(), chunks * self.forward_tiles[0])
         return (values + threads * self._scratch_values(batch, itemsize)
                 + 2 * TRANSFORMED * self.filters * self.channels) * itemsize
+
+    # -- layout ------------------------------------------------------------------------------
+
+    def _frame(self, key: str, x: np.ndarray, tiles: tuple[int, int], top: int, left: int) -> np.ndarray:
+        """``x`` (C, H, W, N) copied into a zero frame of 2*tiles + 2 rows and columns at (top, left),
+        in the transforms' layout (chunks, rows, 2, C, J, n)."""
+        channels, height, width, batch = x.shape
+        chunks, images = self.chunks(batch, x.itemsize)
+        rows, pairs = 2 * tiles[0] + 2, tiles[1] + 1
+        target = self.buffers.zeroed(key, (chunks, rows, 2, channels, pairs, images), x.dtype)
+        for parity in (0, 1):
+            first = (parity - left) % 2  # the first column of x that lands on this parity
+            pair = (left + first) // 2
+            columns = x[:, :, first::2].transpose(1, 0, 2, 3)  # (H, C, columns, N)
+            count = columns.shape[2]
+            for chunk in range(chunks):
+                start = chunk * images
+                stop = min(start + images, batch)
+                target[chunk, top:top + height, parity, :, pair:pair + count, :stop - start] = \
+                    columns[..., start:stop]
+        return target
 
     # -- transforms --------------------------------------------------------------------------
 
     @staticmethod
-    def _transform_input(source, r0, r1, c0, c1, into, spare) -> np.ndarray:
-        """B^T d B for the tiles [r0, r1) x [c0, c1) of ``source`` (C, rows, columns, N): (16, C, positions)."""
-        channels, batch = source.shape[0], source.shape[-1]
-        rows, columns = r1 - r0, c1 - c0
-        span = 2 * columns + 2
-        block = source[:, 2 * r0:2 * r1 + 2, 2 * c0:2 * c1 + 2]
-        out = into[:TRANSFORMED * channels * rows * columns * batch].reshape(4, 4, channels, rows, columns, batch)
-        half = spare[:4 * channels * rows * span * batch].reshape(4, channels, rows, span, batch)
+    def _transform_input(source, chunk, row, into, spare) -> np.ndarray:
+        """B^T d B for the tiles of row ``row`` of chunk ``chunk`` of ``source`` (chunks, rows, 2, C, J, n):
+        (16, C, J*n)."""
+        _, _, _, channels, pairs, images = source.shape
+        length = channels * pairs * images  # one parity of one row
+        d = source[chunk, 2 * row:2 * row + 4].reshape(4, 2 * length)
+        out = into[:TRANSFORMED * length].reshape(4, 4, length)
+        # each half-transformed row followed by room for the run-over below, zeroed: the extra
+        # tiles it reaches are multiplied by zeros in the weight gradient, so they must be finite
+        # whatever an earlier batch left in this room
+        half = spare[:4 * (2 * length + images)].reshape(4, 2 * length + images)
+        half[:, 2 * length:] = 0
         # rows: B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]
-        d = [block[:, k:k + 2 * rows:2] for k in range(4)]
-        np.subtract(d[0], d[2], out=half[0])
-        np.add(d[1], d[2], out=half[1])
-        np.subtract(d[2], d[1], out=half[2])
-        np.subtract(d[1], d[3], out=half[3])
-        # columns, all four rows at once
-        e = [half[:, :, :, k:k + 2 * columns:2] for k in range(4)]
+        np.subtract(d[0], d[2], out=half[0, :2 * length])
+        np.add(d[1], d[2], out=half[1, :2 * length])
+        np.subtract(d[2], d[1], out=half[2, :2 * length])
+        np.subtract(d[1], d[3], out=half[3, :2 * length])
+        # columns, all four rows at once: a tile's columns 0-3 are pair j of both parities, then
+        # pair j + 1, the same runs shifted by one image block (the extra tiles' run over a run's end)
+        e = [half[:, start:start + length] for start in (0, length, images, length + images)]
         np.subtract(e[0], e[2], out=out[:, 0])
         np.add(e[1], e[2], out=out[:, 1])
         np.subtract(e[2], e[1], out=out[:, 2])
@@ -162,42 +197,48 @@ class WinogradConvolution:
 
     @staticmethod
     def _transform_output(product, target, bias, spare) -> None:
-        """A^T M A of a (16, F, positions) product into ``target`` (F, 2*rows, 2*columns, N)."""
-        filters, rows2, columns2, batch = target.shape
-        rows, columns = rows2 // 2, columns2 // 2
-        m = product.reshape(4, 4, filters, rows, columns, batch)
+        """A^T M A of a (16, F, J*n) product into ``target`` (F, 2, 2*(J - 1), images), two rows of
+        a chunk of n images (fewer in the batch's last chunk)."""
+        filters, _, columns2, count = target.shape
+        columns = columns2 // 2
+        images = product.shape[-1] // (columns + 1)
+        length = product.shape[-1] * filters
+        m = product.reshape(4, 4, length)
         if bias is not None:
             # A^T[:, 1] and A[1, :] are all ones: entry (1, 1) reaches every output once
-            m[1, 1] += bias.reshape(-1, 1, 1, 1)
-        half = spare[:2 * 4 * filters * rows * columns * batch].reshape(2, 4, filters, rows, columns, batch)
+            m[1, 1].reshape(filters, -1)[...] += bias[:, None]
+        half = spare[:8 * length].reshape(2, 4, length)
+        tiles = spare[8 * length:12 * length].reshape(2, 2, length)
         # rows: A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]
         np.add(m[0], m[1], out=half[0])
         half[0] += m[2]
         np.subtract(m[1], m[2], out=half[1])
         half[1] -= m[3]
         # columns: output (row a, column b) of each tile, both rows at once
-        tiles = np.reshape(target, (filters, rows, 2, columns, 2, batch), copy=False).transpose(2, 0, 1, 3, 4, 5)
-        np.add(half[:, 0], half[:, 1], out=tiles[..., 0, :])
-        tiles[..., 0, :] += half[:, 2]
-        np.subtract(half[:, 1], half[:, 2], out=tiles[..., 1, :])
-        tiles[..., 1, :] -= half[:, 3]
+        np.add(half[:, 0], half[:, 1], out=tiles[:, 0])
+        tiles[:, 0] += half[:, 2]
+        np.subtract(half[:, 1], half[:, 2], out=tiles[:, 1])
+        tiles[:, 1] -= half[:, 3]
+        # (a, b, F, J, n) into the map's (F, a, column pair, b, image), the extra tile dropped
+        grid = tiles.reshape(2, 2, filters, columns + 1, images)[:, :, :, :columns, :count]
+        np.reshape(target, (filters, 2, columns, 2, count), copy=False)[...] = grid.transpose(2, 0, 3, 1, 4)
 
     @staticmethod
-    def _transform_gradient(grad, r0, r1, c0, c1, into, spare) -> np.ndarray:
-        """A dY A^T for output tiles [r0, r1) x [c0, c1) of ``grad`` (F, 2*rows, 2*columns, N),
-        with the last row and column of A negated (undone by ``_G_SIGNED``): (16, F, positions)."""
-        filters, batch = grad.shape[0], grad.shape[-1]
-        rows, columns = r1 - r0, c1 - c0
-        block = grad[:, 2 * r0:2 * r1, 2 * c0:2 * c1]
-        out = into[:TRANSFORMED * filters * rows * columns * batch].reshape(4, 4, filters, rows, columns, batch)
-        half = spare[:4 * filters * rows * 2 * columns * batch].reshape(4, filters, rows, 2 * columns, batch)
+    def _transform_gradient(grad, chunk, row, into, spare) -> np.ndarray:
+        """A dY A^T for the output tiles of row ``row`` of chunk ``chunk`` of ``grad``
+        (chunks, 2*rows, 2, F, J, n), with the last row and column of A negated (undone by
+        ``_G_SIGNED``): (16, F, J*n)."""
+        _, _, _, filters, pairs, images = grad.shape
+        length = filters * pairs * images
+        g = grad[chunk, 2 * row:2 * row + 2].reshape(2, 2 * length)
+        out = into[:TRANSFORMED * length].reshape(4, 4, length)
+        half = spare[:8 * length].reshape(4, 2, length)
         # A with its last row's sign dropped: [[1, 0], [1, 1], [1, -1], [0, 1]]
-        g0, g1 = block[:, 0::2], block[:, 1::2]
-        half[0] = g0
-        np.add(g0, g1, out=half[1])
-        np.subtract(g0, g1, out=half[2])
-        half[3] = g1
-        h0, h1 = half[..., 0::2, :], half[..., 1::2, :]
+        half[0] = g[0].reshape(2, length)
+        np.add(g[0], g[1], out=half[1].reshape(-1))
+        np.subtract(g[0], g[1], out=half[2].reshape(-1))
+        half[3] = g[1].reshape(2, length)
+        h0, h1 = half[:, 0], half[:, 1]
         out[:, 0] = h0
         np.add(h0, h1, out=out[:, 1])
         np.subtract(h0, h1, out=out[:, 2])
@@ -206,21 +247,23 @@ class WinogradConvolution:
 
     # -- passes ------------------------------------------------------------------------------
 
-    def _correlate(self, source, transformed, tiles, target, bias, batch):
-        """target (F', 2*tile rows, 2*tile columns, N) = 3x3 correlation of ``source`` with the
-        transformed weights (16, F', C')."""
+    def _correlate(self, source, transformed, tiles, target, bias):
+        """target (F', 2*tile rows, 2*tile columns, N) = 3x3 correlation of ``source`` (in the
+        transforms' layout) with the transformed weights (16, F', C')."""
         outputs = transformed.shape[1]
-        work = cut(*tiles, (0, tiles[1]), self.limit(batch, source.itemsize))
+        chunks, images = source.shape[0], source.shape[-1]
+        batch = target.shape[-1]
+        work = [(chunk, row) for chunk in range(chunks) for row in range(tiles[0])]
 
         def compute(part, parts):
             first, second, spare = self._scratch(part, batch, source.dtype)
-            for r0, r1, c0, c1 in share(work, part, parts):
-                count = (r1 - r0) * (c1 - c0) * batch
-                block = self._transform_input(source, r0, r1, c0, c1, second, spare)
-                product = first[:TRANSFORMED * outputs * count].reshape(TRANSFORMED, outputs, count)
+            for chunk, row in share(work, part, parts):
+                block = self._transform_input(source, chunk, row, second, spare)
+                product = first[:TRANSFORMED * outputs * block.shape[-1]].reshape(TRANSFORMED, outputs, -1)
                 np.matmul(transformed, block, out=product)
+                start = chunk * images
                 # the block is spent: its room takes the half-transformed product
-                self._transform_output(product, target[:, 2 * r0:2 * r1, 2 * c0:2 * c1], bias, second)
+                self._transform_output(product, target[:, 2 * row:2 * row + 2, :, start:start + images], bias, second)
 
         run_split(compute, len(work))
 
@@ -228,15 +271,13 @@ class WinogradConvolution:
         # out[f, y, x, n] = sum_{c,i,j} weight[f, c, i, j] * x_pad[c, y + i, x + j, n] + bias[f]
         channels, height, width, batch = x.shape
         th, tw = self.forward_tiles
-        source = self.buffers.zeroed("source", (channels, 2 * th + 2, 2 * tw + 2, batch), x.dtype)
-        source[:, self.top:self.top + height, self.left:self.left + width] = x
-        self.source = source
+        self.source = self._frame("source", x, self.forward_tiles, self.top, self.left)
         transformed = self.buffers.empty("weights", (TRANSFORMED, self.filters, channels), x.dtype)
         np.copyto(transformed.reshape(4, 4, self.filters, channels), _transform_weight(weight))
         out = self.buffers.empty("out", (self.filters, self.out_h, self.out_w, batch), x.dtype)
         even = out.shape[1:3] == (2 * th, 2 * tw)
         target = out if even else self.buffers.empty("out_tiles", (self.filters, 2 * th, 2 * tw, batch), x.dtype)
-        self._correlate(source, transformed, self.forward_tiles, target, bias, batch)
+        self._correlate(self.source, transformed, self.forward_tiles, target, bias)
         if not even:
             out[...] = target[:, :self.out_h, :self.out_w]
         return out
@@ -244,29 +285,28 @@ class WinogradConvolution:
     def backward(self, grad_out: np.ndarray, weight: np.ndarray, grad_weight: np.ndarray,
                  grad_bias: np.ndarray | None, need_input_grad: bool) -> np.ndarray | None:
         filters, _, _, batch = grad_out.shape
-        dtype, itemsize = grad_out.dtype, grad_out.itemsize
+        dtype = grad_out.dtype
         if grad_bias is not None:
             np.add.reduce(grad_out.reshape(filters, -1), axis=1, out=grad_bias)
         th, tw = self.forward_tiles
-        grad = grad_out
-        if grad_out.shape[1:3] != (2 * th, 2 * tw):
-            grad = self.buffers.zeroed("grad_tiles", (filters, 2 * th, 2 * tw, batch), dtype)
-            grad[:, :self.out_h, :self.out_w] = grad_out
+        # the output gradient in the transforms' layout, its extra tile column zero
+        grad = self._frame("grad_pairs", grad_out, (th - 1, tw), 0, 0)
 
         # dU[ab, f, c] = sum over tiles of (A dY A^T)[ab, f] (B^T d B)[ab, c]
-        work = self._pieces(self.forward_tiles, batch, itemsize)
+        work = [(chunk, row) for chunk in range(grad.shape[0]) for row in range(th)]
         weights_shape = (TRANSFORMED, filters, self.channels)
 
         def weight_gradient(part, parts):
             first, second, spare = self._scratch(part, batch, dtype)
             total = self.buffers.empty(f"grad_weight{part}", weights_shape, dtype)
-            for number, (r0, r1, c0, c1) in enumerate(share(work, part, parts)):
-                block = self._transform_input(self.source, r0, r1, c0, c1, second, spare)
-                transformed = self._transform_gradient(grad, r0, r1, c0, c1, first, spare)
+            piece = self.buffers.empty(f"grad_weight_piece{part}", weights_shape, dtype)
+            for number, (chunk, row) in enumerate(share(work, part, parts)):
+                block = self._transform_input(self.source, chunk, row, second, spare)
+                transformed = self._transform_gradient(grad, chunk, row, first, spare)
                 if number == 0:
                     np.matmul(transformed, block.transpose(0, 2, 1), out=total)
                 else:
-                    total += np.matmul(transformed, block.transpose(0, 2, 1))
+                    total += np.matmul(transformed, block.transpose(0, 2, 1), out=piece)
             return total
 
         totals = run_split(weight_gradient, len(work))
@@ -278,9 +318,7 @@ class WinogradConvolution:
 
         # dx[c, y, x] = sum_{f,i,j} weight[f, c, 2 - i, 2 - j] * framed[f, y + i, x + j]
         bh, bw = self.backward_tiles
-        framed = self.buffers.zeroed("framed", (filters, 2 * bh + 2, 2 * bw + 2, batch), dtype)
-        top, left = 2 - self.top, 2 - self.left
-        framed[:, top:top + self.out_h, left:left + self.out_w] = grad_out
+        framed = self._frame("framed", grad_out, self.backward_tiles, 2 - self.top, 2 - self.left)
         transformed = self.buffers.empty("weights_t", (TRANSFORMED, self.channels, filters), dtype)
         np.copyto(transformed.reshape(4, 4, self.channels, filters),
                   _transform_weight(weight[:, :, ::-1, ::-1]).transpose(0, 1, 3, 2))
@@ -288,7 +326,7 @@ class WinogradConvolution:
         even = grad_input.shape[1:3] == (2 * bh, 2 * bw)
         target = grad_input if even else self.buffers.empty("grad_input_tiles", (self.channels, 2 * bh, 2 * bw, batch),
                                                           dtype)
-        self._correlate(framed, transformed, self.backward_tiles, target, None, batch)
+        self._correlate(framed, transformed, self.backward_tiles, target, None)
         if not even:
             grad_input[...] = target[:, :self.height, :self.width]
         return grad_input

@@ -54,7 +54,8 @@ class ReLU(Layer):
 
     def backward(self, grad_out, need_input_grad=True):
         # dx = grad_out * [out > 0]
-        return np.multiply(grad_out, self.out > 0, out=grad_out)
+        positive = np.greater(self.out, 0, out=self.workspace("positive", self.out.shape, np.bool_))
+        return np.multiply(grad_out, positive, out=grad_out)
 
 
 class LeakyReLU(Layer):

@@ -56,10 +56,11 @@ class BatchNorm(Layer):
         # x_hat = (x - mean) / sqrt(var + eps); out = weight * x_hat + bias
         spec = self.plan.spec
         rows = x.reshape(x.shape[0], -1)
+        centred = self.workspace("centred", rows.shape, x.dtype)
         if ctx.training:
             count = rows.shape[1]
             mean = rows.mean(axis=1)
-            centred = rows - mean[:, None]
+            np.subtract(rows, mean[:, None], out=centred)
             var = np.einsum("ij,ij->i", centred, centred) / count
             m = spec.momentum
             running_mean, running_var = self.buffers["running_mean"], self.buffers["running_var"]
@@ -69,28 +70,33 @@ class BatchNorm(Layer):
             running_var += m * var * (count / max(count - 1, 1))
         else:
             mean, var = self.buffers["running_mean"], self.buffers["running_var"]
-            centred = rows - mean[:, None]
+            np.subtract(rows, mean[:, None], out=centred)
         inv_std = (1.0 / np.sqrt(var + spec.eps)).astype(x.dtype)
-        x_hat = np.multiply(centred, inv_std[:, None], out=centred)
-        self.cache = (x_hat, inv_std, ctx.training)
-        return (x_hat * self.weight[:, None] + self.bias[:, None]).reshape(x.shape)
+        # kept centred, not normalised: backward folds inv_std into its per-channel factors
+        self.cache = (centred, inv_std, ctx.training)
+        out = np.multiply(centred, (self.weight * inv_std)[:, None], out=self.workspace("out", rows.shape, x.dtype))
+        out += self.bias[:, None]
+        return out.reshape(x.shape)
 
     def backward(self, grad_out, need_input_grad=True):
         # dweight = sum(grad_out * x_hat); dbias = sum(grad_out);
-        # training: dx = weight * inv_std * (g - mean(g) - x_hat * mean(g * x_hat))
-        x_hat, inv_std, training = self.cache
+        # training: dx = weight * inv_std * (g - mean(g) - x_hat * mean(g * x_hat)), with
+        # x_hat = centred * inv_std; computed in place (in grad_out, when it is contiguous)
+        centred, inv_std, training = self.cache
         grad = grad_out.reshape(grad_out.shape[0], -1)
         np.add.reduce(grad, axis=1, out=self.grads["bias"])
-        np.einsum("ij,ij->i", grad, x_hat, out=self.grads["weight"])
+        np.einsum("ij,ij->i", grad, centred, out=self.grads["weight"])
+        self.grads["weight"] *= inv_std
         if not need_input_grad:
             return None
-        scale = (self.weight * inv_std)[:, None]
+        scale = self.weight * inv_std
+        grad *= scale[:, None]
         if not training:
-            return (grad * scale).reshape(grad_out.shape)
+            return grad.reshape(grad_out.shape)
         count = grad.shape[1]
-        mean_grad = (self.grads["bias"] / count)[:, None]
-        mean_grad_xhat = (self.grads["weight"] / count)[:, None]
-        grad_input = grad - mean_grad
-        grad_input -= x_hat * mean_grad_xhat
-        grad_input *= scale
-        return grad_input.reshape(grad_out.shape)
+        mean_grad = self.grads["bias"] / count
+        mean_grad_xhat = self.grads["weight"] / count
+        grad -= np.multiply(centred, (scale * inv_std * mean_grad_xhat)[:, None],
+                            out=self.workspace("centred_part", grad.shape, grad.dtype))
+        grad -= (scale * mean_grad)[:, None]
+        return grad.reshape(grad_out.shape)
