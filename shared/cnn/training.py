@@ -90,8 +90,8 @@ def mirrored_forward(net: Network, x: np.ndarray) -> np.ndarray:
     one more forward pass for a smaller variance of the prediction."""
     if np.ndim(x) != 4:
         raise ValueError(f"mirrored outputs need images (N, C, H, W), got inputs of shape {np.shape(x)}")
-    outputs = np.array(net.forward(x))  # a copy: the next pass may reuse the network's buffers
-    outputs += net.forward(np.ascontiguousarray(x[..., ::-1]))
+    outputs = net.forward(x)  # forward returns a copy of its own, so the next pass cannot touch it
+    outputs += net.forward(x[..., ::-1])
     outputs /= 2
     return outputs
 

@@ -13,6 +13,11 @@ from shared.cnn.training import mirrored_forward
 from shared.data.pipeline import prepare_batch
 
 
+def trained_with_test_time_flip(metadata: dict) -> bool:
+    """Whether a model file's train job scored it with its mirror images (older files do not say: no)."""
+    return bool(metadata.get("test_time_flip", False))
+
+
 def model_logits(net, samples: np.ndarray, mean: Sequence[float], std: Sequence[float],
                  mirror: bool = False) -> np.ndarray:
     """The outputs for the samples; with `mirror` (a model trained with test_time_flip), averaged with

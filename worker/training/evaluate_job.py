@@ -9,6 +9,7 @@ from shared.cnn import load_model
 from shared.config import Settings
 from shared.db.models import Dataset, Job, Model, Network
 from shared.db.session import session_scope
+from shared.inference.prediction import trained_with_test_time_flip
 from shared.logs import job_context
 from shared.storage import open_store
 from shared.storage.files import fetched, scratch_dir
@@ -66,4 +67,4 @@ def run_evaluate_job(job_id: int, worker_name: str, settings: Settings) -> str:
 
 def _mirrored(asked: bool | None, metadata: dict) -> bool:
     """The job's choice, else the model's own: how its train job scored it."""
-    return bool(metadata.get("test_time_flip", False)) if asked is None else asked
+    return trained_with_test_time_flip(metadata) if asked is None else asked

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.cnn import load_model
+from shared.inference.prediction import trained_with_test_time_flip
 from shared.storage import ArtifactStore, ObjectMissing
 from shared.storage.files import fetched
 
@@ -35,7 +36,7 @@ class LoadedModel:
 
     @property
     def test_time_flip(self) -> bool:
-        return bool(self.metadata.get("test_time_flip", False))
+        return trained_with_test_time_flip(self.metadata)
 
     @property
     def class_names(self) -> list[str]:
