@@ -297,15 +297,19 @@ class WindowConvolution:
         # summed over pieces in float64, so the rounding hardly depends on how the batch is cut
         shape = (filters, self.kernel_rows)
 
-        def weight_gradient(part, parts):
+        def weight_gradient(part, parts, add_input_gradient=None):
             total = self.buffers.empty(f"grad_weight{part}", shape, np.float64)
             piece = self.buffers.empty(f"grad_weight_piece{part}", shape, dtype)
             for number, (r0, r1) in enumerate(share(work, part, parts)):
-                np.matmul(grad_out[:, r0:r1].reshape(filters, -1), self._gather(r0, r1, part).T, out=piece)
+                grad_piece = grad_out[:, r0:r1].reshape(filters, -1)
+                block = self._gather(r0, r1, part)
+                np.matmul(grad_piece, block.T, out=piece)
                 if number == 0:
                     total[...] = piece
                 else:
                     total += piece
+                if add_input_gradient:
+                    add_input_gradient(r0, r1, grad_piece, block)
             return total
 
         if not need_input_grad:
@@ -317,19 +321,11 @@ class WindowConvolution:
             return None
         # the input gradient's pieces overlap where their windows do: one thread adds them up, the
         # weight gradient beside it
-        total = self.buffers.empty("grad_weight0", shape, np.float64)
-        piece = self.buffers.empty("grad_weight_piece0", shape, dtype)
         grad_pad = self.buffers.empty("grad_input", self.source.shape, dtype)
         grad_pad.fill(0)
         (sh, sw), (dh, dw) = self.window.stride, self.window.dilation
-        for number, (r0, r1) in enumerate(work):
-            grad_piece = grad_out[:, r0:r1].reshape(filters, -1)
-            block = self._gather(r0, r1)
-            np.matmul(grad_piece, block.T, out=piece)
-            if number == 0:
-                total[...] = piece
-            else:
-                total += piece
+
+        def add_input_gradient(r0, r1, grad_piece, block):
             grad_windows = np.matmul(matrix.T, grad_piece, out=block).reshape(
                 self.channels, self.kh, self.kw, r1 - r0, self.out_w, batch)
             rows = r1 - r0
@@ -338,6 +334,8 @@ class WindowConvolution:
                 for j in range(self.kw):
                     column_slice = slice(j * dw, j * dw + sw * (self.out_w - 1) + 1, sw)
                     grad_pad[:, row_slice, column_slice] += grad_windows[:, i, j]
+
+        total = weight_gradient(0, 1, add_input_gradient)
         grad_weight.reshape(filters, -1)[...] = total
         top, bottom, left, right = self.window.padding
         return grad_pad[:, top:top + self.height, left:left + self.width]
