@@ -80,6 +80,9 @@ def test_token_request_is_validated(client):
     response = client.post("/api/v1/tokens", json={"expires_in_days": 0, "colour": "red"})
     assert response.status_code == 422
     assert {tuple(error["loc"]) for error in response.json["errors"]} == {("expires_in_days",), ("colour",)}
+    for bad in (True, "30"):  # a number of days is a JSON integer
+        response = client.post("/api/v1/tokens", json={"expires_in_days": bad})
+        assert response.status_code == 422 and response.json["errors"][0]["loc"] == ["expires_in_days"]
 
 
 def test_objects_record_their_owner_and_jobs_who_submitted_and_cancelled(client, make_user, client_for, sessions,

@@ -108,6 +108,15 @@ def test_unknown_kind_is_422(client):
     assert response.status_code == 422 and response.json["errors"][0]["loc"] == ["kind"]
 
 
+def test_references_must_be_integers_not_booleans_or_strings(client, network_id, dataset_id, queue):
+    for bad in (True, "1"):
+        response = client.post("/api/v1/jobs", json={"kind": "train", "network_id": bad, "dataset_id": dataset_id})
+        assert response.status_code == 422 and response.json["errors"][0]["loc"] == ["network_id"]
+        response = client.post("/api/v1/jobs", json={"kind": "evaluate", "model_id": 1, "dataset_id": bad})
+        assert response.status_code == 422 and response.json["errors"][0]["loc"] == ["dataset_id"]
+    assert queue.sent == []
+
+
 def test_missing_references_are_422(client, network_id):
     response = client.post("/api/v1/jobs", json={"kind": "train", "network_id": network_id, "dataset_id": 99})
     assert response.status_code == 422

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.api.schemas.common import MAX_ID, PageQuery, Ref, UtcDatetime
+from shared.cnn.json_types import Whole
 from shared.db.models import JOB_STATES
 from shared.jobs import EvaluateParams, TrainParams
 
@@ -14,8 +15,8 @@ from shared.jobs import EvaluateParams, TrainParams
 class TrainJobRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["train"]
-    network_id: int = Field(ge=1, le=MAX_ID)
-    dataset_id: int = Field(ge=1, le=MAX_ID)
+    network_id: Whole = Field(ge=1, le=MAX_ID)
+    dataset_id: Whole = Field(ge=1, le=MAX_ID)
     params: TrainParams = Field(default_factory=TrainParams)
 
 
@@ -24,8 +25,8 @@ class EvaluateJobRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     kind: Literal["evaluate"]
-    model_id: int = Field(ge=1, le=MAX_ID)
-    dataset_id: int = Field(ge=1, le=MAX_ID)
+    model_id: Whole = Field(ge=1, le=MAX_ID)
+    dataset_id: Whole = Field(ge=1, le=MAX_ID)
     params: EvaluateParams = Field(default_factory=EvaluateParams)
 
 

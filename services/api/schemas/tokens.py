@@ -4,6 +4,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.api.schemas.common import UtcDatetime
+from shared.cnn.json_types import Whole
 
 MAX_TOKEN_DAYS = 3650
 
@@ -11,7 +12,7 @@ MAX_TOKEN_DAYS = 3650
 class TokenRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field("default", min_length=1, max_length=100, description="What the token is for.")
-    expires_in_days: int | None = Field(None, ge=1, le=MAX_TOKEN_DAYS,
+    expires_in_days: Whole | None = Field(None, ge=1, le=MAX_TOKEN_DAYS,
                                         description="Days until it stops working; none means never.")
 
 
