@@ -80,6 +80,22 @@ def test_a_first_layer_shares_its_weight_gradient_among_threads_with_the_same_re
             np.testing.assert_allclose(layer.grads[key], expected[key], rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_the_gathered_window_input_gradient_is_the_same_over_any_number_of_threads(seed, monkeypatch):
+    # each thread adds its pieces' overlapping windows into a gradient of its own
+    monkeypatch.setattr(pieces, "WINDOW_BUFFER_BYTES", 1)  # a row of windows per piece
+    layer = build_network(random_convolution(2 * seed), dtype="float64").layers[0]
+    x, grad = inputs(layer, 3, "float64", seed)
+    with engine_threads(1):
+        expected = run(layer, x, grad)
+    for threads in (2, 3):
+        with engine_threads(threads):
+            actual = run(layer, x, grad)
+        np.testing.assert_allclose(actual[1], expected[1], rtol=1e-12, atol=1e-12)
+        for key in expected[2]:
+            np.testing.assert_allclose(actual[2][key], expected[2][key], rtol=1e-12, atol=1e-12)
+
+
 def test_every_cut_covers_each_wanted_position_once():
     for rows, width, wanted, limit in [(5, 7, (0, 5), 100), (5, 7, (0, 5), 3), (4, 9, (2, 7), 2), (3, 4, (1, 3), 1)]:
         covered = np.zeros((rows, width), int)

@@ -229,7 +229,8 @@ class WindowConvolution:
         hp, wp = self.padded
         rows = self.rows_per_piece(batch, itemsize)
         threads = min(worker_count(), len(self._pieces(batch, itemsize)))
-        values = (2 * self.channels * hp * wp  # padded input and its gradient
+        values = (self.channels * hp * wp  # padded input
+                  + threads * self.channels * hp * wp  # its gradient, one per thread
                   + self.filters * self.out_h * self.out_w  # output
                   + threads * self.kernel_rows * rows * self.out_w) * batch  # a block per thread
         weights = self.filters * self.kernel_rows
@@ -319,13 +320,11 @@ class WindowConvolution:
                 totals[0] += total
             grad_weight.reshape(filters, -1)[...] = totals[0]
             return None
-        # the input gradient's pieces overlap where their windows do: one thread adds them up, the
-        # weight gradient beside it
-        grad_pad = self.buffers.empty("grad_input", self.source.shape, dtype)
-        grad_pad.fill(0)
+        # the input gradient's pieces overlap where their windows do: each thread adds its pieces
+        # into a padded gradient of its own, summed at the end
         (sh, sw), (dh, dw) = self.window.stride, self.window.dilation
 
-        def add_input_gradient(r0, r1, grad_piece, block):
+        def add_input_gradient(grad_pad, r0, r1, grad_piece, block):
             grad_windows = np.matmul(matrix.T, grad_piece, out=block).reshape(
                 self.channels, self.kh, self.kw, r1 - r0, self.out_w, batch)
             rows = r1 - r0
@@ -335,7 +334,16 @@ class WindowConvolution:
                     column_slice = slice(j * dw, j * dw + sw * (self.out_w - 1) + 1, sw)
                     grad_pad[:, row_slice, column_slice] += grad_windows[:, i, j]
 
-        total = weight_gradient(0, 1, add_input_gradient)
+        def gradients(part, parts):
+            grad_pad = self.buffers.empty(f"grad_input{part}", self.source.shape, dtype)
+            grad_pad.fill(0)
+            total = weight_gradient(part, parts, lambda *piece: add_input_gradient(grad_pad, *piece))
+            return total, grad_pad
+
+        (total, grad_pad), *others = run_split(gradients, len(work))
+        for other_total, other_pad in others:
+            total += other_total
+            grad_pad += other_pad
         grad_weight.reshape(filters, -1)[...] = total
         top, bottom, left, right = self.window.padding
         return grad_pad[:, top:top + self.height, left:left + self.width]
