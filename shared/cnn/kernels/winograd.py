@@ -154,16 +154,21 @@ class WinogradConvolution:
         chunks, images = self.chunks(batch, x.itemsize)
         rows, pairs = 2 * tiles[0] + 2, tiles[1] + 1
         target = self.buffers.zeroed(key, (chunks, rows, 2, channels, pairs, images), x.dtype)
-        for parity in (0, 1):
-            first = (parity - left) % 2  # the first column of x that lands on this parity
-            pair = (left + first) // 2
-            columns = x[:, :, first::2].transpose(1, 0, 2, 3)  # (H, C, columns, N)
-            count = columns.shape[2]
-            for chunk in range(chunks):
+        copies = [(parity, chunk) for parity in (0, 1) for chunk in range(chunks)]
+
+        def copy(part, parts):
+            for parity, chunk in share(copies, part, parts):
+                first = (parity - left) % 2  # the first column of x that lands on this parity
+                pair = (left + first) // 2
+                columns = x[:, :, first::2].transpose(1, 0, 2, 3)  # (H, C, columns, N)
+                count = columns.shape[2]
                 start = chunk * images
                 stop = min(start + images, batch)
                 target[chunk, top:top + height, parity, :, pair:pair + count, :stop - start] = \
                     columns[..., start:stop]
+
+        # a few large copies: the threads share them
+        run_split(copy, len(copies))
         return target
 
     # -- transforms --------------------------------------------------------------------------
