@@ -5,6 +5,8 @@ import pytest
 from shared.cnn import build_network
 from shared.cnn.gradcheck import check_gradients, gradient_error
 from shared.cnn.kernels import convolution
+from shared.cnn.kernels.threads import engine_threads
+from shared.cnn.layers import pooling
 
 def random_conv(rng):
     kh, kw = rng.integers(1, 4, size=2)
@@ -136,6 +138,29 @@ def test_max_pool_in_training_settles_ties_and_nan_windows_like_evaluation(pool)
             results.append((net.forward(x, training=training), net.backward(grad)))
         np.testing.assert_array_equal(results[1][0], results[0][0])
         np.testing.assert_array_equal(results[1][1], results[0][1])
+
+
+@pytest.mark.parametrize("pool, stride", [([2, 2], None), ([3, 3], 2), ([2, 3], None)])
+def test_max_pool_shared_among_threads_by_channel_gives_one_threads_results(pool, stride, monkeypatch):
+    # channel 0 ties everywhere (small integers) and holds a NaN window, the others have unique
+    # maxima: one thread settles ties while another routes unique maxima (windows that tile the
+    # input) or all pools go offset by offset (overlapping windows)
+    monkeypatch.setattr(pooling, "SPLIT_MIN_VALUES", 1)
+    definition = {"input_shape": [4, 2 * pool[0] + (stride is not None), 4 * pool[1]],
+                  "layers": [{"type": "maxpool2d", "pool_size": pool, "stride": stride}]}
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((5, *definition["input_shape"]))
+    x[:, 0] = rng.integers(0, 2, size=x[:, 0].shape)
+    x[2, 0, 0, 0] = np.nan
+    results = []
+    for threads in (1, 2, 3):
+        net = build_network(definition, dtype="float64")
+        with engine_threads(threads):
+            out = net.forward(x, training=True)
+            results.append((out, net.backward(np.arange(out.size, dtype=np.float64).reshape(out.shape))))
+    for out, grad in results[1:]:
+        np.testing.assert_array_equal(out, results[0][0])
+        np.testing.assert_array_equal(grad, results[0][1])
 
 
 def test_relu_before_max_pool_runs_after_it_with_the_same_results():
