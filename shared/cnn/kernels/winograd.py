@@ -91,30 +91,46 @@ class WinogradConvolution:
 
     # -- sizes -------------------------------------------------------------------------------
 
+    def _images_per_row(self, itemsize: int) -> int:
+        """Images whose row of tiles fits the budget."""
+        return max(1, positions_per_piece(PIECE_ROWS * self.wide, 1, itemsize) // self.pairs)
+
     def chunks(self, batch: int, itemsize: int) -> tuple[int, int]:
         """(chunks, images per chunk): a row of tiles of a chunk fits the budget."""
-        per_chunk = max(1, positions_per_piece(PIECE_ROWS * self.wide, 1, itemsize) // self.pairs)
-        count = -(-batch // per_chunk)
+        count = -(-batch // self._images_per_row(itemsize))
         return count, -(-batch // count)
+
+    def _rows_that_fit(self, batch: int, itemsize: int) -> int:
+        """Rows of tiles of a chunk that fit the budget together: more than one for batches smaller
+        than a chunk, whose pieces then make as few NumPy calls as a full chunk's."""
+        _, images = self.chunks(batch, itemsize)
+        return max(1, self._images_per_row(itemsize) // images)
+
+    def _work(self, batch: int, itemsize: int, tile_rows: int) -> list[tuple[int, int, int]]:
+        """The pieces of a pass, (chunk, first row of tiles, rows), at least one per thread where
+        the rows allow."""
+        chunks, _ = self.chunks(batch, itemsize)
+        rows = max(1, min(self._rows_that_fit(batch, itemsize), tile_rows // min(worker_count(), tile_rows)))
+        return [(chunk, row, min(rows, tile_rows - row))
+                for chunk in range(chunks) for row in range(0, tile_rows, rows)]
 
     def _scratch_values(self, batch: int, itemsize: int) -> int:
         """One thread's blocks: transformed input, product, half-transformed rows and their run-over."""
         _, images = self.chunks(batch, itemsize)
-        positions = self.pairs * images
-        return (2 * TRANSFORMED + 8) * self.wide * positions + 4 * images
+        rows = self._rows_that_fit(batch, itemsize)
+        return (2 * TRANSFORMED + 8) * self.wide * self.pairs * images * rows + 4 * images * rows
 
     def _scratch(self, part: int, batch: int, dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One thread's two blocks and its half-transformed rows (zeros where nothing writes)."""
         itemsize = np.dtype(dtype).itemsize
         _, images = self.chunks(batch, itemsize)
-        block = TRANSFORMED * self.wide * self.pairs * images
+        block = TRANSFORMED * self.wide * self.pairs * images * self._rows_that_fit(batch, itemsize)
         flat = self.buffers.zeroed(f"scratch{part}", (self._scratch_values(batch, itemsize),), dtype)
         return flat[:block], flat[block:2 * block], flat[2 * block:]
 
     def _threads(self, batch: int, itemsize: int) -> int:
-        chunks, _ = self.chunks(batch, itemsize)
         rows = max(self.forward_tiles[0], self.backward_tiles[0])
-        return min(worker_count(), chunks * rows)
+        return min(worker_count(), len(self._work(batch, itemsize, rows)))
 
     def _framed_values(self, batch: int, itemsize: int) -> tuple[int, int, int, int]:
         """Values of the framed input, the framed output gradient, the output gradient in the
@@ -138,16 +154,16 @@ class WinogradConvolution:
                   + (odd_in + self.filters * self.out_h * self.out_w  # output
                      + self.channels * self.height * self.width) * batch)  # input gradient
         weights = TRANSFORMED * self.filters * self.channels
-        # per thread: blocks, a weight-gradient total and its piece; transformed weights both ways, a spare
-        return ((values + self._threads(batch, itemsize) * (self._scratch_values(batch, itemsize) + 2 * weights)
-                 + 4 * weights) * itemsize)
+        # per thread: blocks, a weight-gradient total, its piece and the piece's rows; transformed
+        # weights both ways, a spare
+        per_thread = self._scratch_values(batch, itemsize) + (2 + self._rows_that_fit(batch, itemsize)) * weights
+        return (values + self._threads(batch, itemsize) * per_thread + 4 * weights) * itemsize
 
     def forward_bytes(self, batch: int, itemsize: int) -> int:
         """The buffers a forward alone keeps: framed input, output, blocks per thread."""
         source, _, _, odd_out = self._framed_values(batch, itemsize)
-        chunks, _ = self.chunks(batch, itemsize)
         values = source + odd_out + self.filters * self.out_h * self.out_w * batch
-        threads = min(worker_count(), chunks * self.forward_tiles[0])
+        threads = min(worker_count(), len(self._work(batch, itemsize, self.forward_tiles[0])))
         return (values + threads * self._scratch_values(batch, itemsize)
                 + 2 * TRANSFORMED * self.filters * self.channels) * itemsize
 
@@ -180,44 +196,47 @@ class WinogradConvolution:
     # -- transforms --------------------------------------------------------------------------
 
     @staticmethod
-    def _transform_input(source, chunk, row, into, spare) -> np.ndarray:
-        """B^T d B for the tiles of row ``row`` of chunk ``chunk`` of ``source`` (chunks, rows, 2, C, J, n):
-        (16, C, J*n)."""
+    def _transform_input(source, chunk, row, rows, into, spare) -> np.ndarray:
+        """B^T d B for the tiles of ``rows`` rows of tiles from ``row`` of chunk ``chunk`` of ``source``
+        (chunks, rows, 2, C, J, n): (16, rows, C, J*n)."""
         _, _, _, channels, pairs, images = source.shape
         length = channels * pairs * images  # one parity of one row
-        d = source[chunk, 2 * row:2 * row + 4].reshape(4, 2 * length)
-        out = into[:TRANSFORMED * length].reshape(4, 4, length)
+        d = source[chunk, 2 * row:2 * row + 2 * rows + 2].reshape(2 * rows + 2, 2 * length)
+        out = into[:TRANSFORMED * rows * length].reshape(4, 4, rows, length)
         # each half-transformed row followed by room for the run-over below, zeroed: the extra
         # tiles it reaches are multiplied by zeros in the weight gradient, so they must be finite
         # whatever an earlier batch left in this room
-        half = spare[:4 * (2 * length + images)].reshape(4, 2 * length + images)
-        half[:, 2 * length:] = 0
-        # rows: B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]
-        np.subtract(d[0], d[2], out=half[0, :2 * length])
-        np.add(d[1], d[2], out=half[1, :2 * length])
-        np.subtract(d[2], d[1], out=half[2, :2 * length])
-        np.subtract(d[1], d[3], out=half[3, :2 * length])
+        half = spare[:4 * rows * (2 * length + images)].reshape(4, rows, 2 * length + images)
+        half[:, :, 2 * length:] = 0
+        # rows: B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]; row t of tiles
+        # reads rows 2t to 2t + 3
+        d0, d1, d2, d3 = (d[offset:offset + 2 * rows:2] for offset in range(4))
+        np.subtract(d0, d2, out=half[0, :, :2 * length])
+        np.add(d1, d2, out=half[1, :, :2 * length])
+        np.subtract(d2, d1, out=half[2, :, :2 * length])
+        np.subtract(d1, d3, out=half[3, :, :2 * length])
         # columns, all four rows at once: a tile's columns 0-3 are pair j of both parities, then
         # pair j + 1, the same runs shifted by one image block (the extra tiles' run over a run's end)
-        e = [half[:, start:start + length] for start in (0, length, images, length + images)]
+        e = [half[:, :, start:start + length] for start in (0, length, images, length + images)]
         np.subtract(e[0], e[2], out=out[:, 0])
         np.add(e[1], e[2], out=out[:, 1])
         np.subtract(e[2], e[1], out=out[:, 2])
         np.subtract(e[1], e[3], out=out[:, 3])
-        return out.reshape(TRANSFORMED, channels, -1)
+        return out.reshape(TRANSFORMED, rows, channels, -1)
 
     @staticmethod
     def _transform_output(product, target, bias, spare) -> None:
-        """A^T M A of a (16, F, J*n) product into ``target`` (F, 2, 2*(J - 1), images), two rows of
-        a chunk of n images (fewer in the batch's last chunk)."""
-        filters, _, columns2, count = target.shape
-        columns = columns2 // 2
-        images = product.shape[-1] // (columns + 1)
-        length = product.shape[-1] * filters
+        """A^T M A of a (16, rows, F, J*n) product into ``target`` (F, 2*rows, 2*(J - 1), images),
+        rows of a chunk of n images (fewer in the batch's last chunk)."""
+        _, rows, filters, positions = product.shape
+        columns = target.shape[2] // 2
+        count = target.shape[3]
+        images = positions // (columns + 1)
+        length = rows * filters * positions
         m = product.reshape(4, 4, length)
         if bias is not None:
             # A^T[:, 1] and A[1, :] are all ones: entry (1, 1) reaches every output once
-            m[1, 1].reshape(filters, -1)[...] += bias[:, None]
+            m[1, 1].reshape(rows, filters, -1)[...] += bias[:, None]
         half = spare[:8 * length].reshape(2, 4, length)
         tiles = spare[8 * length:12 * length].reshape(2, 2, length)
         # rows: A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]
@@ -230,32 +249,34 @@ class WinogradConvolution:
         tiles[:, 0] += half[:, 2]
         np.subtract(half[:, 1], half[:, 2], out=tiles[:, 1])
         tiles[:, 1] -= half[:, 3]
-        # (a, b, F, J, n) into the map's (F, a, column pair, b, image), the extra tile dropped
-        grid = tiles.reshape(2, 2, filters, columns + 1, images)[:, :, :, :columns, :count]
-        np.reshape(target, (filters, 2, columns, 2, count), copy=False)[...] = grid.transpose(2, 0, 3, 1, 4)
+        # (a, b, row, F, J, n) into the map's (F, row, a, column pair, b, image), the extra tile dropped
+        grid = tiles.reshape(2, 2, rows, filters, columns + 1, images)[..., :columns, :count]
+        np.reshape(target, (filters, rows, 2, columns, 2, count), copy=False)[...] = grid.transpose(3, 2, 0, 4, 1, 5)
 
     @staticmethod
-    def _transform_gradient(grad, chunk, row, into, spare, shared_frame) -> np.ndarray:
+    def _transform_gradient(grad, chunk, row, rows, into, spare, shared_frame) -> np.ndarray:
         """A dY A^T for the output tiles of row ``row`` of chunk ``chunk`` of ``grad``, with the last
-        row and column of A negated (undone by ``_G_SIGNED``): (16, F, J*n). ``grad`` is
+        row and column of A negated (undone by ``_G_SIGNED``), ``rows`` rows of tiles from ``row``:
+        (16, rows, F, J*n). ``grad`` is
         (chunks, rows, 2, F, J, n): the output gradient at (0, 0) or, with ``shared_frame``, the
         input gradient's frame with it one row and one column in. There a tile's columns are pair
         j of the odd parity and pair j + 1 of the even one, the even run shifted by one image block."""
         _, _, _, filters, pairs, images = grad.shape
         length = filters * pairs * images
         first = 2 * row + shared_frame
-        g = grad[chunk, first:first + 2].reshape(2, 2 * length)
-        out = into[:TRANSFORMED * length].reshape(4, 4, length)
-        half = spare[:8 * length].reshape(4, 2, length)
+        g = grad[chunk, first:first + 2 * rows].reshape(rows, 2, 2 * length)
+        out = into[:TRANSFORMED * rows * length].reshape(4, 4, rows, length)
+        half = spare[:8 * rows * length].reshape(4, rows, 2, length)
         # A with its last row's sign dropped: [[1, 0], [1, 1], [1, -1], [0, 1]]
-        half[0] = g[0].reshape(2, length)
-        np.add(g[0], g[1], out=half[1].reshape(-1))
-        np.subtract(g[0], g[1], out=half[2].reshape(-1))
-        half[3] = g[1].reshape(2, length)
+        g0, g1 = g[:, 0], g[:, 1]
+        half[0] = g0.reshape(rows, 2, length)
+        np.add(g0, g1, out=half[1].reshape(rows, -1))
+        np.subtract(g0, g1, out=half[2].reshape(rows, -1))
+        half[3] = g1.reshape(rows, 2, length)
         if shared_frame:
-            h0, h1 = half[:, 1], half.reshape(4, 2 * length)[:, images:images + length]
+            h0, h1 = half[:, :, 1], half.reshape(4, rows, 2 * length)[:, :, images:images + length]
         else:
-            h0, h1 = half[:, 0], half[:, 1]
+            h0, h1 = half[:, :, 0], half[:, :, 1]
         out[:, 0] = h0
         np.add(h0, h1, out=out[:, 1])
         np.subtract(h0, h1, out=out[:, 2])
@@ -263,8 +284,8 @@ class WinogradConvolution:
         if shared_frame:
             # the last filter's extra tile read past the even run into the odd one: a real column
             # (elsewhere it reads the frame's zero column, as the extra tile must)
-            out.reshape(TRANSFORMED, filters, -1)[:, -1, -images:] = 0
-        return out.reshape(TRANSFORMED, filters, -1)
+            out.reshape(TRANSFORMED, rows, filters, -1)[:, :, -1, -images:] = 0
+        return out.reshape(TRANSFORMED, rows, filters, -1)
 
     # -- passes ------------------------------------------------------------------------------
 
@@ -272,19 +293,21 @@ class WinogradConvolution:
         """target (F', 2*tile rows, 2*tile columns, N) = 3x3 correlation of ``source`` (in the
         transforms' layout) with the transformed weights (16, F', C')."""
         outputs = transformed.shape[1]
-        chunks, images = source.shape[0], source.shape[-1]
+        images = source.shape[-1]
         batch = target.shape[-1]
-        work = [(chunk, row) for chunk in range(chunks) for row in range(tiles[0])]
+        work = self._work(batch, source.itemsize, tiles[0])
 
         def compute(part, parts):
             first, second, spare = self._scratch(part, batch, source.dtype)
-            for chunk, row in share(work, part, parts):
-                block = self._transform_input(source, chunk, row, second, spare)
-                product = first[:TRANSFORMED * outputs * block.shape[-1]].reshape(TRANSFORMED, outputs, -1)
-                np.matmul(transformed, block, out=product)
+            for chunk, row, rows in share(work, part, parts):
+                block = self._transform_input(source, chunk, row, rows, second, spare)
+                product = first[:TRANSFORMED * rows * outputs * block.shape[-1]].reshape(
+                    TRANSFORMED, rows, outputs, -1)
+                np.matmul(transformed[:, None], block, out=product)
                 start = chunk * images
                 # the block is spent: its room takes the half-transformed product
-                self._transform_output(product, target[:, 2 * row:2 * row + 2, :, start:start + images], bias, second)
+                self._transform_output(product, target[:, 2 * row:2 * (row + rows), :, start:start + images],
+                                       bias, second)
 
         run_split(compute, len(work))
 
@@ -318,20 +341,24 @@ class WinogradConvolution:
             grad = self._frame("grad_pairs", grad_out, (th - 1, tw), 0, 0)
 
         # dU[ab, f, c] = sum over tiles of (A dY A^T)[ab, f] (B^T d B)[ab, c]
-        work = [(chunk, row) for chunk in range(grad.shape[0]) for row in range(th)]
+        work = self._work(batch, dtype.itemsize, th)
         weights_shape = (TRANSFORMED, filters, self.channels)
+        most_rows = max(rows for _, _, rows in work)
 
         def weight_gradient(part, parts):
             first, second, spare = self._scratch(part, batch, dtype)
             total = self.buffers.empty(f"grad_weight{part}", weights_shape, dtype)
             piece = self.buffers.empty(f"grad_weight_piece{part}", weights_shape, dtype)
-            for number, (chunk, row) in enumerate(share(work, part, parts)):
-                block = self._transform_input(self.source, chunk, row, second, spare)
-                transformed = self._transform_gradient(grad, chunk, row, first, spare, self.shared_frame)
+            by_row = self.buffers.empty(f"grad_weight_rows{part}", (TRANSFORMED, most_rows, filters, self.channels),
+                                        dtype)
+            for number, (chunk, row, rows) in enumerate(share(work, part, parts)):
+                block = self._transform_input(self.source, chunk, row, rows, second, spare)
+                transformed = self._transform_gradient(grad, chunk, row, rows, first, spare, self.shared_frame)
+                products = np.matmul(transformed, block.transpose(0, 1, 3, 2), out=by_row[:, :rows])
                 if number == 0:
-                    np.matmul(transformed, block.transpose(0, 2, 1), out=total)
+                    np.add.reduce(products, axis=1, out=total)
                 else:
-                    total += np.matmul(transformed, block.transpose(0, 2, 1), out=piece)
+                    total += np.add.reduce(products, axis=1, out=piece)
             return total
 
         totals = run_split(weight_gradient, len(work))
