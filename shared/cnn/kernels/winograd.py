@@ -19,9 +19,10 @@ The maps the transforms read are copied once into a layout where every pass is a
 contiguous runs (NumPy runs those at memory speed; runs of a few hundred values, as a
 (C, H, W, N) map gives, went through its buffers at a third of it): the batch cut into chunks
 of ``n`` images, and each chunk ``(rows, 2, C, J, n)``, a row holding its even columns then its
-odd ones, each as (channel, column pair, image). A piece is one row of tiles of one chunk:
-its 4 input rows are contiguous, and a tile's columns are pairs j and j + 1, the same run
-shifted by n values. Each row of tiles carries one tile more than the map has (J = tiles + 1
+odd ones, each as (channel, column pair, image). A piece is one row of tiles of one chunk
+(several rows when the batch is smaller than a chunk, so small batches make as few NumPy
+calls): a row of tiles reads 4 contiguous input rows, and a tile's columns are pairs j and
+j + 1, the same run shifted by n values. Each row of tiles carries one tile more than the map has (J = tiles + 1
 pairs): computed from neighbouring values, dropped from the output, and multiplied by zeros
 in the weight gradient.
 
