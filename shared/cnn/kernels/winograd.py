@@ -22,9 +22,9 @@ of ``n`` images, and each chunk ``(rows, 2, C, J, n)``, a row holding its even c
 odd ones, each as (channel, column pair, image). A piece is one row of tiles of one chunk
 (several rows when the batch is smaller than a chunk, so small batches make as few NumPy
 calls): a row of tiles reads 4 contiguous input rows, and a tile's columns are pairs j and
-j + 1, the same run shifted by n values. Each row of tiles carries one tile more than the map has (J = tiles + 1
-pairs): computed from neighbouring values, dropped from the output, and multiplied by zeros
-in the weight gradient.
+j + 1, the same run shifted by n values. Each row of tiles carries one tile more than the map
+has (J = tiles + 1 pairs): computed from neighbouring values, dropped from the output, and
+multiplied by zeros in the weight gradient.
 
 The transforms only add, subtract and halve, so float64 results agree with the direct sum to
 rounding; float32 keeps to about 1e-6 relative. A piece's blocks stay under about
@@ -198,8 +198,8 @@ class WinogradConvolution:
 
     @staticmethod
     def _transform_input(source, chunk, row, rows, into, spare) -> np.ndarray:
-        """B^T d B for the tiles of ``rows`` rows of tiles from ``row`` of chunk ``chunk`` of ``source``
-        (chunks, rows, 2, C, J, n): (16, rows, C, J*n)."""
+        """B^T d B for ``rows`` rows of tiles from row ``row`` of chunk ``chunk`` of ``source``
+        (chunks, map rows, 2, C, J, n): (16, rows, C, J*n)."""
         _, _, _, channels, pairs, images = source.shape
         length = channels * pairs * images  # one parity of one row
         d = source[chunk, 2 * row:2 * row + 2 * rows + 2].reshape(2 * rows + 2, 2 * length)
@@ -256,12 +256,12 @@ class WinogradConvolution:
 
     @staticmethod
     def _transform_gradient(grad, chunk, row, rows, into, spare, shared_frame) -> np.ndarray:
-        """A dY A^T for the output tiles of row ``row`` of chunk ``chunk`` of ``grad``, with the last
-        row and column of A negated (undone by ``_G_SIGNED``), ``rows`` rows of tiles from ``row``:
-        (16, rows, F, J*n). ``grad`` is
-        (chunks, rows, 2, F, J, n): the output gradient at (0, 0) or, with ``shared_frame``, the
-        input gradient's frame with it one row and one column in. There a tile's columns are pair
-        j of the odd parity and pair j + 1 of the even one, the even run shifted by one image block."""
+        """A dY A^T for ``rows`` rows of output tiles from row ``row`` of chunk ``chunk`` of ``grad``,
+        with the last row and column of A negated (undone by ``_G_SIGNED``): (16, rows, F, J*n).
+        ``grad`` is (chunks, map rows, 2, F, J, n): the output gradient at (0, 0) or, with
+        ``shared_frame``, the input gradient's frame with it one row and one column in. There a
+        tile's columns are pair j of the odd parity and pair j + 1 of the even one, the even run
+        shifted by one image block."""
         _, _, _, filters, pairs, images = grad.shape
         length = filters * pairs * images
         first = 2 * row + shared_frame

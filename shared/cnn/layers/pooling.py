@@ -171,9 +171,8 @@ def _by_channels(work, feature_map: np.ndarray) -> None:
     count = channels if feature_map.size >= SPLIT_MIN_VALUES else 1
 
     def run(part, parts):
-        mine = share(range(channels), part, parts)
-        if len(mine):
-            work(slice(mine[0], mine[-1] + 1))
+        mine = share(range(channels), part, parts)  # never empty: at most one part per channel
+        work(slice(mine[0], mine[-1] + 1))
 
     run_split(run, count)
 
