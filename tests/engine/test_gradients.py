@@ -176,6 +176,33 @@ def test_relu_before_max_pool_runs_after_it_with_the_same_results():
     np.testing.assert_array_equal(grad, [[[[0, 0, 0, 0, 30, 0], [0, 0, 0, 0, 0, 0]]]])
 
 
+@pytest.mark.parametrize("channels, conv", [
+    (32, {"kernel_size": 3, "padding": 1}),  # Winograd
+    (8, {"kernel_size": 3, "padding": 1}),  # shifted slices
+    (3, {"kernel_size": 3, "stride": 2, "padding": 1}),  # gathered windows
+])
+def test_relu_before_a_convolution_is_done_by_its_copy_with_the_same_results(channels, conv):
+    definition = {"input_shape": [channels, 6, 6], "layers": [
+        {"type": "conv2d", "filters": channels, "kernel_size": 1}, {"type": "relu"},
+        {"type": "conv2d", "filters": 4, **conv}, {"type": "tanh"}]}
+    x = np.random.default_rng(5).standard_normal((3, channels, 6, 6))
+    results = []
+    for fused in (True, False):
+        net = build_network(definition, seed=5, dtype="float64")
+        relu, second = net.execution_order[1:3]
+        assert relu.passes_input and second.kernel.rectify_input
+        if not fused:
+            relu.passes_input = second.kernel.rectify_input = False
+        out = net.forward(x, training=True)
+        grad = net.backward(np.cos(np.arange(out.size)).reshape(out.shape))
+        results.append((out, grad, {name: value.copy() for name, value in net.grads.items()}))
+    (out, grad, grads), (expected_out, expected_grad, expected_grads) = results
+    np.testing.assert_array_equal(out, expected_out)
+    np.testing.assert_array_equal(grad, expected_grad)
+    for name, value in expected_grads.items():
+        np.testing.assert_array_equal(grads[name], value)
+
+
 def test_a_conv_bias_before_batchnorm_has_a_truly_zero_gradient_that_passes():
     # batchnorm in training subtracts the batch mean, so the bias before it cannot change the loss
     layers = [{"type": "conv2d", "filters": 2, "kernel_size": 2}, {"type": "batchnorm"}, {"type": "tanh"}]

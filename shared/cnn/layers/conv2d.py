@@ -102,6 +102,11 @@ class Conv2D(Layer):
         self.bias = self.add_param("bias", np.zeros(filters)) if spec.bias else None
         self.kernel = convolution_for(plan)
 
+    def rectify_input(self) -> None:
+        """From now on compute on max(x, 0) instead of x: the kernel applies it as it copies x into
+        its zero frame, so a ReLU before this layer costs no pass of its own."""
+        self.kernel.rectify_input = True
+
     def forward(self, x, ctx):
         # out[f, y, x, n] = sum_{c,i,j} weight[f, c, i, j] * x_pad[c, y*s + i*d, x*s + j*d, n] + bias[f]
         return self.kernel.forward(x, self.weight, self.bias)
