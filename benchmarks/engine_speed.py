@@ -1,7 +1,7 @@
 """Training-step speed of the engine against PyTorch CPU on three networks.
 
     python benchmarks/engine_speed.py [--seconds 3] [--rounds 7] [--threads 2] [--workers 2]
-                                      [--only colour] [--layer-batch 32]
+                                      [--only colour] [--layer-batch 32] [--runs 1]
 
 For LeNet-5, a VGG-style 3x3 stack with batchnorm (examples/fashion_mnist_fast.json) and a
 colour 3x32x32 network, prints images/s of a full training step (forward, backward, SGD
@@ -14,6 +14,8 @@ is its lowest and highest over pairs of rounds taken side by side. The last colu
 step through the worker's data-parallel gradient engine with ``--workers`` processes (a job's
 ``workers: 2``) and its ratio to PyTorch, timed in the same rounds. Then the per-layer forward
 and backward milliseconds of the networks past LeNet-5 (``--layer-batch``, 32 by default).
+With ``--runs N`` the table is measured N times over and each row's ratios are summed up as
+lowest-highest (median) over the runs: on a shared machine one run is not enough to tell.
 PyTorch is used when importable (it is not a project dependency).
 
 PyTorch's OpenMP threads are made to sleep rather than spin while they wait
@@ -157,6 +159,7 @@ def main() -> int:
     parser.add_argument("--only", default="", help="run only the networks whose title contains this text")
     parser.add_argument("--layer-batch", type=int, default=32, help="batch of the per-layer timings")
     parser.add_argument("--workers", type=int, default=2, help="processes of the data-parallel column (0: none)")
+    parser.add_argument("--runs", type=int, default=1, help="times to measure the table (their spread is printed)")
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:
         return run(args, stack)
@@ -168,14 +171,34 @@ def run(args, stack: contextlib.ExitStack) -> int:
     print(f"Training step (forward, backward, SGD momentum update), float32; convforge: Trainer(net, optimizer), "
           f"one process; PyTorch CPU: {args.threads} threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '-')}. "
           f"NumPy {np.__version__}, {blas_kernel()}")
+    networks = [network for network in NETWORKS if args.only.lower() in network[0].lower()]
+    runs = [timing_table(args, stack, networks) for _ in range(args.runs)]
+    if args.runs > 1:
+        print_spread(runs, args.workers)
+
+    for title, definition, _ in networks[1:] or networks:
+        print()
+        print(f"Per layer of {title} in the order they run, batch {args.layer_batch} (best of 20, ms)")
+        print(f"{'layer':<20} {'forward':>9} {'backward':>9}")
+        timings = per_layer_ms(definition, args.layer_batch)
+        for name, forward, backward in timings:
+            print(f"{name:<20} {forward:9.3f} {backward:9.3f}")
+        print(f"{'total':<20} {sum(t[1] for t in timings):9.3f} {sum(t[2] for t in timings):9.3f}")
+    return 0
+
+
+def timing_table(args, stack: contextlib.ExitStack, networks) -> dict:
+    """Print one timing table; return each row's ratios to PyTorch, (one process, data parallel),
+    by (network, batch) (None where not measured)."""
     parallel = f"workers: {args.workers}"
+    print()
     print(f"{'network':<26} {'batch':>5} | {'convforge img/s':>15} | {'PyTorch img/s':>13} | "
           f"{'ratio':>6} {'(spread)':>13} | {'GFLOP/s ours':>12} | {'GFLOP/s torch':>13} | {'GEMM peak':>9}"
           + (f" | {parallel + ' img/s':>16} | {'ratio':>6} {'(spread)':>13}" if args.workers > 1 else ""))
     print("-" * (136 + 40 * (args.workers > 1)))
     gemms = gemm_steps()
     gemm_flop = 2 * GEMM_SIZE ** 3
-    networks = [network for network in NETWORKS if args.only.lower() in network[0].lower()]
+    ratios = {}
     for title, definition, batches in networks:
         flop_per_image = FLOP_PER_MAC * build_network(definition).summary.total_macs
         for batch in batches:
@@ -204,18 +227,21 @@ def run(args, stack: contextlib.ExitStack) -> int:
                 if theirs:
                     pairs = [a / b for a, b in zip(rates[-1], rates[3])]
                     row += f"{shared / torch_rate:5.2f}x ({min(pairs):.2f}-{max(pairs):.2f}x)"
+            ratios[title, batch] = (ours / torch_rate if theirs else None,
+                                    shared / torch_rate if theirs and args.workers > 1 else None)
             print(row, flush=True)
             stack.close()  # the shard processes of this row
+    return ratios
 
-    for title, definition, _ in networks[1:] or networks:
-        print()
-        print(f"Per layer of {title} in the order they run, batch {args.layer_batch} (best of 20, ms)")
-        print(f"{'layer':<20} {'forward':>9} {'backward':>9}")
-        timings = per_layer_ms(definition, args.layer_batch)
-        for name, forward, backward in timings:
-            print(f"{name:<20} {forward:9.3f} {backward:9.3f}")
-        print(f"{'total':<20} {sum(t[1] for t in timings):9.3f} {sum(t[2] for t in timings):9.3f}")
-    return 0
+
+def print_spread(runs: list[dict], workers: int) -> None:
+    print()
+    print(f"Ratio to PyTorch over {len(runs)} runs: lowest-highest (median)")
+    print(f"{'network':<26} {'batch':>5} | {'one process':>22}" + (f" | {f'workers: {workers}':>22}" if workers > 1 else ""))
+    for key in runs[0]:
+        columns = [[run[key][column] for run in runs if run[key][column] is not None] for column in (0, 1)]
+        cells = [f"{min(c):.2f}-{max(c):.2f}x ({statistics.median(c):.2f}x)" if c else "n/a" for c in columns]
+        print(f"{key[0]:<26} {key[1]:>5} | {cells[0]:>22}" + (f" | {cells[1]:>22}" if workers > 1 else ""))
 
 
 if __name__ == "__main__":
