@@ -31,6 +31,9 @@ class Stack:
         self.token = services.token
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Bearer {self.token}"
+        # A new connection per request: gunicorn closes an idle kept-alive one after 2 s, and a
+        # request sent on it just as it closes was reset (a dataset upload between two tests).
+        self.session.headers["Connection"] = "close"
         self.database_url = services.env["DATABASE_URL"]
         self.artifact_dir = Path(services.env["ARTIFACT_DIR"])
 

@@ -20,6 +20,9 @@ class Client:
     def __init__(self, base_url: str, token: str | None = None):
         self.base = f"{base_url}/api/v1"
         self.session = requests.Session()
+        # a new connection per request: one kept alive may be closed by gunicorn (idle 2 s) just as
+        # a request is sent on it, which then fails with a reset
+        self.session.headers["Connection"] = "close"
         token = token or STACK_TOKENS.get(base_url)
         if token:
             self.session.headers["Authorization"] = f"Bearer {token}"
