@@ -313,7 +313,7 @@ class WinogradConvolution:
                     TRANSFORMED, rows, outputs, -1)
                 np.matmul(transformed[:, None], block, out=product)
                 start = chunk * images
-                # the block is spent: its room takes the half-transformed product
+                # the block is spent: its room takes the output tiles
                 self._transform_output(product, target[:, 2 * row:2 * (row + rows), :, start:start + images],
                                        bias, second)
 
