@@ -189,8 +189,8 @@ def test_winograd_cuts_the_batch_into_chunks_with_the_whole_batch_result(seed, i
 
 
 def test_winograd_after_a_batch_of_nans_gives_the_same_gradients_as_a_fresh_layer(monkeypatch):
-    # the extra tile of each row is computed, then multiplied by zeros: nothing left from the
-    # NaN batch may reach it
+    # the extra tile of each row is computed from whatever its scratch holds, then left out of the
+    # GEMMs: nothing left from the NaN batch may reach a result
     definition = {"input_shape": [3, 6, 5], "layers": [{"type": "conv2d", "filters": 4, "kernel_size": 3,
                                                         "padding": 1}]}
     layer = winograd_layer(definition, "float64", monkeypatch)
