@@ -75,7 +75,7 @@ def _kernel_untransform(dtype: np.dtype) -> np.ndarray:
 def _transform_weight(weight: np.ndarray, out: np.ndarray, turned: bool = False) -> None:
     """G g G^T for each (f, c) of a (F, C, 3, 3) kernel into ``out`` (16, F, C), one GEMM; with
     ``turned``, of the kernel turned 180 degrees with its channel axes swapped, into (16, C, F).
-    (Two tensordots and a transposing copy took 3-5% of a training step at batch 16-32.)"""
+    (Two tensordots and a transposing copy took 2-3% of a training step at batch 16-32.)"""
     filters, channels = weight.shape[:2]
     kernels = weight.transpose(1, 0, 2, 3) if turned else weight
     np.matmul(_kernel_transform(weight.dtype, turned), kernels.reshape(filters * channels, 9).T,
