@@ -228,7 +228,8 @@ class WinogradConvolution:
     @staticmethod
     def _transform_input(source, chunk, row, rows, into, spare) -> np.ndarray:
         """B^T d B for ``rows`` rows of tiles from row ``row`` of chunk ``chunk`` of ``source``
-        (chunks, map rows, 2, C, J, n): (16, rows, C, J*n), each channel's last n values its extra tile."""
+        (chunks, map rows, 2, C, J, n): (16, rows, C, (J - 1)*n), a view that leaves out each
+        channel's extra tile (its last n values; a GEMM reads the view with a row stride of J*n)."""
         _, _, _, channels, pairs, images = source.shape
         length = channels * pairs * images  # one parity of one row
         d = source[chunk, 2 * row:2 * row + 2 * rows + 2].reshape(2 * rows + 2, 2 * length)
@@ -250,7 +251,7 @@ class WinogradConvolution:
         np.add(e[1], e[2], out=out[:, 1])
         np.subtract(e[2], e[1], out=out[:, 2])
         np.subtract(e[1], e[3], out=out[:, 3])
-        return out.reshape(TRANSFORMED, rows, channels, -1)
+        return out.reshape(TRANSFORMED, rows, channels, -1)[..., :-images]
 
     @staticmethod
     def _transform_output(product, target, bias, spare) -> None:
@@ -277,7 +278,8 @@ class WinogradConvolution:
     @staticmethod
     def _transform_gradient(grad, chunk, row, rows, into, spare, shared_frame) -> np.ndarray:
         """A dY A^T for ``rows`` rows of output tiles from row ``row`` of chunk ``chunk`` of ``grad``,
-        with the last row and column of A negated (undone by ``_G_SIGNED``): (16, rows, F, J*n).
+        with the last row and column of A negated (undone by ``_G_SIGNED``): (16, rows, F, (J - 1)*n),
+        each filter's extra tile left out as by ``_transform_input``.
         ``grad`` is (chunks, map rows, 2, F, J, n): the output gradient at (0, 0) or, with
         ``shared_frame``, the input gradient's frame with it one row and one column in. There a
         tile's columns are pair j of the odd parity and pair j + 1 of the even one, the even run
@@ -302,7 +304,7 @@ class WinogradConvolution:
         np.add(h0, h1, out=out[:, 1])
         np.subtract(h0, h1, out=out[:, 2])
         out[:, 3] = h1
-        return out.reshape(TRANSFORMED, rows, filters, -1)
+        return out.reshape(TRANSFORMED, rows, filters, -1)[..., :-images]
 
     # -- passes ------------------------------------------------------------------------------
 
@@ -317,8 +319,7 @@ class WinogradConvolution:
         def compute(part, parts):
             first, second, spare = self._scratch(part, batch, source.dtype)
             for chunk, row, rows in share(work, part, parts):
-                # the extra tiles left out: the GEMM reads the block with a row stride of J*n
-                block = self._transform_input(source, chunk, row, rows, second, spare)[..., :-images]
+                block = self._transform_input(source, chunk, row, rows, second, spare)
                 product = first[:TRANSFORMED * rows * outputs * block.shape[-1]].reshape(
                     TRANSFORMED, rows, outputs, -1)
                 np.matmul(transformed[:, None], block, out=product)
@@ -361,7 +362,6 @@ class WinogradConvolution:
         # dU[ab, f, c] = sum over tiles of (A dY A^T)[ab, f] (B^T d B)[ab, c]
         work = self._work(batch, dtype.itemsize, th)
         weights_shape = (TRANSFORMED, filters, self.channels)
-        images = self.source.shape[-1]
         most_rows = max(rows for _, _, rows in work)
 
         def weight_gradient(part, parts):
@@ -371,9 +371,8 @@ class WinogradConvolution:
             by_row = self.buffers.empty(f"grad_weight_rows{part}", (TRANSFORMED, most_rows, filters, self.channels),
                                         dtype)
             for number, (chunk, row, rows) in enumerate(share(work, part, parts)):
-                block = self._transform_input(self.source, chunk, row, rows, second, spare)[..., :-images]
-                transformed = self._transform_gradient(grad, chunk, row, rows, first, spare,
-                                                       self.shared_frame)[..., :-images]
+                block = self._transform_input(self.source, chunk, row, rows, second, spare)
+                transformed = self._transform_gradient(grad, chunk, row, rows, first, spare, self.shared_frame)
                 products = np.matmul(transformed, block.transpose(0, 1, 3, 2), out=by_row[:, :rows])
                 if number == 0:
                     np.add.reduce(products, axis=1, out=total)
