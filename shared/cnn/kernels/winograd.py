@@ -40,7 +40,7 @@ import functools
 import numpy as np
 
 from .buffers import Buffers
-from .frame import copy_in
+from .frame import copy_in, copy_runs
 from .pieces import positions_per_piece, share
 from .threads import run_split, worker_count
 
@@ -273,7 +273,8 @@ class WinogradConvolution:
         np.matmul(_output_transform(product.dtype), m, out=tiles)
         # (a, b, row, F, J - 1, n) into the map's (F, row, a, column pair, b, image)
         grid = tiles.reshape(2, 2, rows, filters, columns, images)[..., :count]
-        np.reshape(target, (filters, rows, 2, columns, 2, count), copy=False)[...] = grid.transpose(3, 2, 0, 4, 1, 5)
+        copy_runs(np.reshape(target, (filters, rows, 2, columns, 2, count), copy=False),
+                  grid.transpose(3, 2, 0, 4, 1, 5))
 
     @staticmethod
     def _transform_gradient(grad, chunk, row, rows, into, spare, shared_frame) -> np.ndarray:
@@ -342,7 +343,7 @@ class WinogradConvolution:
         target = out if even else self.buffers.empty("out_tiles", (self.filters, 2 * th, 2 * tw, batch), x.dtype)
         self._correlate(self.source, transformed, self.forward_tiles, target, bias)
         if not even:
-            out[...] = target[:, :self.out_h, :self.out_w]
+            copy_runs(out, target[:, :self.out_h, :self.out_w])
         return out
 
     def backward(self, grad_out: np.ndarray, weight: np.ndarray, grad_weight: np.ndarray,
@@ -399,5 +400,5 @@ class WinogradConvolution:
                                                           dtype)
         self._correlate(framed, transformed, self.backward_tiles, target, None)
         if not even:
-            grad_input[...] = target[:, :self.height, :self.width]
+            copy_runs(grad_input, target[:, :self.height, :self.width])
         return grad_input

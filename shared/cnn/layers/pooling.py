@@ -5,6 +5,7 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
+from ..kernels.frame import copy_runs
 from ..kernels.pieces import share
 from ..kernels.threads import run_split
 from .base import Layer, pad_feature_map, unpad_feature_map, window_slice
@@ -87,6 +88,12 @@ class MaxPool2D(_Pool):
     """Max pooling. Ties inside a window go to the first position in row-major order
     (lowest row, then lowest column): only that input receives the gradient.
 
+    Windows that tile the map (stride = pool size, no remainder) go in two passes: the maximum of
+    each window's rows, whole rows of the map at a time, then of its columns. Each position holds
+    a run of N images, and a pass over single window positions moves runs of N values, which cost
+    NumPy as much as long ones when N is 16-32; a pass over whole rows does not (the colour
+    network's first pool at 16 images: forward 298 -> 226 us, backward 720 -> 420 us).
+
     Channels are independent, so larger maps are cut into runs of channels shared among the
     engine's threads (LeNet-5's first pool at batch 512: forward and backward 1.5x faster)."""
 
@@ -94,8 +101,12 @@ class MaxPool2D(_Pool):
         # out[c, y, x, n] = max_{i,j} x_pad[c, y*s + i, x*s + j, n]; padding is -inf
         x_pad = pad_feature_map(x, self.window.padding, value=-np.inf, layer=self)
         out = self.workspace("out", (x.shape[0], *self.plan.output_shape[1:], x.shape[-1]), x.dtype)
+        columns = self._columns(x_pad, out)
 
         def pool(channels: slice):
+            if columns is not None:
+                self._pool_tiled(x_pad[channels], out[channels], columns[channels])
+                return
             for k, rows, cols in self.offsets:
                 if k == 0:
                     out[channels] = x_pad[channels, rows, cols]
@@ -106,31 +117,47 @@ class MaxPool2D(_Pool):
         self.cache = (x_pad, out)
         return out
 
+    def _columns(self, x_pad: np.ndarray, out: np.ndarray) -> np.ndarray | None:
+        """For windows that tile the map: room for each window's row maxima, (C, out rows, out
+        columns, kw, N), also used by backward; else None."""
+        (kh, kw), (sh, sw) = self.window.kernel, self.window.stride
+        channels, out_h, out_w, batch = out.shape
+        if (sh, sw) != (kh, kw) or x_pad.shape[1:3] != (sh * out_h, sw * out_w) or not x_pad.flags.c_contiguous:
+            return None
+        return self.workspace("columns", (channels, out_h, out_w, kw, batch), x_pad.dtype)
+
+    def _pool_tiled(self, x_pad, out, columns) -> None:
+        kh = self.window.kernel[0]
+        channels, out_h = out.shape[:2]
+        rows = x_pad.reshape(channels, out_h, kh, -1)
+        _maximum_of([rows[:, :, i] for i in range(kh)], columns.reshape(channels, out_h, -1))
+        _maximum_of([columns[..., j, :] for j in range(columns.shape[3])], out)
+
     def backward(self, grad_out, need_input_grad=True):
         # dx_pad[c, y*s + i, x*s + j, n] = grad_out[c, y, x, n] where offset (i, j) is the first
         # to equal the window's maximum
         x_pad, out = self.cache
-        (kh, kw), (sh, sw) = self.window.kernel, self.window.stride
         grad_pad = self.workspace("grad_input", x_pad.shape, grad_out.dtype)
-        tiled = (sh, sw) == (kh, kw) and x_pad.shape[1:3] == (sh * out.shape[1], sw * out.shape[2])
-        claimed, winner = self.workspace("claimed", out.shape, np.bool_), self.workspace("winner", out.shape, np.bool_)
-        maxima = self.workspace("maxima", (out.shape[0], out.shape[1], kh, out.shape[2], kw, out.shape[3]),
-                                np.bool_) if tiled else None
+        columns = self._columns(x_pad, out)
+        channels, out_h = out.shape[:2]
+        maxima = None if columns is None else self.workspace(
+            "maxima", (channels, out_h, self.window.kernel[0], columns[0, 0].size), np.bool_)
 
-        def route(channels: slice):
-            parts = (x_pad[channels], out[channels], grad_out[channels], grad_pad[channels])
-            if not (tiled and self._route_unique_maxima(*parts, maxima[channels])):
-                self._route_first_maxima(*parts, claimed[channels], winner[channels], tiled)
+        def route(part: slice):
+            parts = (x_pad[part], out[part], grad_out[part], grad_pad[part])
+            if not (columns is not None and self._route_unique_maxima(*parts, maxima[part], columns[part])):
+                self._route_first_maxima(*parts, columns is not None)
 
         _by_channels(route, x_pad)
         return unpad_feature_map(grad_pad, self.window.padding)
 
-    def _route_first_maxima(self, x_pad, out, grad_out, grad_pad, claimed, winner, tiled) -> None:
+    def _route_first_maxima(self, x_pad, out, grad_out, grad_pad, tiled) -> None:
         """grad_out sent to the first position of each window that equals its maximum."""
         (kh, kw), (sh, sw) = self.window.kernel, self.window.stride
         overlapping = sh < kh or sw < kw
         if not tiled:
             grad_pad.fill(0)  # windows that tile the input exactly write every position below
+        claimed, winner = np.empty(out.shape, np.bool_), np.empty(out.shape, np.bool_)
         last = kh * kw - 1
         for k, rows, cols in self.offsets:
             np.equal(x_pad[:, rows, cols], out, out=winner if k else claimed)
@@ -144,21 +171,31 @@ class MaxPool2D(_Pool):
             else:
                 np.multiply(grad_out, mask, out=grad_pad[:, rows, cols])
 
-    def _route_unique_maxima(self, x_pad, out, grad_out, grad_pad, maxima) -> bool:
-        """For windows that tile the input: grad_out sent to each window's maximum in two passes
-        over a (C, rows, kh, columns, kw, N) view, when every window holds its maximum once (no
-        ties to settle); False otherwise, ``grad_pad`` then to be written whole by
-        ``_route_first_maxima``. (Half the time of the offset-by-offset pass at batch 128, 2x2
-        pools of 32-64 channels.)"""
-        channels, out_h, out_w, batch = out.shape
-        kh, kw = self.window.kernel
-        windows = (channels, out_h, kh, out_w, kw, batch)
-        np.equal(x_pad.reshape(windows), out[:, :, None, :, None], out=maxima)
+    @staticmethod
+    def _route_unique_maxima(x_pad, out, grad_out, grad_pad, maxima, columns) -> bool:
+        """For windows that tile the input: grad_out sent to each window's maximum over whole
+        rows of the map, each window's maximum and gradient first spread over its columns,
+        when every window holds its maximum once (no ties to settle); False otherwise,
+        ``grad_pad`` then to be written whole by ``_route_first_maxima``."""
+        rows = x_pad.reshape(maxima.shape[:3] + (-1,))
+        spread = columns.reshape(rows.shape[:2] + (1, -1))
+        copy_runs(columns, np.broadcast_to(out[:, :, :, None], columns.shape))
+        np.equal(rows, spread, out=maxima)
         # a NaN window matches nothing and could hide a tie elsewhere in the count
         if np.count_nonzero(maxima) != out.size or np.isnan(out.sum()):
             return False
-        np.multiply(maxima, grad_out[:, :, None, :, None], out=np.reshape(grad_pad, windows, copy=False))
+        copy_runs(columns, np.broadcast_to(grad_out[:, :, :, None], columns.shape))
+        np.multiply(maxima, spread, out=grad_pad.reshape(rows.shape))
         return True
+
+
+def _maximum_of(parts: list[np.ndarray], out: np.ndarray) -> None:
+    if len(parts) == 1:
+        np.copyto(out, parts[0])
+        return
+    np.maximum(parts[0], parts[1], out=out)
+    for part in parts[2:]:
+        np.maximum(out, part, out=out)
 
 
 # Maps of fewer values stay on one thread: waking another costs more than it saves.
