@@ -14,39 +14,45 @@ import functools
 import numpy as np
 
 
-def copy_in(target: np.ndarray, x: np.ndarray, rectify: bool) -> None:
+def copy_in(target: np.ndarray, x: np.ndarray, rectified: bool) -> None:
     """``target[...] = x``, or ``max(x, 0)`` when the ReLU before the layer is fused into it
     (``Network`` does so: the copy is made anyway, so the ReLU's own pass over the map is saved)."""
     copy_runs(target, x)
-    if rectify:
-        rectify_in_place(target)
+    if rectified:
+        rectify(target, target)
 
 
 def copy_runs(target: np.ndarray, x: np.ndarray) -> None:
     """``target[...] = x``, each run along the last axis moved as one element when both arrays
-    hold those runs contiguously."""
-    if (x.dtype == target.dtype and x.shape == target.shape and x.ndim and x.shape[-1] > 1
-            and x.strides[-1] == target.strides[-1] == x.itemsize):
+    hold those runs contiguously and neither runs on into the next position."""
+    if (x.dtype == target.dtype and x.shape == target.shape and x.ndim > 1 and x.shape[-1] > 1
+            and x.strides[-1] == target.strides[-1] == x.itemsize
+            and not x.strides[-2] == target.strides[-2] == x.itemsize * x.shape[-1]):
         run = np.dtype((np.void, x.shape[-1] * x.itemsize))
         np.copyto(target.view(run)[..., 0], x.view(run)[..., 0])
     else:
         np.copyto(target, x)
 
 
-# The longest row of zeros kept for ``rectify_in_place``: long enough that NumPy's per-row
-# overhead does not count, small enough to keep a few.
+# The longest row of zeros kept for ``rectify``: long enough that NumPy's per-row overhead
+# does not count, small enough to keep a few.
 ZERO_ROW_VALUES = 2**14
 
 
-def rectify_in_place(a: np.ndarray) -> None:
-    """``a[...] = max(a, 0)``, against a row of zeros over as many of ``a``'s trailing axes as
-    are contiguous and fit ``ZERO_ROW_VALUES``."""
+def rectify(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out[...] = max(x, 0)`` (``x`` may be ``out``), against a row of zeros over as many
+    trailing axes as both hold contiguously and fit ``ZERO_ROW_VALUES``."""
+    axes = min(_contiguous_axes(x), _contiguous_axes(out))
+    return np.maximum(x, _zeros(x.shape[x.ndim - axes:], x.dtype) if axes else 0, out=out)
+
+
+def _contiguous_axes(a: np.ndarray) -> int:
     axes, values = 0, 1
     for size, step in zip(reversed(a.shape), reversed(a.strides)):
         if (size != 1 and step != values * a.itemsize) or values * size > ZERO_ROW_VALUES:
             break
         axes, values = axes + 1, values * size
-    np.maximum(a, _zeros(a.shape[a.ndim - axes:], a.dtype) if axes else 0, out=a)
+    return axes
 
 
 @functools.lru_cache(maxsize=64)

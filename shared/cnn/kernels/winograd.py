@@ -40,7 +40,7 @@ import functools
 import numpy as np
 
 from .buffers import Buffers
-from .frame import copy_in, copy_runs
+from .frame import copy_runs, rectify
 from .pieces import positions_per_piece, share
 from .threads import run_split, worker_count
 
@@ -199,9 +199,9 @@ class WinogradConvolution:
     # -- layout ------------------------------------------------------------------------------
 
     def _frame(self, key: str, x: np.ndarray, tiles: tuple[int, int], top: int, left: int,
-               rectify: bool = False) -> np.ndarray:
+               rectified: bool = False) -> np.ndarray:
         """``x`` (C, H, W, N) copied into a zero frame of 2*tiles + 2 rows and columns at (top, left),
-        in the transforms' layout (chunks, rows, 2, C, J, n); ``max(x, 0)`` with ``rectify``."""
+        in the transforms' layout (chunks, rows, 2, C, J, n); ``max(x, 0)`` with ``rectified``."""
         channels, height, width, batch = x.shape
         chunks, images = self.chunks(batch, x.itemsize)
         rows, pairs = 2 * tiles[0] + 2, tiles[1] + 1
@@ -216,8 +216,12 @@ class WinogradConvolution:
                 count = columns.shape[2]
                 start = chunk * images
                 stop = min(start + images, batch)
-                copy_in(target[chunk, top:top + height, parity, :, pair:pair + count, :stop - start],
-                        columns[..., start:stop], rectify)
+                copy_runs(target[chunk, top:top + height, parity, :, pair:pair + count, :stop - start],
+                          columns[..., start:stop])
+                if rectified:
+                    # over the whole rows (their frame is zeros): NumPy's loop runs along C*J*n values
+                    rows = target[chunk, top:top + height, parity]
+                    rectify(rows, rows)
 
         # a few large copies: the threads share them
         run_split(copy, len(copies))
@@ -273,8 +277,7 @@ class WinogradConvolution:
         np.matmul(_output_transform(product.dtype), m, out=tiles)
         # (a, b, row, F, J - 1, n) into the map's (F, row, a, column pair, b, image)
         grid = tiles.reshape(2, 2, rows, filters, columns, images)[..., :count]
-        copy_runs(np.reshape(target, (filters, rows, 2, columns, 2, count), copy=False),
-                  grid.transpose(3, 2, 0, 4, 1, 5))
+        np.reshape(target, (filters, rows, 2, columns, 2, count), copy=False)[...] = grid.transpose(3, 2, 0, 4, 1, 5)
 
     @staticmethod
     def _transform_gradient(grad, chunk, row, rows, into, spare, shared_frame) -> np.ndarray:
@@ -343,7 +346,7 @@ class WinogradConvolution:
         target = out if even else self.buffers.empty("out_tiles", (self.filters, 2 * th, 2 * tw, batch), x.dtype)
         self._correlate(self.source, transformed, self.forward_tiles, target, bias)
         if not even:
-            copy_runs(out, target[:, :self.out_h, :self.out_w])
+            out[...] = target[:, :self.out_h, :self.out_w]
         return out
 
     def backward(self, grad_out: np.ndarray, weight: np.ndarray, grad_weight: np.ndarray,
@@ -400,5 +403,5 @@ class WinogradConvolution:
                                                           dtype)
         self._correlate(framed, transformed, self.backward_tiles, target, None)
         if not even:
-            copy_runs(grad_input, target[:, :self.height, :self.width])
+            grad_input[...] = target[:, :self.height, :self.width]
         return grad_input

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field
 
+from ..kernels.frame import rectify
 from .base import Layer
 from .spec import LayerSpec
 from ..json_types import Number
@@ -55,7 +56,7 @@ class ReLU(Layer):
             self.out = x
             return x
         # out = max(x, 0)
-        self.out = np.maximum(x, 0, out=self.workspace("out", x.shape, x.dtype))
+        self.out = rectify(x, self.workspace("out", x.shape, x.dtype))
         return self.out
 
     def backward(self, grad_out, need_input_grad=True):

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..kernels.frame import copy_runs
 from ..kernels.pieces import share
-from ..kernels.threads import run_split
+from ..kernels.threads import run_split, worker_count
 from .base import Layer, pad_feature_map, unpad_feature_map, window_slice
 from .plan import LayerPlan
 from .spec import IntOrPair, LayerSpec, Padding, needs_feature_map
@@ -88,11 +88,13 @@ class MaxPool2D(_Pool):
     """Max pooling. Ties inside a window go to the first position in row-major order
     (lowest row, then lowest column): only that input receives the gradient.
 
-    Windows that tile the map (stride = pool size, no remainder) go in two passes: the maximum of
-    each window's rows, whole rows of the map at a time, then of its columns. Each position holds
-    a run of N images, and a pass over single window positions moves runs of N values, which cost
-    NumPy as much as long ones when N is 16-32; a pass over whole rows does not (the colour
-    network's first pool at 16 images: forward 298 -> 226 us, backward 720 -> 420 us).
+    Windows that tile the map (stride = pool size, no remainder) go in two passes when a
+    position's run of images is short (16-32 values) and one thread pools the whole map: the
+    maximum of each window's rows, whole rows of the map at a time, then of its columns. A pass
+    over single window positions pays NumPy's overhead on every run of N values; a pass over
+    whole rows does not (the colour network's first pool at 16 images: forward 330 -> 274 us,
+    backward 772 -> 552 us, one thread). With longer runs, or the channels shared among threads,
+    the one-pass route was as fast or faster (at 128 images backward 4.1 against 4.9 ms).
 
     Channels are independent, so larger maps are cut into runs of channels shared among the
     engine's threads (LeNet-5's first pool at batch 512: forward and backward 1.5x faster)."""
@@ -117,14 +119,18 @@ class MaxPool2D(_Pool):
         self.cache = (x_pad, out)
         return out
 
-    def _columns(self, x_pad: np.ndarray, out: np.ndarray) -> np.ndarray | None:
-        """For windows that tile the map: room for each window's row maxima, (C, out rows, out
-        columns, kw, N), also used by backward; else None."""
+    def _tiled(self, x_pad: np.ndarray, out: np.ndarray) -> bool:
         (kh, kw), (sh, sw) = self.window.kernel, self.window.stride
+        return (sh, sw) == (kh, kw) and x_pad.shape[1:3] == (sh * out.shape[1], sw * out.shape[2])
+
+    def _columns(self, x_pad: np.ndarray, out: np.ndarray) -> np.ndarray | None:
+        """Room for each window's row maxima, (C, out rows, out columns, kw, N), also used by
+        backward, when the map goes in two passes (see the class); else None."""
         channels, out_h, out_w, batch = out.shape
-        if (sh, sw) != (kh, kw) or x_pad.shape[1:3] != (sh * out_h, sw * out_w) or not x_pad.flags.c_contiguous:
+        if (not self._tiled(x_pad, out) or not x_pad.flags.c_contiguous
+                or batch * x_pad.itemsize > SHORT_RUN_BYTES or _parts(x_pad) > 1):
             return None
-        return self.workspace("columns", (channels, out_h, out_w, kw, batch), x_pad.dtype)
+        return self.workspace("columns", (channels, out_h, out_w, self.window.kernel[1], batch), x_pad.dtype)
 
     def _pool_tiled(self, x_pad, out, columns) -> None:
         kh = self.window.kernel[0]
@@ -137,16 +143,23 @@ class MaxPool2D(_Pool):
         # dx_pad[c, y*s + i, x*s + j, n] = grad_out[c, y, x, n] where offset (i, j) is the first
         # to equal the window's maximum
         x_pad, out = self.cache
+        (kh, kw) = self.window.kernel
         grad_pad = self.workspace("grad_input", x_pad.shape, grad_out.dtype)
-        columns = self._columns(x_pad, out)
-        channels, out_h = out.shape[:2]
-        maxima = None if columns is None else self.workspace(
-            "maxima", (channels, out_h, self.window.kernel[0], columns[0, 0].size), np.bool_)
+        tiled, columns = self._tiled(x_pad, out), self._columns(x_pad, out)
+        channels, out_h, out_w, batch = out.shape
+        if columns is not None:
+            maxima = self.workspace("maxima", (channels, out_h, kh, out_w * kw * batch), np.bool_)
+        elif tiled:
+            maxima = self.workspace("maxima", (channels, out_h, kh, out_w, kw, batch), np.bool_)
 
         def route(part: slice):
             parts = (x_pad[part], out[part], grad_out[part], grad_pad[part])
-            if not (columns is not None and self._route_unique_maxima(*parts, maxima[part], columns[part])):
-                self._route_first_maxima(*parts, columns is not None)
+            if columns is not None:
+                routed = self._route_unique_maxima_by_rows(*parts, maxima[part], columns[part])
+            else:
+                routed = tiled and self._route_unique_maxima(*parts, maxima[part])
+            if not routed:
+                self._route_first_maxima(*parts, tiled)
 
         _by_channels(route, x_pad)
         return unpad_feature_map(grad_pad, self.window.padding)
@@ -172,11 +185,24 @@ class MaxPool2D(_Pool):
                 np.multiply(grad_out, mask, out=grad_pad[:, rows, cols])
 
     @staticmethod
-    def _route_unique_maxima(x_pad, out, grad_out, grad_pad, maxima, columns) -> bool:
-        """For windows that tile the input: grad_out sent to each window's maximum over whole
-        rows of the map, each window's maximum and gradient first spread over its columns,
-        when every window holds its maximum once (no ties to settle); False otherwise,
-        ``grad_pad`` then to be written whole by ``_route_first_maxima``."""
+    def _route_unique_maxima(x_pad, out, grad_out, grad_pad, maxima) -> bool:
+        """For windows that tile the input: grad_out sent to each window's maximum in two passes
+        over a (C, rows, kh, columns, kw, N) view, when every window holds its maximum once (no
+        ties to settle); False otherwise, ``grad_pad`` then to be written whole by
+        ``_route_first_maxima``. (Half the time of the offset-by-offset pass at batch 128, 2x2
+        pools of 32-64 channels.)"""
+        windows = maxima.shape
+        np.equal(x_pad.reshape(windows), out[:, :, None, :, None], out=maxima)
+        # a NaN window matches nothing and could hide a tie elsewhere in the count
+        if np.count_nonzero(maxima) != out.size or np.isnan(out.sum()):
+            return False
+        np.multiply(maxima, grad_out[:, :, None, :, None], out=np.reshape(grad_pad, windows, copy=False))
+        return True
+
+    @staticmethod
+    def _route_unique_maxima_by_rows(x_pad, out, grad_out, grad_pad, maxima, columns) -> bool:
+        """``_route_unique_maxima`` over whole rows of the map: each window's maximum, then its
+        gradient, first spread over the window's columns."""
         rows = x_pad.reshape(maxima.shape[:3] + (-1,))
         spread = columns.reshape(rows.shape[:2] + (1, -1))
         copy_runs(columns, np.broadcast_to(out[:, :, :, None], columns.shape))
@@ -200,18 +226,24 @@ def _maximum_of(parts: list[np.ndarray], out: np.ndarray) -> None:
 
 # Maps of fewer values stay on one thread: waking another costs more than it saves.
 SPLIT_MIN_VALUES = 2**18
+# The longest run of images (bytes) for which max pooling goes in two passes (see MaxPool2D).
+SHORT_RUN_BYTES = 128
+
+
+def _parts(feature_map: np.ndarray) -> int:
+    """How many threads ``_by_channels`` shares the map among."""
+    return min(worker_count(), feature_map.shape[0] if feature_map.size >= SPLIT_MIN_VALUES else 1)
 
 
 def _by_channels(work, feature_map: np.ndarray) -> None:
     """``work(channels)`` over runs of the map's channels, shared among the engine threads."""
     channels = feature_map.shape[0]
-    count = channels if feature_map.size >= SPLIT_MIN_VALUES else 1
 
     def run(part, parts):
         mine = share(range(channels), part, parts)  # never empty: at most one part per channel
         work(slice(mine[0], mine[-1] + 1))
 
-    run_split(run, count)
+    run_split(run, _parts(feature_map))
 
 
 class AvgPool2D(_Pool):
