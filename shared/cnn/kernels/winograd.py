@@ -32,6 +32,11 @@ The transforms only add, subtract and halve, so float64 results agree with the d
 rounding; float32 keeps to about 1e-6 relative. A piece's blocks stay under about
 ``WINDOW_BUFFER_BYTES`` (at least one row of tiles of one image), and pieces are shared among
 the engine's threads.
+
+A piece makes about twenty NumPy calls on views of the kept buffers. Those views and calls are
+built once and kept with the buffers (``Buffers.plan``), so a step only runs them: building them
+cost a 16-image colour step on one thread 7% and a step on two threads 10% (there each thread's
+Python holds the GIL the other waits for).
 """
 from __future__ import annotations
 
@@ -227,89 +232,6 @@ class WinogradConvolution:
         run_split(copy, len(copies))
         return target
 
-    # -- transforms --------------------------------------------------------------------------
-
-    @staticmethod
-    def _transform_input(source, chunk, row, rows, into, spare) -> np.ndarray:
-        """B^T d B for ``rows`` rows of tiles from row ``row`` of chunk ``chunk`` of ``source``
-        (chunks, map rows, 2, C, J, n): (16, rows, C, (J - 1)*n), a view that leaves out each
-        channel's extra tile (its last n values; a GEMM reads the view with a row stride of J*n)."""
-        _, _, _, channels, pairs, images = source.shape
-        length = channels * pairs * images  # one parity of one row
-        d = source[chunk, 2 * row:2 * row + 2 * rows + 2].reshape(2 * rows + 2, 2 * length)
-        out = into[:TRANSFORMED * rows * length].reshape(4, 4, rows, length)
-        # each half-transformed row followed by room for the run-over below, which only the last
-        # channel's extra tile reads
-        half = spare[:4 * rows * (2 * length + images)].reshape(4, rows, 2 * length + images)
-        # rows: B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]; row t of tiles
-        # reads rows 2t to 2t + 3
-        d0, d1, d2, d3 = (d[offset:offset + 2 * rows:2] for offset in range(4))
-        np.subtract(d0, d2, out=half[0, :, :2 * length])
-        np.add(d1, d2, out=half[1, :, :2 * length])
-        np.subtract(d2, d1, out=half[2, :, :2 * length])
-        np.subtract(d1, d3, out=half[3, :, :2 * length])
-        # columns, all four rows at once: a tile's columns 0-3 are pair j of both parities, then
-        # pair j + 1, the same runs shifted by one image block (the extra tiles' run over a run's end)
-        e = [half[:, :, start:start + length] for start in (0, length, images, length + images)]
-        np.subtract(e[0], e[2], out=out[:, 0])
-        np.add(e[1], e[2], out=out[:, 1])
-        np.subtract(e[2], e[1], out=out[:, 2])
-        np.subtract(e[1], e[3], out=out[:, 3])
-        return out.reshape(TRANSFORMED, rows, channels, -1)[..., :-images]
-
-    @staticmethod
-    def _transform_output(product, target, bias, spare) -> None:
-        """A^T M A of a (16, rows, F, (J - 1)*n) product into ``target`` (F, 2*rows, 2*(J - 1), images),
-        rows of a chunk of n images (fewer in the batch's last chunk)."""
-        _, rows, filters, positions = product.shape
-        columns = target.shape[2] // 2
-        count = target.shape[3]
-        images = positions // columns
-        length = rows * filters * positions
-        m = product.reshape(TRANSFORMED, length)
-        if bias is not None:
-            # A^T[:, 1] and A[1, :] are all ones: entry (1, 1) reaches every output once
-            m[5].reshape(rows, filters, -1)[...] += bias[:, None]
-        # the four outputs of every tile in one GEMM with the 4x16 matrix A^T (x) A^T: it reads the
-        # product once, where two passes of adds read it three times (24-30% faster alone, and one
-        # NumPy call for eight: on two threads each call passes the GIL)
-        tiles = spare[:4 * length].reshape(4, length)
-        np.matmul(_output_transform(product.dtype), m, out=tiles)
-        # (a, b, row, F, J - 1, n) into the map's (F, row, a, column pair, b, image)
-        grid = tiles.reshape(2, 2, rows, filters, columns, images)[..., :count]
-        np.reshape(target, (filters, rows, 2, columns, 2, count), copy=False)[...] = grid.transpose(3, 2, 0, 4, 1, 5)
-
-    @staticmethod
-    def _transform_gradient(grad, chunk, row, rows, into, spare, shared_frame) -> np.ndarray:
-        """A dY A^T for ``rows`` rows of output tiles from row ``row`` of chunk ``chunk`` of ``grad``,
-        with the last row and column of A negated (undone by ``_G_SIGNED``): (16, rows, F, (J - 1)*n),
-        each filter's extra tile left out as by ``_transform_input``.
-        ``grad`` is (chunks, map rows, 2, F, J, n): the output gradient at (0, 0) or, with
-        ``shared_frame``, the input gradient's frame with it one row and one column in. There a
-        tile's columns are pair j of the odd parity and pair j + 1 of the even one, the even run
-        shifted by one image block."""
-        _, _, _, filters, pairs, images = grad.shape
-        length = filters * pairs * images
-        first = 2 * row + shared_frame
-        g = grad[chunk, first:first + 2 * rows].reshape(rows, 2, 2 * length)
-        out = into[:TRANSFORMED * rows * length].reshape(4, 4, rows, length)
-        half = spare[:8 * rows * length].reshape(4, rows, 2, length)
-        # A with its last row's sign dropped: [[1, 0], [1, 1], [1, -1], [0, 1]]
-        g0, g1 = g[:, 0], g[:, 1]
-        half[0] = g0.reshape(rows, 2, length)
-        np.add(g0, g1, out=half[1].reshape(rows, -1))
-        np.subtract(g0, g1, out=half[2].reshape(rows, -1))
-        half[3] = g1.reshape(rows, 2, length)
-        if shared_frame:
-            h0, h1 = half[:, :, 1], half.reshape(4, rows, 2 * length)[:, :, images:images + length]
-        else:
-            h0, h1 = half[:, :, 0], half[:, :, 1]
-        out[:, 0] = h0
-        np.add(h0, h1, out=out[:, 1])
-        np.subtract(h0, h1, out=out[:, 2])
-        out[:, 3] = h1
-        return out.reshape(TRANSFORMED, rows, filters, -1)[..., :-images]
-
     # -- passes ------------------------------------------------------------------------------
 
     def _correlate(self, source, transformed, tiles, target, bias):
@@ -320,17 +242,27 @@ class WinogradConvolution:
         batch = target.shape[-1]
         work = self._work(batch, source.itemsize, tiles[0])
 
+        def piece(chunk, row, rows, first, second, spare):
+            """The calls of one piece up to the product, its bias entry, the calls after it."""
+            calls, block = _input_calls(source, chunk, row, rows, second, spare)
+            product = first[:TRANSFORMED * rows * outputs * block.shape[-1]].reshape(TRANSFORMED, rows, outputs, -1)
+            calls.append((np.matmul, (transformed[:, None], block, product)))
+            start = chunk * images
+            # the block is spent: its room takes the output tiles
+            bias_entry, after = _output_calls(product, target[:, 2 * row:2 * (row + rows), :, start:start + images],
+                                              second)
+            return calls, bias_entry, after
+
         def compute(part, parts):
-            first, second, spare = self._scratch(part, batch, source.dtype)
+            scratch = self._scratch(part, batch, source.dtype)
             for chunk, row, rows in share(work, part, parts):
-                block = self._transform_input(source, chunk, row, rows, second, spare)
-                product = first[:TRANSFORMED * rows * outputs * block.shape[-1]].reshape(
-                    TRANSFORMED, rows, outputs, -1)
-                np.matmul(transformed[:, None], block, out=product)
-                start = chunk * images
-                # the block is spent: its room takes the output tiles
-                self._transform_output(product, target[:, 2 * row:2 * (row + rows), :, start:start + images],
-                                       bias, second)
+                calls, bias_entry, after = self.buffers.plan(
+                    ("correlate", id(source), id(transformed), id(target), chunk, row, rows, part),
+                    lambda: piece(chunk, row, rows, *scratch))
+                _run(calls)
+                if bias is not None:
+                    np.add(bias_entry, bias[:, None], out=bias_entry)
+                _run(after)
 
         run_split(compute, len(work))
 
@@ -374,14 +306,19 @@ class WinogradConvolution:
             piece = self.buffers.empty(f"grad_weight_piece{part}", weights_shape, dtype)
             by_row = self.buffers.empty(f"grad_weight_rows{part}", (TRANSFORMED, most_rows, filters, self.channels),
                                         dtype)
+
+            def piece_calls(chunk, row, rows, first_piece):
+                calls, block = _input_calls(self.source, chunk, row, rows, second, spare)
+                gradient_calls, transformed = _gradient_calls(grad, chunk, row, rows, first, spare, self.shared_frame)
+                products = by_row[:, :rows]
+                calls += gradient_calls + [(np.matmul, (transformed, block.transpose(0, 1, 3, 2), products))]
+                if first_piece:
+                    return calls + [(np.add.reduce, (products, 1, None, total))]
+                return calls + [(np.add.reduce, (products, 1, None, piece)), (np.add, (total, piece, total))]
+
             for number, (chunk, row, rows) in enumerate(share(work, part, parts)):
-                block = self._transform_input(self.source, chunk, row, rows, second, spare)
-                transformed = self._transform_gradient(grad, chunk, row, rows, first, spare, self.shared_frame)
-                products = np.matmul(transformed, block.transpose(0, 1, 3, 2), out=by_row[:, :rows])
-                if number == 0:
-                    np.add.reduce(products, axis=1, out=total)
-                else:
-                    total += np.add.reduce(products, axis=1, out=piece)
+                _run(self.buffers.plan(("weights", id(self.source), id(grad), chunk, row, rows, part, number == 0),
+                                       lambda: piece_calls(chunk, row, rows, number == 0)))
             return total
 
         totals = run_split(weight_gradient, len(work))
@@ -405,3 +342,83 @@ class WinogradConvolution:
         if not even:
             grad_input[...] = target[:, :self.height, :self.width]
         return grad_input
+
+
+def _run(calls) -> None:
+    for function, args in calls:
+        function(*args)
+
+
+def _input_calls(source, chunk, row, rows, into, spare) -> tuple[list, np.ndarray]:
+    """The NumPy calls of B^T d B for ``rows`` rows of tiles from row ``row`` of chunk ``chunk``
+    of ``source`` (chunks, map rows, 2, C, J, n), and the block they fill: (16, rows, C, (J - 1)*n),
+    a view that leaves out each channel's extra tile (its last n values; a GEMM reads the view
+    with a row stride of J*n)."""
+    _, _, _, channels, pairs, images = source.shape
+    length = channels * pairs * images  # one parity of one row
+    d = source[chunk, 2 * row:2 * row + 2 * rows + 2].reshape(2 * rows + 2, 2 * length)
+    out = into[:TRANSFORMED * rows * length].reshape(4, 4, rows, length)
+    # each half-transformed row followed by room for the run-over below, which only the last
+    # channel's extra tile reads
+    half = spare[:4 * rows * (2 * length + images)].reshape(4, rows, 2 * length + images)
+    # rows: B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]; row t of tiles
+    # reads rows 2t to 2t + 3
+    d0, d1, d2, d3 = (d[offset:offset + 2 * rows:2] for offset in range(4))
+    h = half[:, :, :2 * length]
+    # columns, all four rows at once: a tile's columns 0-3 are pair j of both parities, then
+    # pair j + 1, the same runs shifted by one image block (the extra tiles' run over a run's end)
+    e = [half[:, :, start:start + length] for start in (0, length, images, length + images)]
+    calls = [(np.subtract, (d0, d2, h[0])), (np.add, (d1, d2, h[1])),
+             (np.subtract, (d2, d1, h[2])), (np.subtract, (d1, d3, h[3])),
+             (np.subtract, (e[0], e[2], out[:, 0])), (np.add, (e[1], e[2], out[:, 1])),
+             (np.subtract, (e[2], e[1], out[:, 2])), (np.subtract, (e[1], e[3], out[:, 3]))]
+    return calls, out.reshape(TRANSFORMED, rows, channels, -1)[..., :-images]
+
+
+def _output_calls(product, target, spare) -> tuple[np.ndarray, list]:
+    """A^T M A of a (16, rows, F, (J - 1)*n) product into ``target`` (F, 2*rows, 2*(J - 1), images),
+    rows of a chunk of n images (fewer in the batch's last chunk): the product's entry that takes
+    the bias, (rows, F, (J - 1)*n), and the calls."""
+    _, rows, filters, positions = product.shape
+    columns = target.shape[2] // 2
+    count = target.shape[3]
+    images = positions // columns
+    length = rows * filters * positions
+    m = product.reshape(TRANSFORMED, length)
+    # the four outputs of every tile in one GEMM with the 4x16 matrix A^T (x) A^T: it reads the
+    # product once, where two passes of adds read it three times (24-30% faster alone, and one
+    # NumPy call for eight: on two threads each call passes the GIL)
+    tiles = spare[:4 * length].reshape(4, length)
+    # (a, b, row, F, J - 1, n) into the map's (F, row, a, column pair, b, image)
+    grid = tiles.reshape(2, 2, rows, filters, columns, images)[..., :count]
+    scatter = (np.reshape(target, (filters, rows, 2, columns, 2, count), copy=False), grid.transpose(3, 2, 0, 4, 1, 5))
+    # A^T[:, 1] and A[1, :] are all ones: entry (1, 1) reaches every output once
+    return m[5].reshape(rows, filters, -1), [(np.matmul, (_output_transform(product.dtype), m, tiles)),
+                                             (np.copyto, scatter)]
+
+
+def _gradient_calls(grad, chunk, row, rows, into, spare, shared_frame) -> tuple[list, np.ndarray]:
+    """The NumPy calls of A dY A^T for ``rows`` rows of output tiles from row ``row`` of chunk
+    ``chunk`` of ``grad``, with the last row and column of A negated (undone by ``_G_SIGNED``),
+    and the block they fill: (16, rows, F, (J - 1)*n), each filter's extra tile left out as by
+    ``_input_calls``. ``grad`` is (chunks, map rows, 2, F, J, n): the output gradient at (0, 0)
+    or, with ``shared_frame``, the input gradient's frame with it one row and one column in.
+    There a tile's columns are pair j of the odd parity and pair j + 1 of the even one, the even
+    run shifted by one image block."""
+    _, _, _, filters, pairs, images = grad.shape
+    length = filters * pairs * images
+    first = 2 * row + shared_frame
+    g = grad[chunk, first:first + 2 * rows].reshape(rows, 2, 2 * length)
+    out = into[:TRANSFORMED * rows * length].reshape(4, 4, rows, length)
+    half = spare[:8 * rows * length].reshape(4, rows, 2, length)
+    # A with its last row's sign dropped: [[1, 0], [1, 1], [1, -1], [0, 1]]
+    g0, g1 = g[:, 0], g[:, 1]
+    if shared_frame:
+        h0, h1 = half[:, :, 1], half.reshape(4, rows, 2 * length)[:, :, images:images + length]
+    else:
+        h0, h1 = half[:, :, 0], half[:, :, 1]
+    calls = [(np.copyto, (half[0], g0.reshape(rows, 2, length))), (np.add, (g0, g1, half[1].reshape(rows, -1))),
+             (np.subtract, (g0, g1, half[2].reshape(rows, -1))), (np.copyto, (half[3], g1.reshape(rows, 2, length))),
+             (np.copyto, (out[:, 0], h0)), (np.add, (h0, h1, out[:, 1])),
+             (np.subtract, (h0, h1, out[:, 2])), (np.copyto, (out[:, 3], h1))]
+    return calls, out.reshape(TRANSFORMED, rows, filters, -1)[..., :-images]
