@@ -203,6 +203,29 @@ def test_winograd_after_a_batch_of_nans_gives_the_same_gradients_as_a_fresh_laye
         np.testing.assert_array_equal(actual, expected)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_winograd_keeps_its_prepared_calls_only_while_its_buffers_stay(threads, monkeypatch):
+    # two steps each of 6, 4 and 6 images again: each change of batch makes new buffers, and calls
+    # prepared on the old ones must not run on (or write into) the new, nor be kept
+    definition = random_winograd_convolution(300)
+    layer = winograd_layer(definition, "float64", monkeypatch)
+    plans = layer.kernel.buffers.plans
+    counts = []
+    with engine_threads(threads):
+        for number, images in enumerate([6, 6, 4, 4, 6, 6]):
+            before = dict(plans)
+            x, grad = inputs(layer, images, "float64", number)
+            results = run(layer, x, grad)
+            counts.append(len(plans))
+            fresh = winograd_layer(definition, "float64", monkeypatch)
+            for expected, actual in zip(run(fresh, x, grad), results):
+                if isinstance(expected, dict):
+                    expected, actual = expected["weight"], actual["weight"]
+                np.testing.assert_array_equal(actual, expected)
+    assert counts[1] == counts[5] > 0 and counts[3] > 0  # none left behind from another batch
+    assert all(plans[key] is plan for key, plan in before.items())  # kept over a step of the same batch
+
+
 @pytest.mark.parametrize("seed", range(8))
 @pytest.mark.parametrize("dtype, tolerance", [("float64", 1e-9), ("float32", 1e-4)])
 def test_winograd_matches_pytorch(seed, dtype, tolerance, monkeypatch):
