@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+from ..layers.pooling import SHORT_RUN_BYTES
 from .convolution import convolution_for
 
 # Small arrays any layer may allocate whatever the batch (weight reshapes, reductions).
@@ -22,8 +23,8 @@ _PER_VALUE = {
     "batchnorm": (0, 4.5),
 }
 # the same for a forward pass alone, as when a network scores or evaluates; there a pooling layer
-# copies its input only to pad it (max pooling over tiled windows keeps their row maxima, up to
-# half its input, instead), and dropout passes its input on
+# copies its input only to pad it (or, max pooling over short runs of images, to keep its windows'
+# row maxima, see MaxPool2D), and dropout passes its input on
 _FORWARD_PER_VALUE = {
     "maxpool2d": (1, 1.25), "avgpool2d": (1, 1.25), "global_avgpool2d": (0, 8), "flatten": (0, 0),
     "dense": (0, 2.5), "relu": (0, 1.25), "leaky_relu": (0, 2.5), "sigmoid": (0, 3.25), "tanh": (0, 2.25),
@@ -50,8 +51,8 @@ def layer_forward_bytes(plan, batch: int, itemsize: int = 4) -> int:
     if plan.type == "conv2d":
         return convolution_for(plan).forward_bytes(batch, itemsize) * 17 // 16 + FIXED_BYTES
     padded = plan.window is not None and any(plan.window.padding)
-    return _by_value(plan, batch, itemsize, _FORWARD_PER_VALUE[plan.type],
-                     inputs_copied=padded or plan.type == "maxpool2d")
+    row_maxima = plan.type == "maxpool2d" and batch * itemsize <= SHORT_RUN_BYTES
+    return _by_value(plan, batch, itemsize, _FORWARD_PER_VALUE[plan.type], inputs_copied=padded or row_maxima)
 
 
 def _by_value(plan, batch: int, itemsize: int, per_value: tuple[float, float], inputs_copied: bool = True) -> int:
