@@ -136,7 +136,7 @@ class MaxPool2D(_Pool):
         kh = self.window.kernel[0]
         channels, out_h = out.shape[:2]
         rows = x_pad.reshape(channels, out_h, kh, -1)
-        _maximum_of([rows[:, :, i] for i in range(kh)], columns.reshape(channels, out_h, -1))
+        _maximum_of([rows[:, :, i] for i in range(kh)], np.reshape(columns, (channels, out_h, -1), copy=False))
         _maximum_of([columns[..., j, :] for j in range(columns.shape[3])], out)
 
     def backward(self, grad_out, need_input_grad=True):
@@ -211,7 +211,7 @@ class MaxPool2D(_Pool):
         if np.count_nonzero(maxima) != out.size or np.isnan(out.sum()):
             return False
         copy_runs(columns, np.broadcast_to(grad_out[:, :, :, None], columns.shape))
-        np.multiply(maxima, spread, out=grad_pad.reshape(rows.shape))
+        np.multiply(maxima, spread, out=np.reshape(grad_pad, rows.shape, copy=False))
         return True
 
 
