@@ -17,9 +17,10 @@ import numpy as np
 def copy_in(target: np.ndarray, x: np.ndarray, rectified: bool) -> None:
     """``target[...] = x``, or ``max(x, 0)`` when the ReLU before the layer is fused into it
     (``Network`` does so: the copy is made anyway, so the ReLU's own pass over the map is saved)."""
-    copy_runs(target, x)
     if rectified:
-        rectify(target, target)
+        rectify(x, target)
+    else:
+        copy_runs(target, x)
 
 
 def copy_runs(target: np.ndarray, x: np.ndarray) -> None:

@@ -225,8 +225,8 @@ class WinogradConvolution:
                           columns[..., start:stop])
                 if rectified:
                     # over the whole rows (their frame is zeros): NumPy's loop runs along C*J*n values
-                    rows = target[chunk, top:top + height, parity]
-                    rectify(rows, rows)
+                    written = target[chunk, top:top + height, parity]
+                    rectify(written, written)
 
         # a few large copies: the threads share them
         run_split(copy, len(copies))
