@@ -25,6 +25,7 @@ import numpy as np
 from .buffers import Buffers
 from .frame import copy_in
 from .pieces import cut, positions_per_piece, share
+from .sums import row_sums
 from .threads import run_split, worker_count
 from .winograd import WinogradConvolution
 
@@ -158,7 +159,7 @@ class ShiftedConvolution:
         wide = framed[:, front * batch:(front + self.out_h * wp) * batch].reshape(filters, self.out_h, wp, batch)
         wide[:, :, :self.out_w] = grad_out
         if grad_bias is not None:
-            np.add.reduce(grad_out.reshape(filters, -1), axis=1, out=grad_bias)
+            row_sums(grad_out.reshape(filters, -1), grad_bias)
 
         # dweight[f, (i, j, c)] = sum_q grad_wide[f, q] * x_pad_flat[c, q + shift_ij]: one GEMM per
         # offset and piece on the shifted slice as it lies (a long inner dimension, nothing gathered)
@@ -295,7 +296,7 @@ class WindowConvolution:
         filters, _, _, batch = grad_out.shape
         dtype = grad_out.dtype
         if grad_bias is not None:
-            np.add.reduce(grad_out.reshape(filters, -1), axis=1, out=grad_bias)
+            row_sums(grad_out.reshape(filters, -1), grad_bias)
         matrix = weight.reshape(filters, -1)
         work = self._pieces(batch, grad_out.itemsize)
         # summed over pieces in float64, so the rounding hardly depends on how the batch is cut

@@ -26,13 +26,18 @@ def copy_in(target: np.ndarray, x: np.ndarray, rectified: bool) -> None:
 def copy_runs(target: np.ndarray, x: np.ndarray) -> None:
     """``target[...] = x``, each run along the last axis moved as one element when both arrays
     hold those runs contiguously and neither runs on into the next position."""
+    np.copyto(*as_runs(target, x))
+
+
+def as_runs(target: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``target`` and ``x`` as ``copy_runs`` copies them (for a copy prepared once, run often):
+    as arrays of runs where it can, else as they are."""
     if (x.dtype == target.dtype and x.shape == target.shape and x.ndim > 1 and x.shape[-1] > 1
             and x.strides[-1] == target.strides[-1] == x.itemsize
             and not x.strides[-2] == target.strides[-2] == x.itemsize * x.shape[-1]):
         run = np.dtype((np.void, x.shape[-1] * x.itemsize))
-        np.copyto(target.view(run)[..., 0], x.view(run)[..., 0])
-    else:
-        np.copyto(target, x)
+        return target.view(run)[..., 0], x.view(run)[..., 0]
+    return target, x
 
 
 # The longest row of zeros kept for ``rectify``: long enough that NumPy's per-row overhead

@@ -47,6 +47,8 @@ import numpy as np
 from .buffers import Buffers
 from .frame import copy_runs, rectify
 from .pieces import positions_per_piece, share
+from .sums import row_sums
+from .winograd_pool import OUTPUTS, pooled_output_calls, route_to_frame
 from .threads import run_split, worker_count
 
 # the filter transform G; _G_SIGNED also carries the sign ``_transform_gradient`` leaves out
@@ -121,7 +123,19 @@ class WinogradConvolution:
         self.shared_frame = (self.top, self.left) == (1, 1) and self.forward_tiles == self.backward_tiles
         self.buffers = Buffers()
         self.rectify_input = False  # max(x, 0) as the input is copied in: see frame.copy_in
+        self.pool = False  # a 2x2 max pool after it done here: see winograd_pool
         self.source = None
+
+    @property
+    def poolable(self) -> bool:
+        """An output of whole tiles whose gradient frames at (1, 1) (3x3 "same"): a 2x2 max pool
+        after it can be done here."""
+        th, tw = self.forward_tiles
+        return self.shared_frame and (self.out_h, self.out_w) == (2 * th, 2 * tw)
+
+    def can_pool(self, window) -> bool:
+        """Whether a max pool with this window can be done by this convolution."""
+        return window.kernel == window.stride == (2, 2) and not any(window.padding) and self.poolable
 
     # -- sizes -------------------------------------------------------------------------------
 
@@ -179,6 +193,17 @@ class WinogradConvolution:
         odd_out = self.filters * 4 * th * tw * batch if (self.out_h % 2 or self.out_w % 2) else 0
         return source, framed_grad, paired_grad, odd_out
 
+    def _pooled_values(self, batch: int, itemsize: int) -> tuple[int, int, int]:
+        """What pooling here adds, whether or not a pool follows (the kernel does not know): values
+        forward keeps beyond the full output (its tile outputs over whole chunks, their maxima, the
+        pooled map), values backward adds, and the bytes of its winners."""
+        if not self.poolable:
+            return 0, 0, 0
+        chunks, images = self.chunks(batch, itemsize)
+        padded = chunks * images
+        windows = self.filters * self.forward_tiles[0] * self.forward_tiles[1]
+        return windows * (4 * (padded - batch) + padded + batch), windows * padded, 4 * windows * padded
+
     def working_bytes(self, batch: int, itemsize: int) -> int:
         """Every buffer forward and backward keep for ``batch`` images, the output included."""
         source, framed_grad, paired_grad, odd_out = self._framed_values(batch, itemsize)
@@ -191,12 +216,14 @@ class WinogradConvolution:
         # per thread: blocks, a weight-gradient total, its piece and the piece's rows; transformed
         # weights both ways, a spare
         per_thread = self._scratch_values(batch, itemsize) + (2 + self._rows_that_fit(batch, itemsize)) * weights
-        return (values + self._threads(batch, itemsize) * per_thread + 4 * weights) * itemsize
+        pooled, pooled_grad, winners = self._pooled_values(batch, itemsize)
+        return ((values + pooled + pooled_grad + self._threads(batch, itemsize) * per_thread + 4 * weights) * itemsize
+                + winners)
 
     def forward_bytes(self, batch: int, itemsize: int) -> int:
         """The buffers a forward alone keeps: framed input, output, blocks per thread."""
         source, _, _, odd_out = self._framed_values(batch, itemsize)
-        values = source + odd_out + self.filters * self.out_h * self.out_w * batch
+        values = source + odd_out + self.filters * self.out_h * self.out_w * batch + self._pooled_values(batch, itemsize)[0]
         threads = min(worker_count(), len(self._work(batch, itemsize, self.forward_tiles[0])))
         return (values + threads * self._scratch_values(batch, itemsize)
                 + 2 * TRANSFORMED * self.filters * self.channels) * itemsize
@@ -234,9 +261,11 @@ class WinogradConvolution:
 
     # -- passes ------------------------------------------------------------------------------
 
-    def _correlate(self, source, transformed, tiles, target, bias):
+    def _correlate(self, source, transformed, tiles, target, bias, pooled=None):
         """target (F', 2*tile rows, 2*tile columns, N) = 3x3 correlation of ``source`` (in the
-        transforms' layout) with the transformed weights (16, F', C')."""
+        transforms' layout) with the transformed weights (16, F', C'); with ``pooled``, the tile
+        outputs and their maxima (see ``winograd_pool``), target is the pooled map (F', tile rows,
+        tile columns, N)."""
         outputs = transformed.shape[1]
         images = source.shape[-1]
         batch = target.shape[-1]
@@ -248,16 +277,22 @@ class WinogradConvolution:
             product = first[:TRANSFORMED * rows * outputs * block.shape[-1]].reshape(TRANSFORMED, rows, outputs, -1)
             calls.append((np.matmul, (transformed[:, None], block, product)))
             start = chunk * images
+            # A^T[:, 1] and A[1, :] are all ones: entry (1, 1) reaches every output once
+            bias_entry = product[5]
+            if pooled is not None:
+                kept, maxima = pooled
+                return calls, bias_entry, pooled_output_calls(
+                    product, _output_transform(product.dtype), kept[chunk, :, row:row + rows],
+                    maxima[chunk, row:row + rows], target[:, row:row + rows, :, start:start + images])
             # the block is spent: its room takes the output tiles
-            bias_entry, after = _output_calls(product, target[:, 2 * row:2 * (row + rows), :, start:start + images],
-                                              second)
-            return calls, bias_entry, after
+            return calls, bias_entry, _output_calls(product, target[:, 2 * row:2 * (row + rows), :, start:start + images],
+                                                    second)
 
         def compute(part, parts):
             scratch = self._scratch(part, batch, source.dtype)
             for chunk, row, rows in share(work, part, parts):
                 calls, bias_entry, after = self.buffers.plan(
-                    ("correlate", id(source), id(transformed), id(target), chunk, row, rows, part),
+                    ("correlate", id(source), id(transformed), id(target), chunk, row, rows, part, pooled is None),
                     lambda: piece(chunk, row, rows, *scratch))
                 _run(calls)
                 if bias is not None:
@@ -273,6 +308,10 @@ class WinogradConvolution:
         self.source = self._frame("source", x, self.forward_tiles, self.top, self.left, self.rectify_input)
         transformed = self.buffers.empty("weights", (TRANSFORMED, self.filters, channels), x.dtype)
         _transform_weight(weight, transformed)
+        if self.pool:
+            out = self.buffers.empty("out", (self.filters, th, tw, batch), x.dtype)
+            self._correlate(self.source, transformed, self.forward_tiles, out, bias, self._pooled(batch, x.dtype))
+            return out
         out = self.buffers.empty("out", (self.filters, self.out_h, self.out_w, batch), x.dtype)
         even = out.shape[1:3] == (2 * th, 2 * tw)
         target = out if even else self.buffers.empty("out_tiles", (self.filters, 2 * th, 2 * tw, batch), x.dtype)
@@ -281,15 +320,50 @@ class WinogradConvolution:
             out[...] = target[:, :self.out_h, :self.out_w]
         return out
 
+    def _pooled(self, batch: int, dtype) -> tuple[np.ndarray, np.ndarray]:
+        """The tile outputs (chunks, 4, tile rows, F, J - 1, n) and their maxima (chunks, tile rows,
+        F, J - 1, n) of a pooling forward, kept for backward."""
+        chunks, images = self.chunks(batch, np.dtype(dtype).itemsize)
+        th, tw = self.forward_tiles
+        shape = (chunks, th, self.filters, tw, images)
+        return (self.buffers.empty("tile_outputs", (chunks, OUTPUTS, *shape[1:]), dtype),
+                self.buffers.empty("tile_maxima", shape, dtype))
+
+    def _route(self, grad_out: np.ndarray) -> np.ndarray:
+        """The pooled output gradient sent to each window's maximum, framed at (1, 1)."""
+        filters, th, tw, batch = grad_out.shape
+        dtype = grad_out.dtype
+        chunks, images = self.chunks(batch, dtype.itemsize)
+        kept, maxima = self._pooled(batch, dtype)
+        framed = self.buffers.zeroed("framed", (chunks, 2 * th + 2, 2, filters, tw + 1, images), dtype)
+        # images past the batch stay zeros, so they add nothing to the weight gradient
+        grads = self.buffers.zeroed("pooled_grad", maxima.shape, dtype)
+        winners = self.buffers.empty("winners", kept.shape, np.bool_)
+        parts = min(worker_count(), th)
+        work = [(chunk, slice(th * part // parts, th * (part + 1) // parts))
+                for chunk in range(chunks) for part in range(parts)]
+
+        def route(part, parts):
+            for chunk, rows in share(work, part, parts):
+                start = chunk * images
+                route_to_frame(grad_out[:, rows, :, start:start + images], kept[chunk, :, rows], maxima[chunk, rows],
+                               grads[chunk, rows], winners[chunk, :, rows], framed, chunk, rows)
+
+        run_split(route, len(work))
+        return framed
+
     def backward(self, grad_out: np.ndarray, weight: np.ndarray, grad_weight: np.ndarray,
                  grad_bias: np.ndarray | None, need_input_grad: bool) -> np.ndarray | None:
         filters, _, _, batch = grad_out.shape
         dtype = grad_out.dtype
         if grad_bias is not None:
-            np.add.reduce(grad_out.reshape(filters, -1), axis=1, out=grad_bias)
+            # pooling: each pooled gradient reaches one output, so the sums agree
+            row_sums(grad_out.reshape(filters, -1), grad_bias)
         th, tw = self.forward_tiles
         framed = None
-        if self.shared_frame:
+        if self.pool:
+            framed = grad = self._route(grad_out)
+        elif self.shared_frame:
             framed = grad = self._frame("framed", grad_out, self.backward_tiles, 1, 1)
         else:
             # the output gradient in the transforms' layout
@@ -375,10 +449,9 @@ def _input_calls(source, chunk, row, rows, into, spare) -> tuple[list, np.ndarra
     return calls, out.reshape(TRANSFORMED, rows, channels, -1)[..., :-images]
 
 
-def _output_calls(product, target, spare) -> tuple[np.ndarray, list]:
-    """A^T M A of a (16, rows, F, (J - 1)*n) product into ``target`` (F, 2*rows, 2*(J - 1), images),
-    rows of a chunk of n images (fewer in the batch's last chunk): the product's entry that takes
-    the bias, (rows, F, (J - 1)*n), and the calls."""
+def _output_calls(product, target, spare) -> list:
+    """The calls of A^T M A of a (16, rows, F, (J - 1)*n) product into ``target`` (F, 2*rows,
+    2*(J - 1), images), rows of a chunk of n images (fewer in the batch's last chunk)."""
     _, rows, filters, positions = product.shape
     columns = target.shape[2] // 2
     count = target.shape[3]
@@ -392,9 +465,7 @@ def _output_calls(product, target, spare) -> tuple[np.ndarray, list]:
     # (a, b, row, F, J - 1, n) into the map's (F, row, a, column pair, b, image)
     grid = tiles.reshape(2, 2, rows, filters, columns, images)[..., :count]
     scatter = (np.reshape(target, (filters, rows, 2, columns, 2, count), copy=False), grid.transpose(3, 2, 0, 4, 1, 5))
-    # A^T[:, 1] and A[1, :] are all ones: entry (1, 1) reaches every output once
-    return m[5].reshape(rows, filters, -1), [(np.matmul, (_output_transform(product.dtype), m, tiles)),
-                                             (np.copyto, scatter)]
+    return [(np.matmul, (_output_transform(product.dtype), m, tiles)), (np.copyto, scatter)]
 
 
 def _gradient_calls(grad, chunk, row, rows, into, spare, shared_frame) -> tuple[list, np.ndarray]:

@@ -15,6 +15,7 @@ from .base import Layer
 from .plan import LayerPlan
 from .spec import LayerSpec
 from ..json_types import Number
+from ..kernels.sums import row_sums
 
 
 class BatchNormSpec(LayerSpec):
@@ -59,7 +60,8 @@ class BatchNorm(Layer):
         centred = self.workspace("centred", rows.shape, x.dtype)
         if ctx.training:
             count = rows.shape[1]
-            mean = rows.mean(axis=1)
+            mean = row_sums(rows, self.workspace("mean", (rows.shape[0],), x.dtype))
+            mean /= count
             np.subtract(rows, mean[:, None], out=centred)
             var = np.einsum("ij,ij->i", centred, centred) / count
             m = spec.momentum
@@ -84,7 +86,7 @@ class BatchNorm(Layer):
         # x_hat = centred * inv_std; computed in place (in grad_out, when it is contiguous)
         centred, inv_std, training = self.cache
         grad = grad_out.reshape(grad_out.shape[0], -1)
-        np.add.reduce(grad, axis=1, out=self.grads["bias"])
+        row_sums(grad, self.grads["bias"])
         np.einsum("ij,ij->i", grad, centred, out=self.grads["weight"])
         self.grads["weight"] *= inv_std
         if not need_input_grad:

