@@ -5,7 +5,7 @@ import numpy as np
 
 from .definition import NetworkDefinition, parse_schema
 from .kernels.threads import single_blas_thread
-from .kernels.winograd import WinogradConvolution
+from .kernels.memory import pooling_convolutions
 from .layers.activations import ReLU
 from .layers.base import ForwardContext, gather_state
 from .layers.conv2d import Conv2D
@@ -42,7 +42,7 @@ class Network:
         gather_state(self.layers, self.params, self.grads, self.buffers)
         self.execution_order = _execution_order(self.layers)
         _fuse_rectifiers(self.execution_order)
-        _fuse_pools(self.execution_order)
+        _fuse_pools(self.layers)
         self.samples_seen = 0
 
     # -- computation -------------------------------------------------------------------------
@@ -143,15 +143,13 @@ def _fuse_rectifiers(order: list) -> None:
             first.passes_input = True
 
 
-def _fuse_pools(order: list) -> None:
-    """A 2x2 max pool just after a Winograd convolution is done by the convolution, from its tile
+def _fuse_pools(layers: list) -> None:
+    """A 2x2 max pool after a Winograd convolution is done by the convolution, from its tile
     outputs (kernels/winograd_pool.py): the full-size map is neither written nor read, nor is its
     gradient. The pool passes its input and gradient on."""
-    for first, second in zip(order, order[1:]):
-        if (isinstance(first, Conv2D) and isinstance(second, MaxPool2D)
-                and isinstance(first.kernel, WinogradConvolution) and first.kernel.can_pool(second.window)):
-            first.kernel.pool = True
-            second.passes_input = True
+    for conv_at, pool_at in pooling_convolutions([layer.plan for layer in layers]).items():
+        layers[conv_at].kernel.pool = True
+        layers[pool_at].passes_input = True
 
 
 def _to_internal(x: np.ndarray) -> np.ndarray:

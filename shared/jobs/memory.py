@@ -22,7 +22,7 @@ import psutil
 
 from shared.cnn import parse_definition, summarize
 from shared.cnn.gradients import images_per_pass
-from shared.cnn.kernels.memory import layer_forward_bytes, layer_working_bytes
+from shared.cnn.kernels.memory import layer_forward_bytes, layer_working_bytes, pooling_convolutions
 from shared.cnn.layers.plan import BYTES_PER_VALUE, LayerPlan, walk
 from shared.jobs.params import DEFAULT_SCORING_BATCH_SIZE
 
@@ -70,16 +70,17 @@ class MemoryEstimate:
                 f"{'es' if self.processes > 1 else ''} (up to {_size(self.per_process_bytes)} each)")
 
 
-def block_working_bytes(plan: LayerPlan, images: int, training: bool) -> int:
+def block_working_bytes(plan: LayerPlan, images: int, training: bool, pooled: bool = False) -> int:
     """What a layer holds for one pass of `images`: the engine's figure for a layer (forward and backward
-    in training, forward alone otherwise); for a block (a residual block, a projection shortcut) its
-    children's, and a residual block's own sum, and in training the gradient it hands to both branches and
-    their total. An identity shortcut is its input and holds nothing."""
+    in training, forward alone otherwise; `pooled`, a convolution that does the max pool after it); for a
+    block (a residual block, a projection shortcut) its children's, and a residual block's own sum, and in
+    training the gradient it hands to both branches and their total. An identity shortcut is its input and
+    holds nothing."""
     if plan.type == "identity":
         return 0
     if not plan.children:
         figure = layer_working_bytes if training else layer_forward_bytes
-        return figure(plan, images, BYTES_PER_VALUE)
+        return figure(plan, images, BYTES_PER_VALUE, pooled)
     own = (3 if training else 1) * math.prod(plan.output_shape) * images * BYTES_PER_VALUE
     return (own if plan.type == "residual" else 0) + sum(
         block_working_bytes(child, images, training) for child in plan.children)
@@ -92,8 +93,11 @@ def job_memory(definition: dict, kind: str, batch_size: int, workers: int = 1,
     input_bytes = math.prod(top[0].input_shape) * BYTES_PER_VALUE
     types = [plan.type for plan in walk(top)]
 
+    pools = pooling_convolutions(top)  # those pools pass their input on and allocate nothing
+
     def per_layer(images: int, training: bool) -> list[int]:
-        return [block_working_bytes(plan, images, training) for plan in top]
+        return [0 if at in pools.values() else block_working_bytes(plan, images, training, at in pools)
+                for at, plan in enumerate(top)]
 
     if kind == "evaluate":
         images = min(batch_size, SCORING_CHUNK_SAMPLES)

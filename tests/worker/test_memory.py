@@ -22,6 +22,13 @@ WITH_BATCHNORM = {"name": "bn", "input_shape": [3, 32, 32], "layers": [
     {"type": "conv2d", "filters": 16, "kernel_size": 3, "padding": 1}, {"type": "batchnorm"}, {"type": "relu"},
     {"type": "conv2d", "filters": 16, "kernel_size": 3, "padding": 1}, {"type": "relu"},
     {"type": "maxpool2d", "pool_size": 2}, {"type": "flatten"}, {"type": "dense", "units": 10}]}
+# 3x3 "same" convolutions of 32 and more channels run Winograd, and do the 2x2 max pools after them.
+COLOUR = {"name": "colour", "input_shape": [3, 32, 32], "layers": [
+    {"type": "conv2d", "filters": 32, "kernel_size": 3, "padding": 1}, {"type": "relu"},
+    {"type": "conv2d", "filters": 32, "kernel_size": 3, "padding": 1}, {"type": "relu"},
+    {"type": "maxpool2d", "pool_size": 2},
+    {"type": "conv2d", "filters": 64, "kernel_size": 3, "padding": 1}, {"type": "relu"},
+    {"type": "maxpool2d", "pool_size": 2}, {"type": "global_avgpool2d"}, {"type": "dense", "units": 10}]}
 
 CASES = [
     (TINY, "train", 1, 1),
@@ -31,13 +38,15 @@ CASES = [
     (WIDE_WINDOW, "evaluate", 256, 1),
     (LENET, "evaluate", 4096, 1),
     (WITH_BATCHNORM, "train", 96, 2),
+    (COLOUR, "train", 128, 1),
 ]
 
 
 @pytest.mark.parametrize(("definition", "kind", "batch_size", "workers"), CASES,
                          ids=["tiny-train-batch1-workers1", "lenet5-train-batch128-workers1", "lenet5-train-batch256-workers4",
                               "wide-train-batch64-workers1", "wide-evaluate-batch256-workers1",
-                              "lenet5-evaluate-batch4096-workers1", "bn-train-batch96-workers2"])
+                              "lenet5-evaluate-batch4096-workers1", "bn-train-batch96-workers2",
+                              "colour-train-batch128-workers1"])
 def test_the_estimate_bounds_the_measured_peak_within_one_and_a_half_times(definition, kind, batch_size, workers):
     estimate = job_memory(definition, kind, batch_size, workers).total_bytes
     measured = peak_rss({"definition": definition, "kind": kind, "batch_size": batch_size, "workers": workers})

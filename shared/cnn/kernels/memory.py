@@ -34,22 +34,40 @@ _FORWARD_PER_VALUE = {
 _DROPOUT_BYTES_PER_VALUE = 16
 
 
-def layer_working_bytes(plan, batch: int, itemsize: int = 4) -> int:
+def pooling_convolutions(plans) -> dict[int, int]:
+    """The convolutions among a network's top-level ``plans`` that do the max pool after them, by
+    position, and that pool's position (``Network`` fuses them; a ReLU between them runs after the
+    pool). The pool then allocates nothing, and the convolution counts what pooling adds."""
+    fused = {}
+    for at, plan in enumerate(plans):
+        pool_at = at + 2 if at + 1 < len(plans) and plans[at + 1].type == "relu" else at + 1
+        if (plan.type == "conv2d" and pool_at < len(plans) and plans[pool_at].type == "maxpool2d"
+                and getattr(convolution_for(plan), "can_pool", lambda window: False)(plans[pool_at].window)):
+            fused[at] = pool_at
+    return fused
+
+
+def layer_working_bytes(plan, batch: int, itemsize: int = 4, pooled: bool = False) -> int:
     """Peak bytes a layer of this plan allocates for one forward and backward of ``batch``
-    images: its output and input gradient included, its parameters and their gradients not."""
+    images: its output and input gradient included, its parameters and their gradients not;
+    ``pooled``: a convolution that does the max pool after it."""
     if plan.type == "conv2d":
         # its buffers exactly, plus NumPy's transient copies (measured under 5%)
-        return convolution_for(plan).working_bytes(batch, itemsize) * 17 // 16 + FIXED_BYTES
+        kernel = convolution_for(plan)
+        pooling = kernel.pooling_bytes(batch, itemsize, training=True) if pooled else 0
+        return (kernel.working_bytes(batch, itemsize) + pooling) * 17 // 16 + FIXED_BYTES
     if plan.type == "dropout":
         return (_DROPOUT_BYTES_PER_VALUE + 2 * itemsize) * math.prod(plan.output_shape) * batch + FIXED_BYTES
     return _by_value(plan, batch, itemsize, _PER_VALUE[plan.type])
 
 
-def layer_forward_bytes(plan, batch: int, itemsize: int = 4) -> int:
+def layer_forward_bytes(plan, batch: int, itemsize: int = 4, pooled: bool = False) -> int:
     """Peak bytes a layer of this plan allocates for one forward pass of ``batch`` images outside
     training (scoring, evaluation): its output included, its parameters not."""
     if plan.type == "conv2d":
-        return convolution_for(plan).forward_bytes(batch, itemsize) * 17 // 16 + FIXED_BYTES
+        kernel = convolution_for(plan)
+        pooling = kernel.pooling_bytes(batch, itemsize, training=False) if pooled else 0
+        return (kernel.forward_bytes(batch, itemsize) + pooling) * 17 // 16 + FIXED_BYTES
     padded = plan.window is not None and any(plan.window.padding)
     row_maxima = plan.type == "maxpool2d" and batch * itemsize <= SHORT_RUN_BYTES
     return _by_value(plan, batch, itemsize, _FORWARD_PER_VALUE[plan.type], inputs_copied=padded or row_maxima)

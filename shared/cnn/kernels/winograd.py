@@ -126,16 +126,12 @@ class WinogradConvolution:
         self.pool = False  # a 2x2 max pool after it done here: see winograd_pool
         self.source = None
 
-    @property
-    def poolable(self) -> bool:
-        """An output of whole tiles whose gradient frames at (1, 1) (3x3 "same"): a 2x2 max pool
-        after it can be done here."""
-        th, tw = self.forward_tiles
-        return self.shared_frame and (self.out_h, self.out_w) == (2 * th, 2 * tw)
-
     def can_pool(self, window) -> bool:
-        """Whether a max pool with this window can be done by this convolution."""
-        return window.kernel == window.stride == (2, 2) and not any(window.padding) and self.poolable
+        """Whether a max pool with this window after it can be done here: 2x2 windows side by side
+        over an output of whole tiles, whose gradient frames at (1, 1) (3x3 "same")."""
+        th, tw = self.forward_tiles
+        return (window.kernel == window.stride == (2, 2) and not any(window.padding)
+                and self.shared_frame and (self.out_h, self.out_w) == (2 * th, 2 * tw))
 
     # -- sizes -------------------------------------------------------------------------------
 
@@ -173,7 +169,9 @@ class WinogradConvolution:
         itemsize = np.dtype(dtype).itemsize
         _, images = self.chunks(batch, itemsize)
         block = TRANSFORMED * self.wide * self.pairs * images * self._rows_that_fit(batch, itemsize)
-        flat = self.buffers.empty(f"scratch{part}", (self._scratch_values(batch, itemsize),), dtype)
+        # zeros: the run-over room of the half-transformed rows is read (for the extra tiles) but never
+        # written, and garbage there could be inf - inf
+        flat = self.buffers.zeroed(f"scratch{part}", (self._scratch_values(batch, itemsize),), dtype)
         return flat[:block], flat[block:2 * block], flat[2 * block:]
 
     def _threads(self, batch: int, itemsize: int) -> int:
@@ -193,16 +191,18 @@ class WinogradConvolution:
         odd_out = self.filters * 4 * th * tw * batch if (self.out_h % 2 or self.out_w % 2) else 0
         return source, framed_grad, paired_grad, odd_out
 
-    def _pooled_values(self, batch: int, itemsize: int) -> tuple[int, int, int]:
-        """What pooling here adds, whether or not a pool follows (the kernel does not know): values
-        forward keeps beyond the full output (its tile outputs over whole chunks, their maxima, the
-        pooled map), values backward adds, and the bytes of its winners."""
-        if not self.poolable:
-            return 0, 0, 0
+    def pooling_bytes(self, batch: int, itemsize: int, training: bool) -> int:
+        """What doing the max pool after it adds to ``working_bytes`` (``training``) or to
+        ``forward_bytes`` (see ``winograd_pool``): forward keeps its tile outputs over whole chunks
+        (the full output's size and more) and their maxima, and writes the pooled map; backward
+        adds the pooled gradient in their layout and the winners."""
         chunks, images = self.chunks(batch, itemsize)
         padded = chunks * images
         windows = self.filters * self.forward_tiles[0] * self.forward_tiles[1]
-        return windows * (4 * (padded - batch) + padded + batch), windows * padded, 4 * windows * padded
+        values = windows * (4 * (padded - batch) + padded + batch)
+        if not training:
+            return values * itemsize
+        return (values + windows * padded) * itemsize + 4 * windows * padded
 
     def working_bytes(self, batch: int, itemsize: int) -> int:
         """Every buffer forward and backward keep for ``batch`` images, the output included."""
@@ -216,14 +216,12 @@ class WinogradConvolution:
         # per thread: blocks, a weight-gradient total, its piece and the piece's rows; transformed
         # weights both ways, a spare
         per_thread = self._scratch_values(batch, itemsize) + (2 + self._rows_that_fit(batch, itemsize)) * weights
-        pooled, pooled_grad, winners = self._pooled_values(batch, itemsize)
-        return ((values + pooled + pooled_grad + self._threads(batch, itemsize) * per_thread + 4 * weights) * itemsize
-                + winners)
+        return (values + self._threads(batch, itemsize) * per_thread + 4 * weights) * itemsize
 
     def forward_bytes(self, batch: int, itemsize: int) -> int:
         """The buffers a forward alone keeps: framed input, output, blocks per thread."""
         source, _, _, odd_out = self._framed_values(batch, itemsize)
-        values = source + odd_out + self.filters * self.out_h * self.out_w * batch + self._pooled_values(batch, itemsize)[0]
+        values = source + odd_out + self.filters * self.out_h * self.out_w * batch
         threads = min(worker_count(), len(self._work(batch, itemsize, self.forward_tiles[0])))
         return (values + threads * self._scratch_values(batch, itemsize)
                 + 2 * TRANSFORMED * self.filters * self.channels) * itemsize
