@@ -33,6 +33,9 @@ rounding; float32 keeps to about 1e-6 relative. A piece's blocks stay under abou
 ``WINDOW_BUFFER_BYTES`` (at least one row of tiles of one image), and pieces are shared among
 the engine's threads.
 
+A 2x2 max pool after the layer can be done here from each piece's tile outputs, each tile one
+pool window (``winograd_pool``; ``Network`` sets ``pool``).
+
 A piece makes about twenty NumPy calls on views of the kept buffers. Those views and calls are
 built once and kept with the buffers (``Buffers.plan``), so a step only runs them: building them
 cost a 16-image colour step on one thread 7% and a step on two threads 10% (there each thread's
