@@ -1,8 +1,9 @@
 """The gradient of a batch: one kernel for the Trainer, the worker's shard processes and the
 worker's memory estimate.
 
-A batch, or one process's shard of it, runs forward and backward in passes of at most
-``MICRO_BATCH`` images, which keeps the working set in cache. Each pass's loss gradient is scaled
+A batch, or one process's shard of it, runs forward and backward in passes that bound the memory
+a step takes whatever the batch: ``MICRO_BATCH`` images, or more while the pass's working memory
+stays under ``PASS_BYTES`` (``images_per_pass``). Each pass's loss gradient is scaled
 by its share of the whole batch, so the passes' gradients, and the shards', simply add up to the
 gradient of the whole batch's mean loss. Batchnorm is the exception: its statistics must see
 every image of a shard together, so a network with it runs each shard in one pass.
@@ -16,13 +17,18 @@ from typing import Iterable, Protocol
 
 import numpy as np
 
+from .kernels.memory import layer_working_bytes
 from .layers.plan import walk
 from .losses import mean_squared_error, softmax_cross_entropy
 
 LOSSES = {"cross_entropy": softmax_cross_entropy, "mse": mean_squared_error}
 
-# The most images in one forward/backward pass (measured on LeNet-5: larger passes fall out of cache).
+# A forward/backward pass holds MICRO_BATCH images, or more while its layers' working memory stays
+# under PASS_BYTES: every pass pays NumPy's overhead on each of its calls, which small maps spread
+# over few values (LeNet-5 at 512 images, 2 threads: passes of 256 and 512 images 1.22x and 1.27x
+# faster than passes of 128; it takes about 0.2 MiB an image, the colour 3x32x32 network 2.7).
 MICRO_BATCH = 128
+PASS_BYTES = 128 * 2**20
 
 # Layer types that normalise with the statistics of the images they see together.
 BATCH_STATISTICS_LAYERS = frozenset({"batchnorm"})
@@ -71,11 +77,22 @@ def _loss_parts(loss: Loss) -> tuple[str, dict]:
     return loss, {}
 
 
-def images_per_pass(layer_types: Iterable[str], images: int) -> int:
-    """How many of ``images`` (a batch or a shard) one forward/backward pass holds."""
-    if BATCH_STATISTICS_LAYERS.intersection(layer_types):
+def bytes_per_image(plans) -> int | None:
+    """A training pass's working memory per image, from a network's plans (``Network`` keeps it as
+    ``pass_bytes_per_image``), or None when a layer must see the whole shard at once (batchnorm)."""
+    leaves = list(walk(plans))
+    if BATCH_STATISTICS_LAYERS.intersection(plan.type for plan in leaves):
+        return None
+    layers = [plan for plan in leaves if not plan.children and plan.type != "identity"]  # blocks hold theirs
+    return max(1, sum(layer_working_bytes(plan, MICRO_BATCH) for plan in layers) // MICRO_BATCH)
+
+
+def images_per_pass(per_image: int | None, images: int) -> int:
+    """How many of ``images`` (a batch or a shard) one forward/backward pass holds, for a network
+    that takes ``per_image`` bytes an image (see ``bytes_per_image``)."""
+    if per_image is None:
         return images
-    return min(images, MICRO_BATCH)
+    return min(images, max(MICRO_BATCH, PASS_BYTES // per_image))
 
 
 def loss_and_gradient(loss: Loss, output: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
@@ -100,7 +117,7 @@ def shard_gradient(net, x: np.ndarray, y: np.ndarray, first_sample_id: int, batc
     batch of ``batch_size`` images, restricted to its images ``x`` (the batch's images from
     ``first_sample_id`` on); return (the loss summed over ``x``, correct predictions)."""
     count = len(y)
-    size = images_per_pass((plan.type for plan in walk(net.summary.plans)), count)
+    size = images_per_pass(net.pass_bytes_per_image, count)
     loss_sum, correct = 0.0, 0
     for start in range(0, count, size):
         stop = min(start + size, count)

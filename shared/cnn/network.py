@@ -1,9 +1,12 @@
 """``Network``: the layers of a definition, run forward and backward on NCHW batches."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .definition import NetworkDefinition, parse_schema
+from .gradients import bytes_per_image
 from .kernels.threads import single_blas_thread
 from .kernels.memory import pooling_convolutions
 from .layers.activations import ReLU
@@ -44,6 +47,11 @@ class Network:
         _fuse_rectifiers(self.execution_order)
         _fuse_pools(self.layers)
         self.samples_seen = 0
+
+    @functools.cached_property
+    def pass_bytes_per_image(self) -> int | None:
+        """A training pass's working memory per image (see ``gradients.images_per_pass``)."""
+        return bytes_per_image(self.summary.plans)
 
     # -- computation -------------------------------------------------------------------------
 

@@ -21,9 +21,9 @@ from pathlib import Path
 import psutil
 
 from shared.cnn import parse_definition, summarize
-from shared.cnn.gradients import images_per_pass
+from shared.cnn.gradients import bytes_per_image, images_per_pass
 from shared.cnn.kernels.memory import layer_forward_bytes, layer_working_bytes, pooling_convolutions
-from shared.cnn.layers.plan import BYTES_PER_VALUE, LayerPlan, walk
+from shared.cnn.layers.plan import BYTES_PER_VALUE, LayerPlan
 from shared.jobs.params import DEFAULT_SCORING_BATCH_SIZE
 
 # Resident before a job allocates anything (measured: about 85 MiB for the worker's process with Celery,
@@ -91,7 +91,6 @@ def job_memory(definition: dict, kind: str, batch_size: int, workers: int = 1,
     top = summarize(parse_definition(definition)).plans
     params = sum(plan.params for plan in top) * BYTES_PER_VALUE
     input_bytes = math.prod(top[0].input_shape) * BYTES_PER_VALUE
-    types = [plan.type for plan in walk(top)]
 
     pools = pooling_convolutions(top)  # those pools pass their input on and allocate nothing
 
@@ -107,7 +106,7 @@ def job_memory(definition: dict, kind: str, batch_size: int, workers: int = 1,
         return MemoryEstimate(parent, 1, parent)
     workers = max(1, min(workers, batch_size))
     shard = math.ceil(batch_size / workers)
-    train_images = images_per_pass(types, shard)
+    train_images = images_per_pass(bytes_per_image(top), shard)
     scoring_images = min(scoring_batch_size, SCORING_CHUNK_SAMPLES)
     # A train job also scores its splits, with passes of another size. A layer allocates its buffers for
     # those before it lets go of its training ones; the layers before it have switched, those after not yet.

@@ -1,10 +1,11 @@
-"""The one gradient kernel: passes of at most MICRO_BATCH images (whole shards with batchnorm) whose
-share-scaled gradients add up to the whole batch's, for every loss the Trainer offers."""
+"""The one gradient kernel: passes of MICRO_BATCH images or more, as memory allows (whole shards with
+batchnorm), whose share-scaled gradients add up to the whole batch's, for every loss the Trainer offers."""
 import numpy as np
 import pytest
 
 from shared.cnn import build_network
-from shared.cnn.gradients import LOSSES, InProcessGradients, images_per_pass, loss_and_gradient, shard_gradient
+from shared.cnn.gradients import (LOSSES, InProcessGradients, bytes_per_image, images_per_pass, loss_and_gradient,
+                                  shard_gradient)
 
 NET = {"input_shape": [2, 6, 6], "layers": [
     {"type": "conv2d", "filters": 3, "kernel_size": 3}, {"type": "relu"},
@@ -41,6 +42,7 @@ def recording_forward(net):
 def test_micro_batches_and_shards_add_up_to_the_whole_batch(monkeypatch, loss):
     from shared.cnn import gradients
     monkeypatch.setattr(gradients, "MICRO_BATCH", 4)
+    monkeypatch.setattr(gradients, "PASS_BYTES", 0)
     x, y = batch(11)
     net = build_network(NET, seed=1, dtype="float64")
     expected_loss, _, expected = one_pass(net, x, y, 50, loss)
@@ -69,10 +71,23 @@ def test_batchnorm_runs_each_shard_in_one_pass(monkeypatch):
         np.testing.assert_allclose(actual[name], expected[name], rtol=1e-12)
 
 
-def test_images_per_pass():
-    assert images_per_pass(["conv2d", "relu"], 1000) == 128
-    assert images_per_pass(["conv2d", "relu"], 20) == 20
-    assert images_per_pass(iter(["conv2d", "batchnorm", "relu"]), 1000) == 1000
+def test_passes_hold_as_many_images_as_their_memory_allows_and_never_fewer_than_a_micro_batch(monkeypatch):
+    from shared.cnn import gradients
+    per_image = bytes_per_image(build_network(NET).summary.plans)
+    assert per_image > 0
+    monkeypatch.setattr(gradients, "PASS_BYTES", 1000 * per_image)
+    assert images_per_pass(per_image, 5000) == 1000
+    assert images_per_pass(per_image, 20) == 20
+    monkeypatch.setattr(gradients, "PASS_BYTES", 10 * per_image)
+    assert images_per_pass(per_image, 5000) == gradients.MICRO_BATCH
+    assert bytes_per_image(build_network(WITH_BATCHNORM).summary.plans) is None
+    assert images_per_pass(None, 5000) == 5000
+
+
+def test_a_wider_network_takes_more_memory_an_image():
+    narrow = {**NET, "input_shape": [2, 32, 32]}
+    wide = {**narrow, "layers": [{**NET["layers"][0], "filters": 30}, *NET["layers"][1:]]}
+    assert bytes_per_image(build_network(wide).summary.plans) > 5 * bytes_per_image(build_network(narrow).summary.plans)
 
 
 def test_in_process_engine_computes_its_loss():

@@ -122,6 +122,7 @@ def test_held_batchnorm_keeps_the_whole_batch_in_one_pass(monkeypatch):
     y = np.arange(6) % 3
     whole = {k: v.copy() for k, v in InProcessGradients(net)(x, y, 0)[2].items()}
     monkeypatch.setattr(gradients, "MICRO_BATCH", 2)
+    monkeypatch.setattr(gradients, "PASS_BYTES", 0)
     net = build_network(definition, seed=0, dtype="float64")
     parts = InProcessGradients(net)(x, y, 0)[2]
     for key in whole:
