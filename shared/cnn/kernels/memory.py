@@ -12,6 +12,7 @@ import math
 
 from ..layers.pooling import SHORT_RUN_BYTES
 from .convolution import convolution_for
+from .winograd import WinogradConvolution
 
 # Small arrays any layer may allocate whatever the batch (weight reshapes, reductions).
 FIXED_BYTES = 64 * 2**10
@@ -42,9 +43,13 @@ def pooling_convolutions(plans) -> dict[int, int]:
     for at, plan in enumerate(plans):
         pool_at = at + 2 if at + 1 < len(plans) and plans[at + 1].type == "relu" else at + 1
         if (plan.type == "conv2d" and pool_at < len(plans) and plans[pool_at].type == "maxpool2d"
-                and getattr(convolution_for(plan), "can_pool", lambda window: False)(plans[pool_at].window)):
+                and _can_pool(convolution_for(plan), plans[pool_at].window)):
             fused[at] = pool_at
     return fused
+
+
+def _can_pool(kernel, window) -> bool:
+    return isinstance(kernel, WinogradConvolution) and kernel.can_pool(window)
 
 
 def layer_working_bytes(plan, batch: int, itemsize: int = 4, pooled: bool = False) -> int:

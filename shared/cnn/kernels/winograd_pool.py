@@ -27,7 +27,7 @@ def pooled_output_calls(product: np.ndarray, transform: np.ndarray, tiles: np.nd
     ``target`` (F, rows, J - 1, images)."""
     count = target.shape[3]
     flat = np.reshape(tiles, (OUTPUTS, -1), copy=False)
-    return [(np.matmul, (transform, product.reshape(len(transform[0]), -1), flat)),
+    return [(np.matmul, (transform, product.reshape(product.shape[0], -1), flat)),
             (np.maximum.reduce, (tiles, 0, None, maxima)),
             (np.copyto, as_runs(target, maxima.transpose(1, 0, 2, 3)[..., :count]))]
 
