@@ -13,7 +13,7 @@ by default; the worker's data-parallel engine runs ``shard_gradient`` in several
 """
 from __future__ import annotations
 
-from typing import Iterable, Protocol
+from typing import Protocol
 
 import numpy as np
 

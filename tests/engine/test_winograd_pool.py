@@ -9,7 +9,7 @@ import pytest
 from shared.cnn import build_network
 from shared.cnn.gradcheck import check_gradients
 from shared.cnn.kernels import convolution, pieces
-from shared.cnn.kernels.memory import FIXED_BYTES, layer_working_bytes, pooling_convolutions
+from shared.cnn.kernels.memory import FIXED_BYTES, layer_working_bytes
 from shared.cnn.kernels.threads import engine_threads
 from shared.cnn.layers.base import ForwardContext
 
